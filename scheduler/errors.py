@@ -1,0 +1,82 @@
+"""One error hierarchy for the whole package.
+
+Expected outcomes (a duplicate fire, a lost lease) are returned values, not exceptions;
+these classes are for what a caller has to stop and report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SchedulerError(Exception):
+    """Raised for any error this package reports; catch this to catch them all."""
+
+
+class RuleError(SchedulerError, ValueError):
+    """Raised when a rule (duration, cron expression, time of day, monthly field) is invalid.
+
+    ``offset`` is the character index in the text where the problem starts, when known,
+    so the schedule loader can point at the exact column.
+    """
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a schedule file, with where it is."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+    job: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        job = f"job '{self.job}': " if self.job is not None else ""
+        return f"{where}: {job}{self.message}"
+
+
+class ScheduleInvalid(SchedulerError):
+    """Raised when a schedule file fails to load; ``problems`` holds every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class ScheduleNotFound(SchedulerError):
+    """Raised when the schedule file does not exist or cannot be read."""
+
+
+class UnknownJob(SchedulerError):
+    """Raised when a command names a job that the schedule (or Redis) does not know."""
+
+
+class ConfigError(SchedulerError):
+    """Raised when an option, environment variable or server setting is unusable."""
+
+
+class RedisUnavailable(SchedulerError):
+    """Raised when Redis cannot be reached or refuses us (connection, auth, TLS)."""
+
+
+class TaskNotAllowed(SchedulerError):
+    """Raised when a job names a task this worker is not allowed to run."""
+
+
+class TaskNotFound(SchedulerError):
+    """Raised when a task's module or callable cannot be imported."""
+
+
+class PayloadError(SchedulerError):
+    """Raised when a job payload cannot be decoded or fails validation."""
+
+
+class JobTimeout(SchedulerError):
+    """Raised (and recorded as the failure) when a job runs past its ``timeout``."""
