@@ -1,0 +1,215 @@
+"""Parsing cron expressions into sets of allowed values (SPEC section 2, `cron`).
+
+Five fields (minute hour day-of-month month day-of-week) or six with seconds first. Each
+field is a comma list of ``*``, ``N``, ``A-B``, any of those with ``/STEP``, names (JAN,
+MON), ``L`` in day-of-month and ``DOW#N`` in day-of-week. ``?`` is read as ``*`` in the
+two day fields, as Quartz users write it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from .errors import RuleError
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+CRON_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+_ITEM = re.compile(r"^(?:(\*|\?)|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:/(\d+))?$")
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    name_base: int = 0
+
+
+_FIELDS = {
+    "second": _Field("second", 0, 59),
+    "minute": _Field("minute", 0, 59),
+    "hour": _Field("hour", 0, 23),
+    "day-of-month": _Field("day-of-month", 1, 31),
+    "month": _Field("month", 1, 12, MONTH_NAMES, 1),
+    "day-of-week": _Field("day-of-week", 0, 7, CRON_DAY_NAMES, 0),
+}
+
+
+@dataclass(frozen=True)
+class CronFields:
+    """A parsed cron expression. Weekdays are Python's: 0 = Monday .. 6 = Sunday."""
+
+    seconds: tuple[int, ...]
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days: frozenset[int]
+    last_day: bool
+    months: frozenset[int]
+    weekdays: frozenset[int]
+    nth_weekdays: frozenset[tuple[int, int]]
+    days_restricted: bool
+    weekdays_restricted: bool
+
+    def next_time(self, second: int) -> int | None:
+        """First matching second of a day at or after ``second`` (0..86399), or None."""
+        hour, rest = divmod(second, 3600)
+        minute, sec = divmod(rest, 60)
+        i = bisect.bisect_left(self.hours, hour)
+        if i < len(self.hours) and self.hours[i] == hour:
+            found = self._in_hour(hour, minute, sec)
+            if found is not None:
+                return found
+            i += 1
+        if i == len(self.hours):
+            return None
+        return self.hours[i] * 3600 + self.minutes[0] * 60 + self.seconds[0]
+
+    def _in_hour(self, hour: int, minute: int, second: int) -> int | None:
+        j = bisect.bisect_left(self.minutes, minute)
+        if j < len(self.minutes) and self.minutes[j] == minute:
+            k = bisect.bisect_left(self.seconds, second)
+            if k < len(self.seconds):
+                return hour * 3600 + minute * 60 + self.seconds[k]
+            j += 1
+        if j == len(self.minutes):
+            return None
+        return hour * 3600 + self.minutes[j] * 60 + self.seconds[0]
+
+
+def expand_macro(expression: str) -> str:
+    """The five-field form of ``@daily`` and friends; other text unchanged."""
+    text = expression.strip()
+    if text.startswith("@"):
+        macro = MACROS.get(text.lower())
+        if macro is None:
+            known = " ".join(m for m in MACROS if m not in ("@annually", "@midnight"))
+            raise RuleError(f"unknown cron macro '{text}' (known: {known})", 0)
+        return macro
+    return text
+
+
+def parse_cron(expression: str) -> CronFields:
+    """Parse ``expression``; RuleError (with the offset of the bad field) if it is invalid."""
+    text = expand_macro(expression)
+    spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
+    if len(spans) not in (5, 6):
+        raise RuleError(
+            f"a cron rule has 5 fields (minute hour day-of-month month day-of-week) or 6 "
+            f"with seconds first, got {len(spans)}",
+            0,
+        )
+    if len(spans) == 5:
+        spans.insert(0, ("0", 0))
+    lead = len(expression) - len(expression.lstrip())
+    parsed = {}
+    for (token, offset), name in zip(spans, _FIELDS, strict=True):
+        parsed[name] = _parse_field(token, _FIELDS[name], offset + lead)
+    return _assemble(parsed, [token for token, _ in spans])
+
+
+def _assemble(parsed: dict[str, _Parsed], tokens: list[str]) -> CronFields:
+    dow = parsed["day-of-week"]
+    return CronFields(
+        seconds=tuple(sorted(parsed["second"].values)),
+        minutes=tuple(sorted(parsed["minute"].values)),
+        hours=tuple(sorted(parsed["hour"].values)),
+        days=frozenset(parsed["day-of-month"].values),
+        last_day=parsed["day-of-month"].last,
+        months=frozenset(parsed["month"].values),
+        weekdays=frozenset((v + 6) % 7 for v in dow.values),
+        nth_weekdays=frozenset(((v + 6) % 7, n) for v, n in dow.nth),
+        days_restricted=not tokens[3].startswith(("*", "?")),
+        weekdays_restricted=not tokens[5].startswith(("*", "?")),
+    )
+
+
+@dataclass
+class _Parsed:
+    values: set[int] = field(default_factory=set)
+    last: bool = False
+    nth: set[tuple[int, int]] = field(default_factory=set)
+
+
+def _parse_field(token: str, spec: _Field, offset: int) -> _Parsed:
+    parsed = _Parsed()
+    position = offset
+    for item in token.split(","):
+        _parse_item(item, spec, position, parsed)
+        position += len(item) + 1
+    return parsed
+
+
+def _parse_item(item: str, spec: _Field, offset: int, into: _Parsed) -> None:
+    if spec.name == "day-of-month" and item.upper() == "L":
+        into.last = True
+        return
+    if spec.name == "day-of-week" and "#" in item:
+        into.nth.add(_parse_nth(item, spec, offset))
+        return
+    match = _ITEM.match(item)
+    if match is None:
+        raise RuleError(f"cannot read {spec.name} field '{item}'", offset)
+    star, first, last, step = match.groups()
+    if star == "?" and spec.name not in ("day-of-month", "day-of-week"):
+        raise RuleError(f"'?' is only allowed in the day fields, not in {spec.name}", offset)
+    if star:
+        low, high = spec.low, spec.high
+    else:
+        low = _value(first, spec, offset)
+        high = _value(last, spec, offset) if last else (spec.high if step else low)
+    if low > high:
+        raise RuleError(
+            f"{spec.name} range {item} runs backwards (write {low}-{spec.high},"
+            f"{spec.low}-{high} instead)",
+            offset,
+        )
+    stride = _step(step, spec, offset)
+    into.values.update(_normalise(spec, v) for v in range(low, high + 1, stride))
+
+
+def _step(step: str | None, spec: _Field, offset: int) -> int:
+    if step is None:
+        return 1
+    stride = int(step)
+    if stride == 0:
+        raise RuleError(f"{spec.name} step must be 1 or more, got /0", offset)
+    return stride
+
+
+def _normalise(spec: _Field, value: int) -> int:
+    return 0 if spec.name == "day-of-week" and value == 7 else value
+
+
+def _parse_nth(item: str, spec: _Field, offset: int) -> tuple[int, int]:
+    day, _, nth = item.partition("#")
+    weekday = _normalise(spec, _value(day, spec, offset))
+    if not nth.isdigit() or not 1 <= int(nth) <= 5:
+        raise RuleError(f"'{item}': the number after # must be 1..5", offset)
+    return weekday, int(nth)
+
+
+def _value(text: str, spec: _Field, offset: int) -> int:
+    upper = text.upper()
+    if upper in spec.names:
+        return spec.names.index(upper) + spec.name_base
+    if not text.isdigit():
+        hint = f" (names: {', '.join(spec.names)})" if spec.names else ""
+        raise RuleError(f"'{text}' is not a valid {spec.name}{hint}", offset)
+    value = int(text)
+    if not spec.low <= value <= spec.high:
+        raise RuleError(f"{spec.name} {value} is out of range {spec.low}-{spec.high}", offset)
+    return value
