@@ -103,6 +103,12 @@ def test_every_fires_at_start_plus_a_whole_number_of_periods(
     assert Every(period, start=start).next_after(after) == expected
 
 
+@pytest.mark.parametrize("period", [0, -1, -900])
+def test_every_rejects_a_period_that_is_not_positive(period: int) -> None:
+    with pytest.raises(RuleError):
+        Every(period)
+
+
 def test_every_start_shifts_the_phase() -> None:
     rule = Every(H, start=instant("2024-01-01T00:10:00Z"))
     assert utc_fires(rule, "2024-05-01T10:30:00Z", 3) == [
@@ -166,6 +172,8 @@ class Case(NamedTuple):
 # fmt: off
 CRON_CASES = [
     # numbers, lists, ranges, steps
+    Case("0 0 * * *", "1969-12-30T12:00:00Z",  # before the epoch too
+         ["1969-12-31T00:00:00+00:00", "1970-01-01T00:00:00+00:00"]),
     Case("0 9 * * *", "2024-05-01T09:00:00Z",  # strictly after an exact fire
          ["2024-05-02T09:00:00+00:00", "2024-05-03T09:00:00+00:00"]),
     Case("0,30 8,17 * * *", "2024-05-01T00:00:00Z",
@@ -269,6 +277,8 @@ CRON_CASES = [
          ["2024-05-02T00:00:00+00:00", "2024-05-03T00:00:00+00:00", "2024-05-04T00:00:00+00:00",
           "2024-05-05T00:00:00+00:00", "2024-05-06T00:00:00+00:00", "2024-05-07T00:00:00+00:00",
           "2024-05-13T00:00:00+00:00"]),
+    Case("0 0 * 2 FRI#5", "2024-03-01T00:00:00Z",  # 29 February 2036 is the next one
+         ["2036-02-29T00:00:00+00:00"]),
     Case("0 0 15 * FRI#5", "2024-05-01T00:00:00Z",
          ["2024-05-15T00:00:00+00:00", "2024-05-31T00:00:00+00:00", "2024-06-15T00:00:00+00:00"]),
     Case("0 0 L * MON", "2024-05-20T12:00:00Z",
@@ -520,6 +530,8 @@ MONTHLY_CASES = [
                 "2024-03-01T00:00:00Z",
                 ["2025-02-28T00:00:00+00:00", "2026-02-28T00:00:00+00:00",
                  "2027-02-28T00:00:00+00:00", "2028-02-29T00:00:00+00:00"]),
+    MonthlyCase("fifth Friday of February: 2036", {"weekday": FRI, "nth": 5, "months": (2,)},
+                "2024-03-01T00:00:00Z", ["2036-02-29T00:00:00+00:00"]),
     MonthlyCase("strictly after an exact fire", {"days": (15,), "at": (12 * H,)},
                 "2024-05-15T12:00:00Z",
                 ["2024-06-15T12:00:00+00:00"]),
