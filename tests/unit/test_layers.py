@@ -13,7 +13,7 @@ PACKAGE = Path(scheduler.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors"},
     {"zones", "cronexpr", "rules", "describe"},
-    {"schedule"},
+    {"schedule", "yamlnodes"},
     {"planner"},
     {"jobs", "keys", "clock", "scripts", "logs"},
     {"leader", "queue", "registry"},
