@@ -333,7 +333,7 @@ def monthly_fires(
     timeline = Timeline(zone, start, end)
     first = local_date(start, timeline) - timedelta(days=2)
     last = local_date(end, timeline) + timedelta(days=2)
-    walls = []
+    walls: list[int] = []
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month):
         if month in months:

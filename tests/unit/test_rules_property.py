@@ -22,6 +22,7 @@ from tests.unit.reference_rules import (
     DOW_NAMES,
     MONTH_NAMES,
     Timeline,
+    Transition,
     cron_fires,
     every_fires,
     instant,
@@ -85,10 +86,16 @@ def anchors(name: str) -> list[int]:
 
 
 @st.composite
-def windows(draw: st.DrawFn, before: int, length: int) -> tuple[ZoneInfo, int, int]:
-    """A zone and a window (start, start + length] that contains one of its offset changes."""
+def windows(
+    draw: st.DrawFn, before: int, length: int, anywhere: bool = False
+) -> tuple[ZoneInfo, int, int]:
+    """A zone and a window (start, start + length] that contains one of its offset changes,
+    or (``anywhere``) that starts at any instant from 1971 to 2099."""
     name = draw(st.sampled_from(ZONE_NAMES))
-    anchor = draw(st.sampled_from(anchors(name)))
+    if anywhere:
+        anchor = draw(st.integers(instant("1971-01-01T00:00:00Z"), instant("2099-12-01T00:00:00Z")))
+    else:
+        anchor = draw(st.sampled_from(anchors(name)))
     start = anchor - draw(st.integers(1, before))
     return ZoneInfo(name), start, start + length
 
@@ -154,13 +161,15 @@ def clock_favourites(zone: ZoneInfo, start: int, end: int) -> tuple[list[int], l
 @st.composite
 def cron_cases(
     draw: st.DrawFn,
+    *,
     seconds: bool = False,
     calendar: bool = False,
+    anywhere: bool = False,
     before: int = 2 * DAY,
     length: int = 3 * DAY,
 ) -> tuple[str, ZoneInfo, int, int]:
     """A random cron expression (calendar: hours never written `*`), a zone and a window."""
-    zone, start, end = draw(windows(before, length))
+    zone, start, end = draw(windows(before, length, anywhere))
     dates = local_dates(zone, start, end)
     hours, minutes = clock_favourites(zone, start, end)
     days = [d.day for d in dates]
@@ -182,13 +191,19 @@ def cron_cases(
     return expression, zone, start, end
 
 
+def check_cron(case: tuple[str, ZoneInfo, int, int]) -> None:
+    expression, zone, start, end = case
+    rule = Cron(expression, zone)
+    expected = cron_fires(expression, zone, start, end)
+    actual = fires_until(rule, start, end, len(expected) + 1)
+    assert isos(actual, zone) == isos(expected, zone)
+    assert rule.describe().strip()
+
+
 @SETTINGS
 @given(cron_cases())
 def test_cron_rule_agrees_with_the_reference(case: tuple[str, ZoneInfo, int, int]) -> None:
-    expression, zone, start, end = case
-    expected = cron_fires(expression, zone, start, end)
-    actual = fires_until(Cron(expression, zone), start, end, len(expected) + 1)
-    assert isos(actual, zone) == isos(expected, zone)
+    check_cron(case)
 
 
 @SETTINGS
@@ -196,10 +211,7 @@ def test_cron_rule_agrees_with_the_reference(case: tuple[str, ZoneInfo, int, int
 def test_calendar_cron_rule_agrees_with_the_reference(
     case: tuple[str, ZoneInfo, int, int],
 ) -> None:
-    expression, zone, start, end = case
-    expected = cron_fires(expression, zone, start, end)
-    actual = fires_until(Cron(expression, zone), start, end, len(expected) + 1)
-    assert isos(actual, zone) == isos(expected, zone)
+    check_cron(case)
 
 
 @settings(SETTINGS, max_examples=100)
@@ -207,10 +219,15 @@ def test_calendar_cron_rule_agrees_with_the_reference(
 def test_six_field_cron_rule_agrees_with_the_reference(
     case: tuple[str, ZoneInfo, int, int],
 ) -> None:
-    expression, zone, start, end = case
-    expected = cron_fires(expression, zone, start, end)
-    actual = fires_until(Cron(expression, zone), start, end, len(expected) + 1)
-    assert isos(actual, zone) == isos(expected, zone)
+    check_cron(case)
+
+
+@settings(SETTINGS, max_examples=100)
+@given(cron_cases(calendar=True, anywhere=True))
+def test_cron_rule_agrees_with_the_reference_in_any_year(
+    case: tuple[str, ZoneInfo, int, int],
+) -> None:
+    check_cron(case)
 
 
 # -- monthly ----------------------------------------------------------------------------------
@@ -220,8 +237,8 @@ def test_six_field_cron_rule_agrees_with_the_reference(
 def monthly_cases(draw: st.DrawFn) -> tuple[ZoneInfo, int, int, dict[str, object]]:
     zone, start, end = draw(windows(before=40 * DAY, length=80 * DAY))
     timeline = Timeline(zone, start, end)
-    changes = [t for t in timeline.transitions if start < t.at <= end] or [None]
-    change = draw(st.sampled_from(changes))
+    changes: list[Transition | None] = [t for t in timeline.transitions if start < t.at <= end]
+    change = draw(st.sampled_from(changes or [None]))
     day = local_date(change.at if change else start + DAY, timeline)
     last = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     fields: dict[str, object] = {}
@@ -259,6 +276,7 @@ def test_monthly_rule_agrees_with_the_reference(
     rule = Monthly(zone, **fields)  # type: ignore[arg-type]
     actual = fires_until(rule, start, end, len(expected) + 1)
     assert isos(actual, zone) == isos(expected, zone)
+    assert rule.describe().strip()
 
 
 # -- every ------------------------------------------------------------------------------------
