@@ -1,0 +1,181 @@
+"""`scheduler check` and `scheduler next`: what a user sees, exit codes, and no Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scheduler.cli import main
+
+GOOD = """\
+timezone: Europe/Madrid
+jobs:
+  cleanup-guests:
+    task: myapp.jobs:cleanup
+    every: 15m
+  weekly-report:
+    task: myapp.reports:weekly
+    cron: "0 9 * * MON"
+    timezone: America/New_York
+  invoices:
+    task: billing.jobs:invoice_all
+    monthly: {day: -1, at: "23:30"}
+  paused:
+    task: myapp.jobs:old
+    cron: "@daily"
+    enabled: false
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["scheduler", *args]
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    path = tmp_path / "schedule.yml"
+    path.write_text(GOOD)
+    return path
+
+
+def test_check_accepts_a_good_file(capsys: pytest.CaptureFixture[str], good: Path) -> None:
+    code, out, err = run(capsys, "check", str(good))
+    assert code == 0
+    assert "OK, 4 jobs (3 enabled)" in out
+    assert err == ""
+
+
+def test_check_lists_every_problem_one_line_each_and_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("jobs:\n  a:\n    task: x.y:z\n    every: 0s\n  b:\n    tsk: x.y:z\n")
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) >= 2
+    assert all(line.startswith(f"{path}:") for line in lines)
+    assert "Traceback" not in err
+
+
+def test_check_reads_the_schedule_from_the_environment(
+    capsys: pytest.CaptureFixture[str], good: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEDULER_SCHEDULE", str(good))
+    assert run(capsys, "check")[0] == 0
+
+
+def test_check_of_a_missing_file_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCHEDULER_SCHEDULE", raising=False)
+    code, _, err = run(capsys, "check")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "schedule.yml" in err
+
+
+def test_next_json_is_sorted_by_time_then_job(
+    capsys: pytest.CaptureFixture[str], good: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "next", str(good), "--json", "--from", "2026-03-29T00:00:00Z", "-n", "2"
+    )
+    assert code == 0
+    rows = json.loads(out)
+    assert rows[:3] == [
+        {
+            "job": "cleanup-guests",
+            "at": "2026-03-29T00:15:00Z",
+            "local": "2026-03-29T01:15:00+01:00",
+        },
+        {
+            "job": "cleanup-guests",
+            "at": "2026-03-29T00:30:00Z",
+            "local": "2026-03-29T01:30:00+01:00",
+        },
+        {
+            "job": "weekly-report",
+            "at": "2026-03-30T13:00:00Z",
+            "local": "2026-03-30T09:00:00-04:00",
+        },
+    ]
+    assert rows[-1] == {
+        "job": "invoices",
+        "at": "2026-04-30T21:30:00Z",
+        "local": "2026-04-30T23:30:00+02:00",
+    }
+    assert [r["job"] for r in rows].count("paused") == 0
+    assert rows == sorted(rows, key=lambda r: (r["at"], r["job"]))
+
+
+def test_next_all_adds_disabled_jobs_marked(capsys: pytest.CaptureFixture[str], good: Path) -> None:
+    code, out, _ = run(capsys, "next", str(good), "--all", "--from", "2026-01-01T00:00:00Z")
+    assert code == 0
+    assert "paused: at 00:00 (cron: @daily)  [disabled]" in out
+    assert "weekly-report: at 09:00 on Monday (cron: 0 9 * * MON)" in out
+    assert "Mon 2026-01-05 09:00:00 -05:00 America/New_York" in out
+    assert "2026-01-05T14:00:00Z" in out
+
+
+def test_next_for_one_job(capsys: pytest.CaptureFixture[str], good: Path) -> None:
+    args = ("next", str(good), "--job", "invoices", "--json", "--from", "2026-01-31T23:00:00+01:00")
+    code, out, _ = run(capsys, *args, "-n", "3")
+    assert code == 0
+    assert [r["local"] for r in json.loads(out)] == [
+        "2026-01-31T23:30:00+01:00",
+        "2026-02-28T23:30:00+01:00",
+        "2026-03-31T23:30:00+02:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--job", "invoice"), "no job named 'invoice'"),
+        (("--from", "2026-03-29T00:00:00"), "has no offset"),
+        (("--from", "tomorrow"), "not an ISO 8601 instant"),
+        (("--count", "0"), "--count"),
+    ],
+)
+def test_next_refuses_bad_options_in_one_line(
+    capsys: pytest.CaptureFixture[str], good: Path, args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = run(capsys, "next", str(good), *args)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert message in err
+
+
+def test_check_and_next_never_import_redis(good: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from scheduler.cli import main\n"
+        f"for args in (['check', {str(good)!r}], ['next', {str(good)!r}, '--json']):\n"
+        "    sys.argv = ['scheduler', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), exc.code\n"
+        "print('redis' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"
