@@ -21,7 +21,9 @@ from .planner import Fire, select_jobs, upcoming
 from .schedule import Job, Schedule, load_schedule
 
 # name -> "module:attribute" of a click command, imported on first use.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "worker": "scheduler.cli_redis:worker",
+}
 
 
 class LazyGroup(click.Group):

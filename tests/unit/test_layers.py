@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"schedule", "yamlnodes"},
     {"planner"},
     {"jobs", "keys", "clock", "scripts", "logs"},
-    {"leader", "queue", "registry"},
+    {"leader", "queue", "registry", "consumer", "execution"},
     {"dispatcher", "worker", "status", "control", "testing", "metrics", "faults"},
     {"dev", "web"},
     {"cli", "cli_redis", "cli_control", "__main__"},

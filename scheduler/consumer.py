@@ -1,0 +1,158 @@
+"""The Redis side of one worker: fetch, acknowledge, settle, heartbeat, reap, wait for work.
+
+Every call is one script (or one BLPOP) so a crash between two calls never loses or
+duplicates a job: a fetched job is always in exactly one list, the worker's in-progress
+list, until a script moves it on. ``now`` is always passed in (Redis clock).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .jobs import QueuedJob
+from .keys import Keys
+from .scripts import Scripts
+
+if TYPE_CHECKING:
+    import redis
+
+PROMOTE_BATCH = 100
+
+
+@dataclass(slots=True)
+class Delivery:
+    """A payload a worker took from its queue number ``index`` (0-based), and its job."""
+
+    index: int
+    raw: bytes
+    job: QueuedJob | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How to end one delivery: ``action`` is "ack", "retry" or "dead".
+
+    ``document`` is the retry payload or the dead record (JSON); ``score`` the retry's due
+    time or the time of death; ``final`` releases the schedule job's active marker;
+    ``last`` holds the last-outcome fields of the schedule job ``schedule``.
+    """
+
+    delivery: Delivery
+    job_id: str
+    action: str
+    document: str = ""
+    score: float = 0.0
+    final: bool = True
+    schedule: str | None = None
+    last: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch brought: payloads, the next delayed due time, and registration."""
+
+    deliveries: list[Delivery]
+    next_due: float | None
+    registered: bool
+
+
+class Consumer:
+    """The scripts of one worker (``worker_id``) serving ``queues`` in priority order."""
+
+    def __init__(
+        self, client: redis.Redis, keys: Keys, worker_id: str, queues: Sequence[str]
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.worker_id = worker_id
+        self.queues = tuple(queues)
+        self._scripts = Scripts(client)
+        self._fetch_keys = [keys.workers(), keys.worker_wake(worker_id)]
+        for queue in self.queues:
+            self._fetch_keys += [
+                keys.queue(queue),
+                keys.delayed(queue),
+                keys.worker_jobs(worker_id, queue),
+                keys.wake(queue),
+            ]
+        self._wait_keys = [keys.worker_wake(worker_id), *(keys.wake(q) for q in self.queues)]
+
+    def fetch(self, now: float, limit: int, acks: Sequence[tuple[int, bytes]] = ()) -> FetchResult:
+        """Acknowledge ``acks`` (queue index, payload), promote due jobs, take ``limit`` jobs."""
+        args: list[Any] = [self.worker_id, f"{now:.3f}", limit, PROMOTE_BATCH]
+        for index, raw in acks:
+            args += (index + 1, raw)
+        reply = self._scripts.run("fetch", self._fetch_keys, args)
+        deliveries = [Delivery(reply[i] - 1, reply[i + 1]) for i in range(2, len(reply), 2)]
+        next_due = float(reply[1]) if reply[1] else None
+        return FetchResult(deliveries, next_due, registered=reply[0] == 1)
+
+    def settle(self, settlement: Settlement, dead_cap: int) -> bool:
+        """End one delivery; False if it was no longer ours (put back by a reaper)."""
+        d = settlement.delivery
+        queue = self.queues[d.index]
+        keys = [
+            self.keys.worker_jobs(self.worker_id, queue),
+            self.keys.delayed(queue),
+            self.keys.dead(),
+            self.keys.dead_jobs(),
+        ]
+        args: list[Any] = [d.raw, settlement.action, settlement.document]
+        args += [f"{settlement.score:.3f}", settlement.job_id, dead_cap, int(settlement.final)]
+        if settlement.schedule is not None:
+            keys += [self.keys.last(settlement.schedule), self.keys.active(settlement.schedule)]
+            for field, value in (settlement.last or {}).items():
+                args += (field, value)
+        return bool(self._scripts.run("settle", keys, args))
+
+    def register(self, now: float, info: Mapping[str, str]) -> bool:
+        """Heartbeat; registers the worker if needed. True if it was registered already."""
+        args: list[Any] = [self.worker_id, f"{now:.3f}"]
+        for field, value in info.items():
+            args += (field, value)
+        keys = [self.keys.workers(), self.keys.worker(self.worker_id)]
+        return bool(self._scripts.run("register", keys, args))
+
+    def reap_expired(self, now: float, expiry: float, limit: int = 10) -> dict[str, int]:
+        """Put back the jobs of workers whose heartbeat expired: {worker id: jobs put back}."""
+        stale = self.client.zrangebyscore(
+            self.keys.workers(), "-inf", f"({now - expiry:.3f}", start=0, num=limit
+        )
+        reaped = {}
+        for raw_id in stale:
+            worker_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            if worker_id != self.worker_id:
+                moved = self._reap(worker_id, now, f"{expiry:.3f}")
+                if moved >= 0:
+                    reaped[worker_id] = moved
+        return reaped
+
+    def deregister(self, now: float) -> int:
+        """Put every unsettled job of this worker back on its queue and forget the worker."""
+        return self._reap(self.worker_id, now, "", self.queues)
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Block until a job is pushed to one of our queues, a poke, or ``timeout`` seconds."""
+        return self.client.blpop(self._wait_keys, timeout=max(0.01, timeout)) is not None
+
+    def poke(self) -> None:
+        """Wake this worker's blocked ``wait_for_work``."""
+        self.client.lpush(self.keys.worker_wake(self.worker_id), "1")
+
+    def _reap(
+        self, worker_id: str, now: float, expiry: str, queues: Sequence[str] | None = None
+    ) -> int:
+        if queues is None:
+            raw_queues = self.client.hget(self.keys.worker(worker_id), "queues")
+            queues = json.loads(raw_queues) if raw_queues else []
+        keys = [self.keys.workers(), self.keys.worker(worker_id), self.keys.worker_wake(worker_id)]
+        for queue in queues:
+            keys += [
+                self.keys.worker_jobs(worker_id, queue),
+                self.keys.queue(queue),
+                self.keys.wake(queue),
+            ]
+        return int(self._scripts.run("reap", keys, [worker_id, f"{now:.3f}", expiry]))

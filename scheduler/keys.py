@@ -1,0 +1,110 @@
+"""Every Redis key of the package is built here and nowhere else; this docstring is the schema.
+
+Each key starts with the namespace in braces, ``{ns}:``, so in a Redis Cluster all keys of
+one namespace hash to one slot and a Lua script may touch any of them. ``<queue>`` is a
+queue name, ``<job>`` a job name of the schedule file, ``<worker>`` a worker id
+(``host:pid:random``). Payloads are the JSON documents of ``scheduler.jobs``.
+
+Queues and delayed jobs
+    ``{ns}:queue:<queue>``           LIST of payloads. Enqueue pushes at the head (LPUSH);
+                                     workers take from the tail, so a queue is FIFO; a job
+                                     put back (shutdown, dead worker) goes to the tail and
+                                     runs next.
+    ``{ns}:delayed:<queue>``         ZSET payload -> epoch second it is due. Delayed jobs and
+                                     retries wait here until a worker serving ``<queue>``
+                                     promotes them (inside its fetch script).
+    ``{ns}:wake:<queue>``            LIST of at most 16 tokens, pushed with every job; idle
+                                     workers BLPOP on the wake lists of their queues. A fetch
+                                     that leaves a queue empty deletes its wake list.
+    ``{ns}:queues``                  SET of every queue name ever enqueued to.
+
+Workers
+    ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
+    ``{ns}:worker:<worker>``         HASH host, pid, queues (JSON list), concurrency, started_at.
+    ``{ns}:worker:<worker>:jobs:<queue>``
+                                     LIST of payloads the worker took from ``<queue>`` and has
+                                     not settled yet (reliable fetch: LMOVE from the queue).
+                                     When the worker's heartbeat expires another worker moves
+                                     them back to the tail of ``<queue>``.
+    ``{ns}:worker:<worker>:wake``    LIST: a token pushed here wakes that worker's blocked
+                                     fetch (a finished job to acknowledge, or shutdown).
+
+Dead set
+    ``{ns}:dead``                    ZSET job id -> epoch second it died; only the newest
+                                     ``dead_cap`` (default 10,000) are kept.
+    ``{ns}:dead:jobs``               HASH job id -> payload with ``error``, ``traceback`` and
+                                     ``failed_at`` added.
+
+Schedule jobs (written by workers, read by ``scheduler status`` and the dispatcher)
+    ``{ns}:last:<job>``              HASH of the last finished run: status (ok, failed, dead,
+                                     expired), finished_at, duration, fire, error, job_id.
+    ``{ns}:active:<job>``            STRING id of the run that is queued or running, set by
+                                     the dispatcher for ``overlap: skip``; the worker deletes
+                                     it (if it still holds that id) when the run ends.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+
+
+class Keys:
+    """Key names of one namespace."""
+
+    __slots__ = ("namespace", "prefix")
+
+    def __init__(self, namespace: str = "scheduler") -> None:
+        if not _NAMESPACE.match(namespace):
+            raise ValueError(f"invalid namespace {namespace!r}: use 1-64 of A-Z a-z 0-9 _ . : -")
+        self.namespace = namespace
+        self.prefix = "{" + namespace + "}:"
+
+    def queue(self, queue: str) -> str:
+        """The list of payloads waiting in ``queue``."""
+        return f"{self.prefix}queue:{queue}"
+
+    def delayed(self, queue: str) -> str:
+        """The sorted set of ``queue``'s delayed jobs and retries, scored by due time."""
+        return f"{self.prefix}delayed:{queue}"
+
+    def wake(self, queue: str) -> str:
+        """The wake-up token list of ``queue``."""
+        return f"{self.prefix}wake:{queue}"
+
+    def queues(self) -> str:
+        """The set of known queue names."""
+        return f"{self.prefix}queues"
+
+    def workers(self) -> str:
+        """The sorted set of live workers, scored by last heartbeat."""
+        return f"{self.prefix}workers"
+
+    def worker(self, worker_id: str) -> str:
+        """The hash describing one worker."""
+        return f"{self.prefix}worker:{worker_id}"
+
+    def worker_jobs(self, worker_id: str, queue: str) -> str:
+        """The in-progress list of what ``worker_id`` took from ``queue``."""
+        return f"{self.prefix}worker:{worker_id}:jobs:{queue}"
+
+    def worker_wake(self, worker_id: str) -> str:
+        """The list whose token wakes ``worker_id``'s blocked fetch."""
+        return f"{self.prefix}worker:{worker_id}:wake"
+
+    def dead(self) -> str:
+        """The sorted set of dead job ids, scored by time of death."""
+        return f"{self.prefix}dead"
+
+    def dead_jobs(self) -> str:
+        """The hash of dead job id -> payload with the error."""
+        return f"{self.prefix}dead:jobs"
+
+    def last(self, job: str) -> str:
+        """The hash of the last finished run of schedule job ``job``."""
+        return f"{self.prefix}last:{job}"
+
+    def active(self, job: str) -> str:
+        """The id of schedule job ``job``'s run that is queued or running (overlap: skip)."""
+        return f"{self.prefix}active:{job}"

@@ -1,0 +1,63 @@
+"""The package's Lua scripts: ``scheduler/lua/<name>.lua``, run by name.
+
+Each script opens with a comment giving its KEYS / ARGV / return contract. A file whose
+name starts with ``_`` is a fragment, pasted into a script in place of a line
+``-- @include <name>``. Scripts run with EVALSHA and are loaded again on NOSCRIPT (redis-py
+``Script``), so a Redis server restarted empty keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import redis
+    from redis.commands.core import Script
+
+_INCLUDE = "-- @include "
+
+Arg = str | bytes | int | float
+
+
+def script_source(name: str) -> str:
+    """The text of script ``name`` with its fragments included."""
+    lines = []
+    for line in _read(name).splitlines():
+        if line.startswith(_INCLUDE):
+            lines.append(_read(line[len(_INCLUDE) :].strip()))
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def script_names() -> list[str]:
+    """Names of every script (fragments excluded)."""
+    folder = resources.files("scheduler").joinpath("lua")
+    return sorted(
+        entry.name[: -len(".lua")]
+        for entry in folder.iterdir()
+        if entry.name.endswith(".lua") and not entry.name.startswith("_")
+    )
+
+
+class Scripts:
+    """The scripts registered on one Redis client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._scripts: dict[str, Script] = {
+            name: client.register_script(script_source(name)) for name in script_names()
+        }
+
+    def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
+        """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
+        return self._scripts[name](keys=keys, args=args)
+
+    def run_on(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
+        """Run script ``name`` on another client or pipeline of the same server."""
+        return self._scripts[name](keys=keys, args=args, client=client)
+
+
+def _read(name: str) -> str:
+    return resources.files("scheduler").joinpath("lua").joinpath(f"{name}.lua").read_text("utf-8")

@@ -1,0 +1,519 @@
+"""The worker: fetch jobs reliably, run them on N threads, settle them, stop cleanly.
+
+Threads of a worker process:
+
+- the fetcher does all the job traffic with Redis. One ``fetch`` script call acknowledges
+  the jobs that finished since the last call, promotes due delayed jobs and moves new jobs
+  from the queues (strict priority) into this worker's in-progress lists; the jobs go to a
+  local buffer. With the queues empty it blocks on their wake lists (BLPOP), so a new job
+  starts within milliseconds; a job thread that finishes meanwhile wakes it with a poke.
+- ``concurrency`` job threads take jobs from the buffer and run them (``execution``).
+- housekeeping: heartbeat every ``heartbeat_interval``, putting back the jobs of workers
+  whose heartbeat expired, and the timeouts of sync tasks.
+- the main thread (``run``) waits for SIGTERM/SIGINT or the end of a burst, then shuts
+  down: stop fetching, let running jobs finish up to ``shutdown_timeout``, put the rest
+  back at the front of their queues, deregister.
+
+A sync task past its ``timeout`` keeps running (a thread cannot be killed): its run is
+recorded as failed with JobTimeout and retried per its ``retries``, the thread is
+abandoned (its result discarded) and a new job thread takes its place. When more than
+``max_stuck`` abandoned threads are still running, the worker stops (exit code 3) so its
+supervisor starts a fresh process.
+
+Tests drive the same steps by hand, without threads: ``fetch_once``, ``run_pending``,
+``heartbeat``, ``check_timeouts``, ``shutdown``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from queue import Empty, SimpleQueue
+
+import redis
+
+from .clock import Clock, RedisClock
+from .consumer import Consumer, Delivery, FetchResult
+from .errors import JobTimeout, PayloadError, SchedulerError
+from .execution import OK, Outcome, RetryPolicy, TaskRunner, expired, rejected, settlement_for
+from .jobs import decode
+from .keys import Keys
+from .registry import AllowList
+
+log = logging.getLogger(__name__)
+
+EXIT_STUCK = 3
+EXIT_ERROR = 1
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker runs; defaults are the CLI's defaults."""
+
+    queues: tuple[str, ...] = ("default",)
+    concurrency: int = 10
+    prefetch: int | None = None  # jobs held beyond the running ones; default: concurrency
+    burst: bool = False
+    shutdown_timeout: float = 25.0
+    heartbeat_interval: float = 2.0
+    heartbeat_expiry: float = 10.0
+    idle_timeout: float = 5.0  # longest single wait on the wake lists
+    backoff_base: float = 10.0
+    backoff_max: float = 3600.0
+    dead_cap: int = 10_000
+    max_stuck: int | None = None  # abandoned threads tolerated; default: concurrency
+
+    @property
+    def capacity(self) -> int:
+        """Jobs this worker holds at most: running plus buffered."""
+        prefetch = self.concurrency if self.prefetch is None else self.prefetch
+        return self.concurrency + max(0, prefetch)
+
+
+@dataclass(eq=False, slots=True)
+class Run:
+    """A job running on a thread, with its deadline (monotonic clock) if it has a timeout."""
+
+    delivery: Delivery
+    deadline: float | None
+    thread: threading.Thread
+    abandoned: bool = False
+
+
+class Worker:
+    """One worker process's job loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        allow: AllowList,
+        settings: WorkerSettings | None = None,
+        *,
+        namespace: str = "scheduler",
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = s = settings or WorkerSettings()
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.clock: Clock = clock or RedisClock(client)
+        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
+        self.runner = TaskRunner(
+            allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max)
+        )
+        self.exit_code = 0
+        self._buffer: SimpleQueue[Delivery | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._acks: list[tuple[int, bytes]] = []
+        self._outcomes: list[Outcome] = []
+        self._runs: set[Run] = set()
+        self._fetcher_blocked = False
+        self._wanted = threading.Event()
+        self._stopping = threading.Event()  # no more fetching
+        self._closing = threading.Event()  # housekeeping ends
+        self._stop_requested = threading.Event()
+        self._force = threading.Event()
+        self._job_threads: list[threading.Thread] = []
+        self._stuck: list[threading.Thread] = []
+        self._service_threads: list[threading.Thread] = []
+        self._next_due: float | None = None
+        self._registered_once = False
+        self._outage = _Outage()
+        self._info = {
+            "host": socket.gethostname(),
+            "pid": str(os.getpid()),
+            "queues": json.dumps(list(s.queues)),
+            "concurrency": str(s.concurrency),
+            "started_at": "",
+        }
+
+    # -- the whole life ------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Work until a signal, the end of a burst or a fatal problem; return the exit code."""
+        self.start()
+        with _stop_signals(self):
+            while not self._stop_requested.wait(0.5):
+                pass
+            self.shutdown()
+        return self.exit_code
+
+    def start(self) -> None:
+        """Start the job threads, the fetcher and housekeeping."""
+        s = self.settings
+        log.info(
+            "worker starting id=%s queues=%s concurrency=%d prefetch=%d",
+            self.id, ",".join(s.queues), s.concurrency, s.capacity - s.concurrency,
+        )  # fmt: skip
+        for _ in range(s.concurrency):
+            self._start_job_thread()
+        for name, target in (("fetcher", self._fetch_loop), ("housekeeping", self._housekeep)):
+            thread = threading.Thread(target=target, name=f"scheduler-{name}", daemon=True)
+            thread.start()
+            self._service_threads.append(thread)
+
+    def request_stop(self, exit_code: int | None = None) -> None:
+        """Ask ``run`` to shut down (thread-safe); a second request forces it."""
+        if exit_code is not None and self.exit_code == 0:
+            self.exit_code = exit_code
+        if self._stop_requested.is_set():
+            self._force.set()
+        self._stop_requested.set()
+        self._stopping.set()
+
+    def shutdown(self) -> int:
+        """Stop fetching, let running jobs finish (up to ``shutdown_timeout``), put every
+        unfinished job back at the front of its queue and deregister; returns how many."""
+        log.info("worker stopping id=%s running=%d", self.id, len(self._runs))
+        self._stopping.set()
+        self._poke()
+        for thread in self._service_threads[:1]:
+            thread.join(self.settings.idle_timeout + 1)
+        self._drain_buffer()
+        for _ in self._job_threads:
+            self._buffer.put(None)
+        self._wait_for_jobs()
+        unfinished = self._abandon_all()
+        self._closing.set()
+        for thread in self._service_threads[1:]:
+            thread.join(1.0)
+        self.runner.close()
+        put_back = self._deregister()
+        log.info("worker stopped id=%s unfinished=%d put_back=%d", self.id, unfinished, put_back)
+        return put_back
+
+    # -- steps (each also usable by hand in tests) -------------------------------------
+
+    def fetch_once(self, limit: int | None = None) -> int:
+        """One round trip: settle finished jobs and take up to ``limit`` (default: room in
+        the buffer); returns how many payloads it took."""
+        self._wanted.clear()
+        now = self.clock.now()
+        result = self._round_trip(now, limit)
+        if not result.registered:
+            self.register(now)
+            result = self._round_trip(now, limit)
+        self._next_due = result.next_due
+        for delivery in result.deliveries:
+            self._accept(delivery, now)
+        return len(result.deliveries)
+
+    def flush(self) -> None:
+        """Send every pending acknowledgement and settlement now."""
+        self.fetch_once(limit=0)
+
+    def run_pending(self) -> int:
+        """Run the fetched jobs in this thread, one after another; returns how many ran."""
+        count = 0
+        while True:
+            try:
+                delivery = self._buffer.get_nowait()
+            except Empty:
+                return count
+            if delivery is not None:
+                self._execute(delivery)
+                count += 1
+
+    def register(self, now: float | None = None) -> None:
+        """Heartbeat: register this worker, or refresh its heartbeat."""
+        now = self._now(now)
+        if not self._info["started_at"]:
+            self._info["started_at"] = f"{now:.3f}"
+        was_registered = self.consumer.register(now, self._info)
+        if not was_registered and self._registered_once:
+            log.warning(
+                "worker registered again id=%s (its heartbeat had expired or Redis lost its "
+                "data; jobs it held were put back on their queues)", self.id,
+            )  # fmt: skip
+        self._registered_once = True
+
+    def heartbeat(self, now: float | None = None) -> None:
+        """Refresh the heartbeat and put back the jobs of workers whose heartbeat expired."""
+        now = self._now(now)
+        self.register(now)
+        for worker_id, moved in self.consumer.reap_expired(
+            now, self.settings.heartbeat_expiry
+        ).items():
+            log.warning("worker reaped id=%s put_back=%d (heartbeat expired)", worker_id, moved)
+
+    def check_timeouts(self) -> int:
+        """Fail the sync runs past their deadline and abandon their threads; returns how many."""
+        now = self.clock.monotonic()
+        with self._lock:
+            late = [r for r in self._runs if r.deadline is not None and r.deadline <= now]
+            for run in late:
+                run.abandoned = True
+                self._runs.discard(run)
+        for run in late:
+            job = run.delivery.job
+            assert job is not None
+            error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
+            self._add_outcome(self.runner.failed(run.delivery, error, float(job.timeout or 0)))
+            self._replace_job_thread(run.thread)
+        return len(late)
+
+    # -- the fetcher -----------------------------------------------------------------
+
+    def _fetch_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self.fetch_once() == 0 and not self._stopping.is_set():
+                    self._idle_wait()
+                self._outage.ended()
+            except redis.RedisError as exc:
+                self.clock.wait(self._stopping, self._outage.began(exc))
+            except Exception:
+                log.exception("worker fetcher failed id=%s; stopping", self.id)
+                self.request_stop(EXIT_ERROR)
+
+    def _round_trip(self, now: float, limit: int | None) -> FetchResult:
+        with self._lock:
+            acks, self._acks = self._acks, []
+            outcomes, self._outcomes = self._outcomes, []
+        done = 0
+        try:
+            mono = self.clock.monotonic()
+            for outcome in outcomes:
+                self._settle(outcome, now, mono)
+                done += 1
+            room = self._room() if limit is None else limit
+            return self.consumer.fetch(now, room, acks)
+        except BaseException:
+            with self._lock:
+                self._acks[:0] = acks
+                self._outcomes[:0] = outcomes[done:]
+            raise
+
+    def _settle(self, outcome: Outcome, now: float, mono: float) -> None:
+        finished_at = now - max(0.0, mono - outcome.finished) if outcome.finished else now
+        queue = self.settings.queues[outcome.delivery.index]
+        settlement = settlement_for(outcome, queue, now, finished_at)
+        if settlement is not None:
+            self.consumer.settle(settlement, self.settings.dead_cap)
+
+    def _accept(self, delivery: Delivery, now: float) -> None:
+        try:
+            job = delivery.job = decode(delivery.raw)
+        except PayloadError as exc:
+            queue = self.settings.queues[delivery.index]
+            self._add_outcome(rejected(delivery, queue, f"bad payload: {exc}"))
+            return
+        if job.expires_at is not None and job.expires_at < now:
+            self._add_outcome(expired(delivery, now))
+            return
+        self._buffer.put(delivery)
+
+    def _idle_wait(self) -> None:
+        if self._room() <= 0:
+            self._wanted.wait(self.settings.idle_timeout)
+            return
+        if self.settings.burst and self._idle():
+            log.info("worker burst finished id=%s: queues empty", self.id)
+            self.request_stop()
+            return
+        with self._lock:
+            if self._acks or self._outcomes:
+                return
+            self._fetcher_blocked = True
+        try:
+            self.consumer.wait_for_work(self._block_timeout())
+        finally:
+            with self._lock:
+                self._fetcher_blocked = False
+
+    def _block_timeout(self) -> float:
+        timeout = self.settings.idle_timeout
+        if self._next_due is not None:
+            timeout = min(timeout, self._next_due - self.clock.now())
+        return max(0.01, timeout)
+
+    def _room(self) -> int:
+        return self.settings.capacity - self._buffer.qsize() - len(self._runs)
+
+    def _idle(self) -> bool:
+        with self._lock:
+            busy = bool(self._runs or self._acks or self._outcomes)
+        return not busy and self._buffer.empty()
+
+    # -- job threads -------------------------------------------------------------------
+
+    def _start_job_thread(self) -> None:
+        thread = threading.Thread(target=self._job_loop, name="scheduler-job", daemon=True)
+        self._job_threads.append(thread)
+        thread.start()
+
+    def _job_loop(self) -> None:
+        get = self._buffer.get
+        while (delivery := get()) is not None:
+            if not self._execute(delivery):
+                return  # abandoned after a timeout: a new thread has taken this one's place
+
+    def _execute(self, delivery: Delivery) -> bool:
+        job = delivery.job
+        assert job is not None
+        try:
+            task = self.runner.resolve(job.task)
+        except SchedulerError as exc:  # not allowed, or cannot be imported
+            return self._finish(None, self.runner.failed(delivery, exc, 0.0))
+        deadline = None
+        if job.timeout is not None:
+            deadline = self.clock.monotonic() + job.timeout + (1.0 if task.is_async else 0.0)
+        run = Run(delivery, deadline, threading.current_thread())
+        with self._lock:
+            self._runs.add(run)
+        return self._finish(run, self.runner.run(delivery, task))
+
+    def _finish(self, run: Run | None, outcome: Outcome) -> bool:
+        with self._lock:
+            if run is not None:
+                self._runs.discard(run)
+                if run.abandoned:
+                    return False
+            if outcome.status == OK and outcome.schedule is None:
+                self._acks.append((outcome.delivery.index, outcome.delivery.raw))
+            else:
+                self._outcomes.append(outcome)
+            poke = self._fetcher_blocked
+        if not self._wanted.is_set():
+            self._wanted.set()
+        if poke:
+            self._poke()
+        return True
+
+    def _add_outcome(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._outcomes.append(outcome)
+        self._wanted.set()
+
+    def _poke(self) -> None:
+        with suppress(redis.RedisError):
+            self.consumer.poke()
+
+    # -- housekeeping ------------------------------------------------------------------
+
+    def _housekeep(self) -> None:
+        next_beat = self.clock.monotonic()
+        while not self._closing.is_set():
+            if self.clock.monotonic() >= next_beat:
+                try:
+                    self.heartbeat()
+                except redis.RedisError as exc:
+                    self._outage.began(exc)
+                next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
+            self.check_timeouts()
+            self._check_stuck()
+            wait = next_beat - self.clock.monotonic()
+            if any(r.deadline is not None for r in list(self._runs)):
+                wait = min(wait, 0.1)
+            self.clock.wait(self._closing, max(0.01, wait))
+
+    def _replace_job_thread(self, thread: threading.Thread) -> None:
+        if thread in self._job_threads and not self._stopping.is_set():
+            self._job_threads.remove(thread)
+            self._stuck.append(thread)
+            self._start_job_thread()
+
+    def _check_stuck(self) -> None:
+        self._stuck = [t for t in self._stuck if t.is_alive()]
+        limit = self.settings.max_stuck
+        limit = self.settings.concurrency if limit is None else limit
+        if len(self._stuck) > limit and not self._stop_requested.is_set():
+            log.error(
+                "worker stopping id=%s: %d threads still run tasks past their timeout "
+                "(limit %d); exit code %d asks the supervisor for a fresh process",
+                self.id, len(self._stuck), limit, EXIT_STUCK,
+            )  # fmt: skip
+            self.request_stop(EXIT_STUCK)
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def _drain_buffer(self) -> int:
+        drained = 0
+        with suppress(Empty):
+            while True:
+                drained += self._buffer.get_nowait() is not None
+        return drained
+
+    def _wait_for_jobs(self) -> None:
+        deadline = self.clock.monotonic() + self.settings.shutdown_timeout
+        announced = False
+        while any(t.is_alive() for t in self._job_threads):
+            if self._force.is_set() or self.clock.monotonic() >= deadline:
+                return
+            if not announced and self._runs:
+                log.info(
+                    "worker waiting for running jobs id=%s running=%d", self.id, len(self._runs)
+                )
+                announced = True
+            self.clock.wait(self._force, 0.05)
+
+    def _abandon_all(self) -> int:
+        with self._lock:
+            unfinished = list(self._runs)
+            for run in unfinished:
+                run.abandoned = True
+            self._runs.clear()
+        for run in unfinished:
+            job = run.delivery.job
+            assert job is not None
+            log.warning(
+                "job interrupted id=%s task=%s queue=%s: put back", job.id, job.task, job.queue
+            )
+        return len(unfinished)
+
+    def _deregister(self) -> int:
+        try:
+            self.flush()
+            return self.consumer.deregister(self.clock.now())
+        except redis.RedisError as exc:
+            log.error(
+                "worker could not reach Redis to stop cleanly id=%s: %s; its unfinished jobs "
+                "go back to their queues when its heartbeat expires", self.id, exc,
+            )  # fmt: skip
+            return 0
+
+    def _now(self, now: float | None) -> float:
+        return self.clock.now() if now is None else now
+
+
+class _Outage:
+    """Logs a Redis outage once when it begins and once when it ends; paces retries."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def began(self, exc: Exception) -> float:
+        if self.failures == 0:
+            log.warning("redis unavailable, retrying: %s", exc)
+        self.failures += 1
+        return min(5.0, 0.1 * 2.0 ** min(self.failures, 6))
+
+    def ended(self) -> None:
+        if self.failures:
+            log.info("redis available again")
+            self.failures = 0
+
+
+@contextmanager
+def _stop_signals(worker: Worker) -> Iterator[None]:
+    """SIGTERM/SIGINT ask the worker to stop; a second one forces it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        worker.request_stop()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

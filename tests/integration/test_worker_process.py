@@ -1,0 +1,211 @@
+"""`scheduler worker` as a real process: signals, SIGKILL, the CLI's options."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from scheduler.queue import Queue
+from tests.helpers import wait_until
+from tests.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    """A `python -m scheduler worker` subprocess whose stderr goes to a file."""
+
+    def __init__(self, url: str, namespace: str, folder: Path, *options: str) -> None:
+        self.log = folder / f"worker-{os.urandom(3).hex()}.log"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("SCHEDULER_SCHEDULE", None)
+        command = [sys.executable, "-m", "scheduler", "worker", "--redis", url]
+        command += ["--namespace", namespace, *options]
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(command, cwd=folder, env=env, stderr=log)
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 15) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+StartWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def start_worker(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[StartWorker]:
+    started: list[WorkerProcess] = []
+
+    def start(*options: str) -> WorkerProcess:
+        worker = WorkerProcess(redis_url, namespace, tmp_path, *options)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def q(redis_url: str, namespace: str) -> Iterator[Queue]:
+    queue = Queue.from_url(redis_url, namespace)
+    yield queue
+    queue.client.close()
+
+
+def worker_keys(q: Queue) -> list[bytes]:
+    return q.client.keys(q.keys.prefix.replace("{", "[{]").replace("}", "[}]") + "worker*")
+
+
+def test_a_burst_worker_runs_the_queue_dry_and_exits(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    for i in range(20):
+        q.enqueue("tests.tasks:touch", str(tmp_path / f"done-{i}"))
+    worker = start_worker("--burst", "--allow", "tests.tasks", "-c", "3")
+    assert worker.wait() == 0
+    assert len(list(tmp_path.glob("done-*"))) == 20
+    assert "job succeeded" in worker.text() and "worker stopped" in worker.text()
+    assert worker_keys(q) == []
+
+
+def test_an_idle_worker_starts_a_new_job_at_once(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    worker = start_worker("--allow", "tests.tasks")
+    wait_until(lambda: q.client.zcard(q.keys.workers()) == 1, what="the worker to register")
+    wait_until(lambda: "worker starting" in worker.text(), what="the worker to start")
+    q.enqueue("tests.tasks:touch", str(tmp_path / "done"))
+    # The worker waits on the wake list for up to 5 s at a time: well before that, the
+    # job must have run, so it was woken by the enqueue rather than by a poll.
+    wait_until((tmp_path / "done").exists, timeout=3, what="the job to run")
+
+
+def test_tasks_named_in_the_schedule_are_allowed(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    schedule = tmp_path / "schedule.yml"
+    schedule.write_text("jobs:\n  touchy:\n    task: tests.tasks:touch\n    every: 1h\n")
+    q.enqueue("tests.tasks:touch", str(tmp_path / "done"))
+    q.enqueue("tests.tasks:noop")
+    worker = start_worker("--burst")
+    assert worker.wait() == 0
+    assert (tmp_path / "done").exists()
+    [dead] = q.dead()
+    assert dead.error.startswith("task not allowed: tests.tasks:noop")
+
+
+def test_sigterm_lets_the_running_job_finish(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    done = tmp_path / "done"
+    q.enqueue("tests.tasks:slow_touch", str(done), 0.5)
+    worker = start_worker("--allow", "tests.tasks")
+    wait_until(Path(f"{done}.started").exists, what="the job to start")
+
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert done.exists()
+    assert (q.depth(), q.dead_count()) == (0, 0)
+    assert worker_keys(q) == []
+
+
+def test_a_job_still_running_at_the_shutdown_timeout_is_put_back(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    done = tmp_path / "done"
+    q.enqueue("tests.tasks:slow_touch", str(done), 60)
+    worker = start_worker("--allow", "tests.tasks", "--shutdown-timeout", "0.2")
+    wait_until(Path(f"{done}.started").exists, what="the job to start")
+
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert not done.exists()
+    assert q.depth() == 1
+    assert worker_keys(q) == []
+    assert "put_back=1" in worker.text()
+
+
+def test_a_second_sigint_stops_at_once(q: Queue, start_worker: StartWorker, tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    q.enqueue("tests.tasks:slow_touch", str(done), 60)
+    worker = start_worker("--allow", "tests.tasks", "--shutdown-timeout", "60")
+    wait_until(Path(f"{done}.started").exists, what="the job to start")
+
+    worker.signal(signal.SIGINT)
+    wait_until(lambda: "waiting for running jobs" in worker.text(), what="the worker to wait")
+    worker.signal(signal.SIGINT)
+    assert worker.wait() == 0
+    assert q.depth() == 1
+
+
+def test_the_job_of_a_sigkilled_worker_runs_on_another_worker(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    q.enqueue("tests.tasks:hang_first_time", str(tmp_path))
+    first = start_worker("--allow", "tests.tasks", "-c", "1")
+    wait_until((tmp_path / "started").exists, what="the first run to start")
+    first.signal(signal.SIGKILL)
+    first.wait()
+    [(dead_id, _)] = q.client.zrange(q.keys.workers(), 0, -1, withscores=True)
+    assert q.client.llen(q.keys.worker_jobs(dead_id.decode(), "default")) == 1
+
+    # Its heartbeat would expire in 10 s; make it old now instead of waiting.
+    q.client.zadd(q.keys.workers(), {dead_id: 0})
+    second = start_worker("--allow", "tests.tasks", "-c", "1")
+    wait_until((tmp_path / "done").exists, what="the job to run again")
+    assert "put_back=1 (heartbeat expired)" in second.text()
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+    assert q.client.exists(q.keys.worker_jobs(dead_id.decode(), "default")) == 0
+    assert (q.depth(), q.dead_count()) == (0, 0)
+
+
+def test_bad_options_are_one_line_errors(start_worker: StartWorker) -> None:
+    worker = start_worker("--queue", "no spaces")
+    assert worker.wait() != 0
+    assert worker.text().strip().splitlines() == [
+        "invalid queue name 'no spaces': use 1-128 of A-Z a-z 0-9 _ . : - "
+        "(starting with a letter or digit)"
+    ]
+
+
+def test_a_missing_schedule_file_given_explicitly_is_an_error(start_worker: StartWorker) -> None:
+    worker = start_worker("--schedule", "nope.yml")
+    assert worker.wait() != 0
+    assert "nope.yml" in worker.text() and "Traceback" not in worker.text()
+
+
+def test_redis_that_refuses_the_password_is_a_one_line_error(
+    own_redis: RedisServer,
+) -> None:
+    client = redis.Redis.from_url(own_redis.url)
+    client.config_set("requirepass", "secret")
+    client.close()
+    worker = WorkerProcess(
+        own_redis.url.replace("redis://", "redis://:wrong@"), "x", Path(own_redis.workdir)
+    )
+    try:
+        assert worker.wait() == 1
+        assert "Traceback" not in worker.text()
+        [line] = worker.text().strip().splitlines()
+        assert line.startswith("error: cannot use Redis at redis://***@127.0.0.1")
+    finally:
+        worker.stop()

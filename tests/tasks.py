@@ -1,0 +1,76 @@
+"""Tasks for the worker tests, importable as ``tests.tasks`` (the repository root is on the
+path in tests and on PYTHONPATH for worker subprocesses)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from scheduler import current_job, task
+from scheduler.jobs import CurrentJob
+
+SEEN: list[CurrentJob | None] = []
+CALLS: list[tuple[Any, ...]] = []
+GATES: dict[str, threading.Event] = {}
+
+
+def add(a: int, b: int) -> int:
+    CALLS.append((a, b))
+    return a + b
+
+
+def noop() -> None:
+    return None
+
+
+def fail(message: str = "boom") -> None:
+    raise ValueError(message)
+
+
+def record() -> None:
+    SEEN.append(current_job())
+
+
+async def async_record(delay: float = 0.0) -> str:
+    await asyncio.sleep(delay)
+    SEEN.append(current_job())
+    return "done"
+
+
+async def async_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def wait_gate(name: str) -> None:
+    """Block until the test opens GATES[name] (at most 30 s)."""
+    GATES.setdefault(name, threading.Event()).wait(30)
+    CALLS.append(("gate", name))
+
+
+@task
+def registered(x: int) -> int:
+    CALLS.append(("registered", x))
+    return x
+
+
+def touch(path: str) -> None:
+    Path(path).write_text("done")
+
+
+def slow_touch(path: str, seconds: float) -> None:
+    """Write ``path + '.started'``, sleep, then write ``path``."""
+    Path(path + ".started").write_text("started")
+    time.sleep(seconds)
+    Path(path).write_text("done")
+
+
+def hang_first_time(folder: str) -> None:
+    """The first run marks ``started`` and hangs; a later run marks ``done``."""
+    started = Path(folder) / "started"
+    if not started.exists():
+        started.write_text(str(time.time()))
+        time.sleep(120)
+    (Path(folder) / "done").write_text(str(time.time()))
