@@ -483,7 +483,7 @@ class _Reader:
         return Job(key.text, task, rule[0], zone, line=key.line, **settings)
 
     def rule(self, key: Scalar, body: Mapping, zone: str) -> tuple[rules.Rule, Any] | None:
-        kinds = [kind for kind in RULE_KEYS if kind in body.items]
+        kinds = [kind for kind in body.items if kind in RULE_KEYS]
         if "start" in body.items and "every" not in kinds:
             other = f", not {kinds[0]}" if kinds else ""
             self.report(body.items["start"][0], f"start applies only to an every rule{other}")
@@ -494,12 +494,13 @@ class _Reader:
             else:
                 self.report(key, "no rule: add one of every, cron or monthly")
             return None
+        info = self.zones.get(zone, self.zones["UTC"])
         start = 0
-        if "start" in body.items and zone in self.zones:
-            start = self.value(body, "start", lambda n: _start(n, self.zones[zone]), "start")
-        if zone not in self.zones or start is _BAD:
+        if "start" in body.items:
+            start = self.value(body, "start", lambda node: _start(node, info), "start")
+        if start is _BAD:
             return None
-        return self.make_rule(kinds[0], body.items[kinds[0]][1], self.zones[zone], start)
+        return self.make_rule(kinds[0], body.items[kinds[0]][1], info, start)
 
     def make_rule(
         self, kind: str, node: Node, zone: ZoneInfo, start: int
