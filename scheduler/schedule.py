@@ -364,6 +364,7 @@ def _digest(jobs: dict[str, Job], forms: dict[str, Any]) -> str:
 
 
 _BAD: Any = object()
+_Elsewhere = tuple[tuple[str, ...], str]
 
 
 class _Reader:
@@ -387,9 +388,11 @@ class _Reader:
             self.report(bad.node, f"{label}: {bad.message}", bad.column)
             return _BAD
 
-    def unknown(self, node: Mapping, known: tuple[str, ...], elsewhere: Any = ((), "")) -> None:
+    def unknown(
+        self, node: Mapping, known: tuple[str, ...], elsewhere: _Elsewhere = ((), "")
+    ) -> None:
         for text, (key, _) in node.items.items():
-            if text in known or (known is TOP_KEYS and text.startswith("x-")):
+            if text in known:
                 continue
             hint = _hint(text, known)
             if not hint and text in elsewhere[0]:
@@ -413,7 +416,8 @@ class _Reader:
         if not isinstance(root, Mapping):
             self.report(root, f"expected a mapping with `jobs:` at the top, got {_kind(root)}")
             return None
-        self.unknown(root, TOP_KEYS, (JOB_KEYS, "under defaults or in a job"))
+        extensions = tuple(key for key in root.items if key.startswith("x-"))
+        self.unknown(root, (*TOP_KEYS, *extensions), (JOB_KEYS, "under defaults or in a job"))
         zone = "UTC"
         if "timezone" in root.items:
             zone = self.value(root, "timezone", self.zone, "timezone")
