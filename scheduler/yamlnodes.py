@@ -3,8 +3,9 @@
 Built from the events of PyYAML's C parser in one pass, without recursion. Plain scalars
 resolve by the YAML 1.2 core schema (``10:30`` and ``no`` stay text, ``010`` is 10);
 only the core tags are accepted; duplicate keys, nesting past 64 levels, alias bombs,
-several documents and non-text input are reported as ``Problem`` s with line and column.
-YAML 1.1 merge keys (``<<: *defaults``) are supported for mappings.
+several documents and non-text input are reported as problems with line and column.
+Aliases share the anchored node (nothing is copied); YAML 1.1 merge keys
+(``<<: *defaults``) are supported for mappings.
 """
 
 from __future__ import annotations

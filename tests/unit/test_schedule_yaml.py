@@ -216,7 +216,12 @@ def test_top_level_x_keys_hold_anchors_and_are_ignored() -> None:
 
 def test_text_and_bytes_read_alike_with_or_without_bom_and_crlf() -> None:
     text = EVERY + "    tz: UTC\n"
-    variants = [text, text.encode(), ("\ufeff" + text).encode(), text.replace("\n", "\r\n")]
+    variants: list[str | bytes] = [
+        text,
+        text.encode(),
+        ("\ufeff" + text).encode(),
+        text.replace("\n", "\r\n"),
+    ]
     found = {tuple(str(p) for p in problems_of(variant)) for variant in variants}
     assert found == {("f.yml:5:5: job 'a': unknown key 'tz' (did you mean 'timezone'?)",)}
 
