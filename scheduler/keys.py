@@ -41,11 +41,36 @@ Schedule jobs (written by workers, read by ``scheduler status`` and the dispatch
     ``{ns}:active:<job>``            STRING id of the run that is queued or running, set by
                                      the dispatcher for ``overlap: skip``; the worker deletes
                                      it (if it still holds that id) when the run ends.
+
+Leadership and the dispatcher (``scheduler run``)
+    ``{ns}:lease``                   STRING JSON {id, epoch, host, pid, since, client} with a
+                                     TTL: the leader's lease (see ``scheduler.leader``).
+    ``{ns}:epoch``                   INT, incremented for every new leader (fencing token).
+    ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
+                                     block on it so they take over at once.
+    ``{ns}:schedulers``              ZSET scheduler id -> last heartbeat (epoch s).
+    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role (60 s TTL).
+    ``{ns}:generation``              STRING random marker; if it vanishes, Redis lost its data.
+    ``{ns}:schedule``                STRING JSON {path, digest, text, by, at}: the schedule
+                                     the leader runs, for `status` and the dashboard.
+    ``{ns}:state:<job>``             HASH watermark (last fire accounted for, epoch s),
+                                     digest (of the job's rule), enqueued_at, job_id,
+                                     fired_since (fires at or before it are no longer in
+                                     ``fired``). Kept 7 days after the job leaves the file.
+    ``{ns}:fired:<job>``             ZSET fire instants enqueued (member = score), newest
+                                     10,000 kept: the record that backfill dedupes against.
+    ``{ns}:paused``                  HASH job -> JSON {by, at, reason} of paused jobs.
 """
 
 from __future__ import annotations
 
 import re
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text (replies come back as bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
 
@@ -108,3 +133,43 @@ class Keys:
     def active(self, job: str) -> str:
         """The id of schedule job ``job``'s run that is queued or running (overlap: skip)."""
         return f"{self.prefix}active:{job}"
+
+    def lease(self) -> str:
+        """The leader's lease."""
+        return f"{self.prefix}lease"
+
+    def epoch(self) -> str:
+        """The counter of leadership terms (fencing tokens)."""
+        return f"{self.prefix}epoch"
+
+    def lease_released(self) -> str:
+        """The list a stepping-down leader pushes to, waking standbys."""
+        return f"{self.prefix}lease:released"
+
+    def schedulers(self) -> str:
+        """The sorted set of scheduler processes, scored by last heartbeat."""
+        return f"{self.prefix}schedulers"
+
+    def scheduler(self, scheduler_id: str) -> str:
+        """The hash describing one scheduler process."""
+        return f"{self.prefix}scheduler:{scheduler_id}"
+
+    def generation(self) -> str:
+        """The marker whose disappearance means Redis lost its data."""
+        return f"{self.prefix}generation"
+
+    def schedule(self) -> str:
+        """The schedule the leader runs, published for readers."""
+        return f"{self.prefix}schedule"
+
+    def state(self, job: str) -> str:
+        """Schedule job ``job``'s watermark and bookkeeping."""
+        return f"{self.prefix}state:{job}"
+
+    def fired(self, job: str) -> str:
+        """The fire instants of ``job`` that were enqueued (newest kept)."""
+        return f"{self.prefix}fired:{job}"
+
+    def paused(self) -> str:
+        """The hash of paused jobs."""
+        return f"{self.prefix}paused"

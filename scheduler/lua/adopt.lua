@@ -1,0 +1,26 @@
+-- adopt: a new leader records where each job of its schedule stands, fenced.
+-- KEYS[1] lease            {ns}:lease
+-- then per job i (0-based): KEYS[2 + i] state  {ns}:state:<job>
+-- ARGV[1] holder id, ARGV[2] epoch
+-- then per job: new watermark ("" = keep the stored one), definition digest
+-- Returns "NOT_LEADER", or the number of jobs whose watermark was set.
+-- Each state key is made persistent again (a job back in the file keeps its history).
+local current = redis.call('GET', KEYS[1])
+if not current then
+  return 'NOT_LEADER'
+end
+local lease = cjson.decode(current)
+if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
+  return 'NOT_LEADER'
+end
+local set = 0
+for i = 2, #KEYS do
+  local watermark, digest = ARGV[1 + 2 * (i - 1)], ARGV[2 + 2 * (i - 1)]
+  if watermark ~= '' then
+    redis.call('HSET', KEYS[i], 'watermark', watermark)
+    set = set + 1
+  end
+  redis.call('HSET', KEYS[i], 'digest', digest)
+  redis.call('PERSIST', KEYS[i])
+end
+return set

@@ -1,0 +1,22 @@
+-- lease_renew: extend our lease, only if it is still ours (compare-and-set).
+-- KEYS[1] lease           {ns}:lease
+-- ARGV[1] holder id
+-- ARGV[2] epoch we were given
+-- ARGV[3] lease time, milliseconds
+-- ARGV[4] id of our Redis connection now (it changes when we reconnect)
+-- Returns 1 if renewed, 0 if the lease is gone or someone else's.
+local current = redis.call('GET', KEYS[1])
+if not current then
+  return 0
+end
+local lease = cjson.decode(current)
+if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
+  return 0
+end
+if tostring(lease.client) ~= ARGV[4] then
+  lease.client = tonumber(ARGV[4])
+  redis.call('SET', KEYS[1], cjson.encode(lease), 'PX', ARGV[3])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
