@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/scheduler check schedule.example.yml
-	$(VENV)/bin/scheduler next schedule.example.yml --count 3
+	$(VENV)/bin/scheduler next schedule.example.yml --count 1
+	$(VENV)/bin/scheduler dev schedule.example.yml
 
 lint: $(STAMP)
 	$(PY) -m ruff check scheduler tests bench

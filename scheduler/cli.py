@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from .describe import utc_text
 from .errors import ConfigError, RedisUnavailable, SchedulerError
 from .planner import Fire, select_jobs, upcoming
 from .schedule import Job, Schedule, load_schedule
@@ -23,6 +24,9 @@ from .schedule import Job, Schedule, load_schedule
 # name -> "module:attribute" of a click command, imported on first use.
 LAZY_COMMANDS: dict[str, str] = {
     "worker": "scheduler.cli_redis:worker",
+    "run": "scheduler.cli_run:run",
+    "status": "scheduler.cli_run:status",
+    "dev": "scheduler.cli_run:dev",
 }
 
 
@@ -66,7 +70,7 @@ def check(schedule: str | None) -> None:
     )
 
 
-class Instant(click.ParamType):
+class Instant(click.ParamType):  # type: ignore[type-arg]
     """An ISO 8601 instant with an offset or Z, as epoch seconds."""
 
     name = "INSTANT"
@@ -134,11 +138,6 @@ def fires_json(fires: Sequence[Fire]) -> str:
     return json.dumps(rows, indent=2)
 
 
-def utc_text(instant: int) -> str:
-    """``2026-11-23T09:00:00Z``."""
-    return datetime.fromtimestamp(instant, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def local_text(instant: int, zone: ZoneInfo) -> str:
     """``2026-11-23T10:00:00+01:00``."""
     return datetime.fromtimestamp(instant, zone).isoformat()
@@ -189,4 +188,9 @@ def main() -> None:
     except SchedulerError as exc:
         click.echo(str(exc), err=True)
         code = 2
+    except Exception as exc:
+        if not type(exc).__module__.startswith("redis"):
+            raise
+        click.echo(f"error: Redis: {exc}", err=True)
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)

@@ -104,13 +104,16 @@ class BufferedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().flush()
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     """A client for ``url``; RedisUnavailable for a bad URL or refused credentials.
 
-    A server that does not answer yet is not an error: the caller keeps trying.
+    ``timeout`` bounds every socket read (and a connect, at most 5 s). A server that does
+    not answer yet is not an error: the caller keeps trying.
     """
     try:
-        client = redis_from_url(url, socket_timeout=30, socket_connect_timeout=5)
+        client = redis_from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=min(5.0, timeout)
+        )
         client.ping()
     except (ValueError, redis.AuthenticationError, redis.ResponseError) as exc:
         raise RedisUnavailable(f"cannot use Redis at {_safe(url)}: {exc}") from None
@@ -176,7 +179,7 @@ def worker(
     allow = AllowList(schedule_tasks(schedule_file), prefixes)
     import_modules(imports)
     client = connect(redis_url)
-    sys.exit(Worker(client, allow, settings, namespace=_namespace(namespace)).run())
+    sys.exit(Worker(client, allow, settings, namespace=safe_namespace(namespace)).run())
 
 
 def schedule_tasks(path: str | None) -> list[str]:
@@ -200,7 +203,8 @@ def import_modules(names: Sequence[str]) -> None:
             raise ConfigError(f"--import {name}: {exc!r}") from exc
 
 
-def _namespace(namespace: str) -> str:
+def safe_namespace(namespace: str) -> str:
+    """``namespace`` if it is valid, else ConfigError."""
     try:
         Keys(namespace)
     except ValueError as exc:

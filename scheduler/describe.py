@@ -37,14 +37,18 @@ def duration_words(seconds: int) -> str:
     return " ".join(parts)
 
 
+def utc_text(instant: float) -> str:
+    """An instant as ``2026-11-23T09:00:00Z`` (whole seconds)."""
+    return datetime.fromtimestamp(int(instant), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def every(period: int, start: int) -> str:
     """``every 15 minutes``, with the phase when ``start`` shifts it."""
     words = duration_words(period)
     words = words[2:] if words.startswith("1 ") and " " not in words[2:] else words
     text = f"every {words}"
     if start % period:
-        anchor = datetime.fromtimestamp(start, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        text += f" from {anchor}"
+        text += f" from {utc_text(start)}"
     return text
 
 

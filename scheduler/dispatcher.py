@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from .clock import Clock
+from .describe import utc_text
 from .errors import SchedulerError
 from .faults import fault_point
 from .jobs import build_payload, encode
@@ -307,8 +308,8 @@ def _log_plan(plan: Plan, enqueued: int, duplicates: int, skipped: int, now: flo
     name = plan.job.name
     if plan.missed_count:
         log.warning(
-            "fires missed job=%s count=%d first=%d policy=%s enqueued=%d",
-            name, plan.missed_count, plan.missed_first or 0, plan.job.misfire, enqueued,
+            "fires missed job=%s count=%d first=%s policy=%s enqueued=%d",
+            name, plan.missed_count, utc_text(plan.missed_first or 0), plan.job.misfire, enqueued,
         )  # fmt: skip
     if duplicates:
         log.info("fires already enqueued, refused job=%s count=%d", name, duplicates)
@@ -316,7 +317,13 @@ def _log_plan(plan: Plan, enqueued: int, duplicates: int, skipped: int, now: flo
         log.info("fires skipped, previous run still active job=%s count=%d", name, skipped)
     if enqueued == 1 and len(plan.enqueue) == 1:
         at = plan.enqueue[0]
-        log.info("fire enqueued job=%s fire=%d lateness=%.3fs", name, at, now - at)
+        log.info("fire enqueued job=%s fire=%s lateness=%.3fs", name, utc_text(at), now - at)
     elif enqueued:
         first, last = plan.enqueue[0], plan.enqueue[-1]
-        log.info("fires enqueued job=%s count=%d first=%d last=%d", name, enqueued, first, last)
+        log.info(
+            "fires enqueued job=%s count=%d first=%s last=%s",
+            name,
+            enqueued,
+            utc_text(first),
+            utc_text(last),
+        )

@@ -7,11 +7,11 @@ leader published (``{ns}:schedule``), else from a schedule file the caller passe
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 import redis
 
+from .describe import utc_text
 from .errors import ScheduleInvalid
 from .keys import Keys, as_text
 from .schedule import Job, Schedule, parse_schedule
@@ -21,9 +21,7 @@ SCHEDULER_FRESH = 10.0  # a scheduler whose heartbeat is older than this is not 
 
 def iso(instant: float | None) -> str | None:
     """``2026-11-23T09:00:00Z`` (whole seconds), or None."""
-    if instant is None:
-        return None
-    return datetime.fromtimestamp(int(instant), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if instant is None else utc_text(instant)
 
 
 def published_schedule(client: redis.Redis, keys: Keys) -> Schedule | None:

@@ -1,0 +1,1 @@
+"""Demo tasks for schedule.example.yml and `make run`."""

@@ -1,0 +1,102 @@
+"""`scheduler run` and `scheduler status`: the dispatcher process and what it reports."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from .cli import schedule_argument, schedule_path
+from .cli_redis import configure_logging, connect, log_options, redis_options, safe_namespace
+from .clock import RedisClock
+from .dev import run_dev
+from .dispatcher import DispatchSettings
+from .keys import Keys
+from .leader import LeaseSettings
+from .runloop import RunLoop, RunSettings, check_eviction
+from .schedule import load_schedule
+from .status import gather, published_schedule, render
+from .watch import ScheduleFile
+
+
+@click.command()
+@schedule_argument
+@click.option(
+    "--lease", type=click.FloatRange(0.5, 600), default=3.0, show_default=True,
+    help="Seconds a leader's lease lasts unrenewed: the longest failover after a leader "
+    "freezes. A killed leader is replaced faster (its connection closes).",
+)  # fmt: skip
+@click.option(
+    "--poll", type=click.FloatRange(0.01, 60), default=0.25, show_default=True,
+    help="Seconds between a standby's looks at the lease.",
+)  # fmt: skip
+@click.option(
+    "--allow-eviction", is_flag=True,
+    help="Run even if Redis may evict keys (maxmemory-policy other than noeviction).",
+)  # fmt: skip
+@redis_options
+@log_options
+def run(
+    schedule: str | None, lease: float, poll: float, allow_eviction: bool, redis_url: str,
+    namespace: str, log_level: str,
+) -> None:  # fmt: skip
+    """Run a scheduler process: one leader enqueues each fire once, the rest stand by."""
+    configure_logging(log_level)
+    source = ScheduleFile(schedule_path(schedule))
+    lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
+    client = connect(redis_url, timeout=lease_settings.renew_every)
+    check_eviction(client, allow_eviction)
+    settings = RunSettings(lease=lease_settings, dispatch=DispatchSettings())
+    loop = RunLoop(client, Keys(safe_namespace(namespace)), RedisClock(client), source, settings)
+    _handle_signals(loop)
+    loop.run()
+
+
+def _handle_signals(loop: RunLoop) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        loop.stop()
+
+    def reload(signum: int, frame: FrameType | None) -> None:
+        loop.request_reload()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--schedule", "schedule_file", default=None, metavar="FILE",
+    help="Read jobs from FILE when no leader has published its schedule yet.",
+)  # fmt: skip
+@redis_options
+def status(as_json: bool, schedule_file: str | None, redis_url: str, namespace: str) -> None:
+    """Show the leader, scheduler processes, each job's next and last fire, queue depths."""
+    client = connect(redis_url, timeout=5.0)
+    keys = Keys(safe_namespace(namespace))
+    clock = RedisClock(client)
+    schedule = published_schedule(client, keys)
+    if schedule is None and schedule_file is not None:
+        schedule = load_schedule(schedule_path(schedule_file))
+    report = gather(client, keys, clock.now(), schedule)
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+    sys.exit(0)
+
+
+@click.command()
+@schedule_argument
+@click.option(
+    "--redis", "redis_url", default=None, metavar="URL",
+    help="Use this Redis instead of starting an embedded one.",
+)  # fmt: skip
+@click.option("--namespace", default="dev", show_default=True, help="Key namespace.")
+def dev(schedule: str | None, redis_url: str | None, namespace: str) -> None:
+    """Try a schedule on this machine: embedded Redis, one scheduler, one worker."""
+    path = schedule_path(schedule)
+    loaded = load_schedule(path)
+    click.echo(f"[dev] {path}: {len(loaded.jobs)} jobs, digest {loaded.digest}")
+    sys.exit(run_dev(path, redis_url, safe_namespace(namespace)))
