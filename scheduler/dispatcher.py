@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -159,26 +160,33 @@ class Dispatcher:
             fault_point("after_enqueue")
             if results == b"NOT_LEADER":
                 raise NotLeader()
-            for plan, result in zip(chunk, results, strict=True):
-                self._settle(plan, [int(x) for x in result], now, report)
+            for plan, result in zip(chunk, as_text(results).split(";"), strict=True):
+                self._settle(plan, [int(x) for x in result.split()], now, report)
         return report
 
     def _dispatch_call(
         self, plans: list[Plan], now: float, epoch: int
-    ) -> tuple[list[str], list[Any]]:
+    ) -> tuple[list[str], list[str | int | float]]:
         k = self._keys
-        keys = [k.lease(), k.paused(), k.queues()]
-        argv: list[Any] = [self.leadership.id, epoch, now, self.settings.fired_keep]
+        queues: dict[str, int] = {}
+        batch = []
         for plan in plans:
             job = plan.job
-            keys += [k.state(job.name), k.fired(job.name), k.active(job.name)]
-            keys += [k.queue(job.queue), k.wake(job.queue), k.delayed(job.queue)]
-            overlap = "1" if job.overlap == "skip" else "0"
-            argv += [job.name, job.queue, plan.watermark, overlap, len(plan.enqueue)]
+            number = queues.setdefault(job.queue, len(queues))
+            fires = []
             for at in plan.enqueue:
                 payload = _payload(job, at, now)
                 delay = jitter_delay(job.name, at, job.jitter)
-                argv += [at, payload["id"], encode(payload), at + delay if delay else ""]
+                fires.append([at, payload["id"], encode(payload), at + delay if delay else 0])
+            overlap = 1 if job.overlap == "skip" else 0
+            batch.append([job.name, number, plan.watermark, overlap, fires])
+        keys = [k.lease(), k.paused(), k.queues()]
+        for queue in queues:
+            keys += [k.queue(queue), k.wake(queue), k.delayed(queue)]
+        argv: list[str | int | float] = [
+            self.leadership.id, epoch, now, self.settings.fired_keep, k.prefix,
+            json.dumps(batch), json.dumps(list(queues)),
+        ]  # fmt: skip
         return keys, argv
 
     def _settle(self, plan: Plan, result: list[int], now: float, report: TickReport) -> None:
