@@ -1,5 +1,8 @@
 """The Redis side of one worker: fetch, acknowledge, settle, heartbeat, reap, wait for work.
 
+Fetching, settling and waiting (the fetcher thread's calls) go through one connection of
+their own; heartbeats and pokes, from other threads, through the client's pool.
+
 Every call is one script (or one BLPOP) so a crash between two calls never loses or
 duplicates a job: a fetched job is always in exactly one list, the worker's in-progress
 list, until a script moves it on. ``now`` is always passed in (Redis clock).
@@ -10,14 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import redis
 
 from .jobs import QueuedJob
 from .keys import Keys
 from .scripts import Scripts
-
-if TYPE_CHECKING:
-    import redis
 
 PROMOTE_BATCH = 100
 
@@ -70,6 +72,7 @@ class Consumer:
         self.worker_id = worker_id
         self.queues = tuple(queues)
         self._scripts = Scripts(client)
+        self._own: redis.Redis | None = None
         self._fetch_keys = [keys.workers(), keys.worker_wake(worker_id)]
         for queue in self.queues:
             self._fetch_keys += [
@@ -85,7 +88,7 @@ class Consumer:
         args: list[Any] = [self.worker_id, f"{now:.3f}", limit, PROMOTE_BATCH]
         for index, raw in acks:
             args += (index + 1, raw)
-        reply = self._scripts.run("fetch", self._fetch_keys, args)
+        reply = self._scripts.run_on(self._connection(), "fetch", self._fetch_keys, args)
         deliveries = [Delivery(reply[i] - 1, reply[i + 1]) for i in range(2, len(reply), 2)]
         next_due = float(reply[1]) if reply[1] else None
         return FetchResult(deliveries, next_due, registered=reply[0] == 1)
@@ -106,7 +109,7 @@ class Consumer:
             keys += [self.keys.last(settlement.schedule), self.keys.active(settlement.schedule)]
             for field, value in (settlement.last or {}).items():
                 args += (field, value)
-        return bool(self._scripts.run("settle", keys, args))
+        return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
 
     def register(self, now: float, info: Mapping[str, str]) -> bool:
         """Heartbeat; registers the worker if needed. True if it was registered already."""
@@ -136,11 +139,26 @@ class Consumer:
 
     def wait_for_work(self, timeout: float) -> bool:
         """Block until a job is pushed to one of our queues, a poke, or ``timeout`` seconds."""
-        return self.client.blpop(self._wait_keys, timeout=max(0.01, timeout)) is not None
+        reply = self._connection().blpop(self._wait_keys, timeout=max(0.01, timeout))
+        return reply is not None
 
     def poke(self) -> None:
         """Wake this worker's blocked ``wait_for_work``."""
         self.client.lpush(self.keys.worker_wake(self.worker_id), "1")
+
+    def close(self) -> None:
+        """Give back the fetcher's own connection."""
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    def _connection(self) -> redis.Redis:
+        """The fetcher's own connection: no pool round per call (made when first needed,
+        so a Redis that is down at start is retried like any other call)."""
+        if self._own is None:
+            pool = self.client.connection_pool
+            self._own = redis.Redis(connection_pool=pool, single_connection_client=True)
+        return self._own
 
     def _reap(
         self, worker_id: str, now: float, expiry: str, queues: Sequence[str] | None = None

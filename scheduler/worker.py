@@ -186,6 +186,7 @@ class Worker:
             thread.join(1.0)
         self.runner.close()
         put_back = self._deregister()
+        self.consumer.close()
         log.info("worker stopped id=%s unfinished=%d put_back=%d", self.id, unfinished, put_back)
         return put_back
 

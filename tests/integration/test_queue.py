@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -173,7 +174,8 @@ def test_scripts_survive_a_redis_restarted_empty(own_redis: RedisServer, clock: 
     q.enqueue("tests.tasks:noop")
     assert q.depth() == 2
     own_redis.stop(kill=True)
-    (own_redis.workdir / "appendonly.aof").unlink(missing_ok=True)
+    (own_redis.folder / "appendonly.aof").unlink(missing_ok=True)
+    shutil.rmtree(own_redis.folder / "appendonlydir", ignore_errors=True)
     own_redis.start()
     q.enqueue("tests.tasks:noop")
     assert q.depth() == 1

@@ -200,7 +200,7 @@ def test_redis_that_refuses_the_password_is_a_one_line_error(
     client.config_set("requirepass", "secret")
     client.close()
     worker = WorkerProcess(
-        own_redis.url.replace("redis://", "redis://:wrong@"), "x", Path(own_redis.workdir)
+        own_redis.url.replace("redis://", "redis://:wrong@"), "x", Path(own_redis.folder)
     )
     try:
         assert worker.wait() == 1
