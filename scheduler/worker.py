@@ -382,16 +382,22 @@ class Worker:
             else:
                 self._outcomes.append(outcome)
             poke = self._fetcher_blocked
-        if not self._wanted.is_set():
-            self._wanted.set()
-        if poke:
-            self._poke()
+        self._wake_fetcher(poke)
         return True
 
     def _add_outcome(self, outcome: Outcome) -> None:
         with self._lock:
             self._outcomes.append(outcome)
-        self._wanted.set()
+            poke = self._fetcher_blocked
+        self._wake_fetcher(poke)
+
+    def _wake_fetcher(self, poke: bool) -> None:
+        """Have the fetcher send what is pending: it waits on ``_wanted`` when the buffer
+        is full, or on Redis (poked) when the queues are empty."""
+        if not self._wanted.is_set():
+            self._wanted.set()
+        if poke:
+            self._poke()
 
     def _poke(self) -> None:
         with suppress(redis.RedisError):

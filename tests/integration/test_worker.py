@@ -6,6 +6,7 @@ Time is a FakeClock passed to the queue and the worker (and so into every script
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import threading
 
@@ -19,6 +20,7 @@ from scheduler.registry import AllowList
 from scheduler.worker import Worker, WorkerSettings
 from tests import tasks
 from tests.helpers import wait_until
+from tests.redis_server import RedisServer
 
 from .conftest import START, WorkerFactory
 
@@ -512,3 +514,41 @@ def test_a_burst_worker_runs_every_job_on_its_threads_and_stops(
     assert len(tasks.SEEN) == 1
     assert client.keys(f"*{namespace}*worker*") == []
     assert q.depth() == 0
+
+
+def test_a_worker_with_too_many_stuck_threads_exits_for_a_fresh_process(
+    client: redis.Redis, namespace: str
+) -> None:
+    q = Queue(client, namespace)
+    q.enqueue("tests.tasks:wait_gate", "stuck", timeout=0.1, retries=0)
+    settings = WorkerSettings(concurrency=1, max_stuck=0, shutdown_timeout=1)
+    worker = Worker(client, AllowList(prefixes=["tests"]), settings, namespace=namespace)
+    try:
+        assert worker.run() == 3
+    finally:
+        tasks.GATES.setdefault("stuck", threading.Event()).set()
+    assert q.dead()[0].error.startswith("JobTimeout")
+
+
+def test_a_worker_registers_again_when_redis_lost_its_data(
+    own_redis: RedisServer, clock: FakeClock
+) -> None:
+    client = redis.Redis.from_url(own_redis.url)
+    q = Queue(client, "lost", clock=clock)
+    worker = Worker(
+        client, AllowList(prefixes=["tests"]), WorkerSettings(), namespace="lost", clock=clock
+    )
+    worker.register()
+    own_redis.stop(kill=True)
+    (own_redis.folder / "appendonly.aof").unlink(missing_ok=True)
+    shutil.rmtree(own_redis.folder / "appendonlydir", ignore_errors=True)
+    own_redis.start()
+    q.enqueue("tests.tasks:add", 4, 4)
+
+    assert worker.fetch_once() == 1
+    worker.run_pending()
+    worker.flush()
+    assert tasks.CALLS == [(4, 4)]
+    assert client.zscore(q.keys.workers(), worker.id) is not None
+    worker.consumer.close()
+    client.close()

@@ -209,3 +209,37 @@ def test_redis_that_refuses_the_password_is_a_one_line_error(
         assert line.startswith("error: cannot use Redis at redis://***@127.0.0.1")
     finally:
         worker.stop()
+
+
+def test_a_sync_task_past_its_timeout_is_failed_and_the_worker_keeps_its_capacity(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    stuck, after = tmp_path / "stuck", tmp_path / "after"
+    q.enqueue("tests.tasks:slow_touch", str(stuck), 60, timeout=0.3, retries=0)
+    q.enqueue("tests.tasks:touch", str(after))
+    worker = start_worker("--allow", "tests.tasks", "-c", "1")
+
+    wait_until(after.exists, what="the next job to run on a new thread")
+    wait_until(q.dead_count, what="the timed-out job in the dead set")
+    [dead] = q.dead()
+    assert dead.error.startswith("JobTimeout: task ran past its timeout of 0.3s")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert not stuck.exists()
+
+
+def test_a_worker_keeps_going_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:
+    worker = WorkerProcess(own_redis.url, "outage", tmp_path, "--allow", "tests.tasks")
+    queue = Queue.from_url(own_redis.url, "outage")
+    try:
+        wait_until(lambda: queue.client.zcard(queue.keys.workers()) == 1, what="registration")
+        own_redis.stop(kill=True)
+        wait_until(lambda: "redis unavailable" in worker.text(), what="the outage to be seen")
+        own_redis.start()
+        queue.enqueue("tests.tasks:touch", str(tmp_path / "done"))
+        wait_until((tmp_path / "done").exists, timeout=20, what="the job after the outage")
+        assert worker.proc.poll() is None
+        wait_until(lambda: "redis available again" in worker.text(), what="the log line")
+    finally:
+        worker.stop()
+        queue.client.close()
