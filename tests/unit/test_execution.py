@@ -1,0 +1,78 @@
+"""Retry policy and what each outcome writes to Redis (no Redis needed)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from scheduler.consumer import Delivery
+from scheduler.execution import DEAD, EXPIRED, OK, RETRY, Outcome, RetryPolicy, settlement_for
+from scheduler.jobs import build_payload, decode, encode
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(("attempt", "base"), [(1, 10), (2, 20), (3, 40), (9, 2560), (10, 3600)])
+def test_backoff_doubles_per_attempt_up_to_the_cap_with_up_to_a_quarter_of_jitter(
+    attempt: int, base: float
+) -> None:
+    policy = RetryPolicy(rng=random.Random(attempt))
+    delays = [policy.delay(attempt) for _ in range(200)]
+    assert base <= min(delays) and max(delays) <= base * 1.25
+    assert len(set(delays)) > 1
+
+
+def delivery(**fields: object) -> Delivery:
+    values: dict[str, object] = {"task": "app:run", "enqueued_at": NOW, "job_id": "j"}
+    values.update(fields)
+    raw = encode(build_payload(**values)).encode()  # type: ignore[arg-type]
+    return Delivery(0, raw, decode(raw))
+
+
+def test_a_plain_success_needs_only_an_acknowledgement() -> None:
+    assert settlement_for(Outcome(delivery(), OK), "default", NOW, NOW) is None
+
+
+def test_a_retry_goes_to_the_delayed_set_with_the_next_attempt() -> None:
+    outcome = Outcome(delivery(), RETRY, 0.5, "ValueError: x", retry_in=12.0)
+    settlement = settlement_for(outcome, "default", NOW, NOW)
+    assert settlement is not None
+    assert (settlement.action, settlement.score, settlement.final) == ("retry", NOW + 12, False)
+    assert json.loads(settlement.document)["attempt"] == 2
+
+
+def test_a_scheduled_run_records_its_last_outcome() -> None:
+    d = delivery(schedule="nightly", scheduled_for=int(NOW) - 60)
+    settlement = settlement_for(Outcome(d, OK, 1.25, schedule="nightly"), "q", NOW, NOW - 1)
+    assert settlement is not None
+    assert (settlement.action, settlement.final, settlement.schedule) == ("ack", True, "nightly")
+    assert settlement.last == {
+        "status": "ok", "finished_at": f"{NOW - 1:.3f}", "duration": "1.250",
+        "fire": str(int(NOW) - 60), "error": "", "job_id": "j",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "last"), [(EXPIRED, "expired"), (RETRY, "failed"), (DEAD, "dead")]
+)
+def test_the_last_status_of_each_outcome(status: str, last: str) -> None:
+    d = delivery(schedule="nightly")
+    outcome = Outcome(d, status, error="E", retry_in=1.0, schedule="nightly")
+    settlement = settlement_for(outcome, "q", NOW, NOW)
+    assert settlement is not None and settlement.last is not None
+    assert settlement.last["status"] == last
+
+
+def test_an_unreadable_payload_dies_with_its_raw_text() -> None:
+    outcome = Outcome(Delivery(0, b"\xffnope"), DEAD, error="bad payload: x")
+    settlement = settlement_for(outcome, "mail", NOW, NOW)
+    assert settlement is not None and settlement.action == "dead"
+    record = json.loads(settlement.document)
+    assert settlement.job_id.startswith("bad-") and record["id"] == settlement.job_id
+    assert (record["queue"], record["raw"], record["error"]) == (
+        "mail",
+        "\ufffdnope",
+        "bad payload: x",
+    )

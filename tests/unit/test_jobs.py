@@ -1,0 +1,136 @@
+"""Payloads: build, encode, decode, validate; current_job() outside a job."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from scheduler.errors import PayloadError
+from scheduler.jobs import (
+    PAYLOAD_VERSION,
+    QueuedJob,
+    build_payload,
+    current_job,
+    dead_record,
+    decode,
+    encode,
+    reset_current,
+    retry_payload,
+    set_current,
+)
+
+NOW = 1_700_000_000.0
+
+
+def payload(**overrides: object) -> dict[str, object]:
+    fields: dict[str, object] = {"task": "app.jobs:run", "enqueued_at": NOW}
+    fields.update(overrides)
+    return build_payload(**fields)  # type: ignore[arg-type]
+
+
+def test_a_new_payload_has_every_field_and_omits_unset_optional_ones() -> None:
+    built = payload(args=(1, "x"), kwargs={"k": [1]}, queue="low", job_id="j1")
+    assert built == {
+        "v": PAYLOAD_VERSION, "id": "j1", "task": "app.jobs:run", "args": [1, "x"],
+        "kwargs": {"k": [1]}, "queue": "low", "attempt": 1, "retries": 3, "enqueued_at": NOW,
+    }  # fmt: skip
+
+
+def test_a_scheduled_payload_carries_its_job_fire_and_expiry() -> None:
+    built = payload(schedule="nightly", scheduled_for=1_700_000_100, expires_at=NOW + 600)
+    job = decode(encode(built))
+    assert (job.schedule, job.scheduled_for, job.expires_at) == (
+        "nightly", 1_700_000_100, NOW + 600,
+    )  # fmt: skip
+
+
+def test_encode_then_decode_gives_the_same_job() -> None:
+    built = payload(args=[1], kwargs={"é": "ü"}, timeout=2.5, retries=0)
+    text = encode(built)
+    assert " " not in text and "é" in text
+    job = decode(text.encode())
+    assert job.to_payload() == built
+    assert isinstance(job, QueuedJob) and job.timeout == 2.5
+
+
+def test_fresh_ids_are_random_hex() -> None:
+    one, two = payload()["id"], payload()["id"]
+    assert one != two
+    assert isinstance(one, str) and len(one) == 32 and int(one, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"\x00", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"id": "x"}', "unsupported payload version None"),
+        (b'{"v": 99}', "unsupported payload version 99"),
+        (b'{"v": 1, "id": "x"}', "no 'task' field"),
+    ],
+)
+def test_decode_rejects_what_is_not_a_version_1_payload(raw: bytes, message: str) -> None:
+    with pytest.raises(PayloadError, match=message):
+        decode(raw)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("args", {}),
+        ("kwargs", []),
+        ("attempt", 0),
+        ("attempt", True),
+        ("retries", -1),
+        ("timeout", 0),
+        ("scheduled_for", 1.5),
+        ("id", ""),
+        ("queue", 5),
+    ],
+)
+def test_decode_rejects_fields_of_the_wrong_type(field: str, value: object) -> None:
+    data = payload()
+    data[field] = value
+    with pytest.raises(PayloadError, match=f"invalid field.*{field}"):
+        decode(json.dumps(data))
+
+
+def test_unknown_fields_of_the_same_version_are_kept() -> None:
+    data = payload()
+    data["trace"] = "abc"
+    assert decode(json.dumps(data)).to_payload()["trace"] == "abc"
+
+
+def test_a_retry_is_the_next_attempt_with_the_error() -> None:
+    job = decode(encode(payload(job_id="j")))
+    again = retry_payload(job, "ValueError: boom")
+    assert (again["id"], again["attempt"], again["error"]) == ("j", 2, "ValueError: boom")
+
+
+def test_a_dead_record_adds_the_error_and_time_of_death() -> None:
+    record = dead_record({"id": "j"}, "boom", "Traceback...", NOW + 0.12345)
+    assert record == {
+        "id": "j",
+        "error": "boom",
+        "traceback": "Traceback...",
+        "failed_at": NOW + 0.123,
+    }
+
+
+def test_current_job_is_none_outside_a_job_and_describes_the_job_inside() -> None:
+    assert current_job() is None
+    job = decode(encode(payload(job_id="j", schedule="nightly", scheduled_for=1_700_000_040)))
+    token = set_current(job)
+    try:
+        info = current_job()
+    finally:
+        reset_current(token)
+    assert info is not None
+    assert (info.id, info.task, info.attempt, info.queue, info.schedule) == (
+        "j", "app.jobs:run", 1, "default", "nightly",
+    )  # fmt: skip
+    assert info.scheduled_for == datetime(2023, 11, 14, 22, 14, tzinfo=timezone.utc)
+    assert info.enqueued_at == datetime.fromtimestamp(NOW, timezone.utc)
+    assert current_job() is None
