@@ -4,24 +4,21 @@ Threads of a worker process:
 
 - the fetcher does all the job traffic with Redis. One ``fetch`` script call acknowledges
   the jobs that finished since the last call, promotes due delayed jobs and moves new jobs
-  from the queues (strict priority) into this worker's in-progress lists; the jobs go to a
-  local buffer. With the queues empty it blocks on their wake lists (BLPOP), so a new job
-  starts within milliseconds; a job thread that finishes meanwhile wakes it with a poke.
-- ``concurrency`` job threads take jobs from the buffer and run them (``execution``).
+  from the queues (strict priority) into this worker's in-progress lists; the jobs go to
+  the job threads' buffer (``scheduler.pool``). With the queues empty it blocks on their
+  wake lists (BLPOP), so a new job starts within milliseconds; a job thread that finishes
+  meanwhile wakes it with a poke.
+- ``concurrency`` job threads run the jobs (``scheduler.pool``, ``scheduler.execution``).
 - housekeeping: heartbeat every ``heartbeat_interval``, putting back the jobs of workers
-  whose heartbeat expired, and the timeouts of sync tasks.
+  whose heartbeat expired, and the timeouts of sync tasks. When more than ``max_stuck``
+  threads abandoned after a timeout still run their task, the worker stops (exit code 3)
+  so its supervisor starts a fresh process.
 - the main thread (``run``) waits for SIGTERM/SIGINT or the end of a burst, then shuts
   down: stop fetching, let running jobs finish up to ``shutdown_timeout``, put the rest
-  back at the front of their queues, deregister.
-
-A sync task past its ``timeout`` keeps running (a thread cannot be killed): its run is
-recorded as failed with JobTimeout and retried per its ``retries``, the thread is
-abandoned (its result discarded) and a new job thread takes its place. When more than
-``max_stuck`` abandoned threads are still running, the worker stops (exit code 3) so its
-supervisor starts a fresh process.
+  back at the front of their queues, deregister. A second signal stops at once.
 
 Tests drive the same steps by hand, without threads: ``fetch_once``, ``run_pending``,
-``heartbeat``, ``check_timeouts``, ``shutdown``.
+``flush``, ``heartbeat``, ``check_timeouts``, ``shutdown``.
 """
 
 from __future__ import annotations
@@ -35,16 +32,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from queue import Empty, SimpleQueue
 
 import redis
 
 from .clock import Clock, RedisClock
 from .consumer import Consumer, Delivery, FetchResult
-from .errors import JobTimeout, PayloadError, SchedulerError
-from .execution import OK, Outcome, RetryPolicy, TaskRunner, expired, rejected, settlement_for
+from .errors import PayloadError
+from .execution import Outcome, RetryPolicy, TaskRunner, expired, rejected, settlement_for
 from .jobs import decode
 from .keys import Keys
+from .pool import JobPool
 from .registry import AllowList
 
 log = logging.getLogger(__name__)
@@ -77,16 +74,6 @@ class WorkerSettings:
         return self.concurrency + max(0, prefetch)
 
 
-@dataclass(eq=False, slots=True)
-class Run:
-    """A job running on a thread, with its deadline (monotonic clock) if it has a timeout."""
-
-    delivery: Delivery
-    deadline: float | None
-    thread: threading.Thread
-    abandoned: bool = False
-
-
 class Worker:
     """One worker process's job loop (see the module docstring)."""
 
@@ -105,24 +92,14 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.clock: Clock = clock or RedisClock(client)
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
-        self.runner = TaskRunner(
-            allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max)
-        )
+        runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
+        self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
         self.exit_code = 0
-        self._buffer: SimpleQueue[Delivery | None] = SimpleQueue()
-        self._lock = threading.Lock()
-        self._acks: list[tuple[int, bytes]] = []
-        self._outcomes: list[Outcome] = []
-        self._runs: set[Run] = set()
-        self._fetcher_blocked = False
-        self._wanted = threading.Event()
         self._stopping = threading.Event()  # no more fetching
         self._closing = threading.Event()  # housekeeping ends
         self._stop_requested = threading.Event()
         self._force = threading.Event()
-        self._job_threads: list[threading.Thread] = []
-        self._stuck: list[threading.Thread] = []
-        self._service_threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []
         self._next_due: float | None = None
         self._registered_once = False
         self._outage = _Outage()
@@ -152,15 +129,14 @@ class Worker:
             "worker starting id=%s queues=%s concurrency=%d prefetch=%d",
             self.id, ",".join(s.queues), s.concurrency, s.capacity - s.concurrency,
         )  # fmt: skip
-        for _ in range(s.concurrency):
-            self._start_job_thread()
+        self.pool.start()
         for name, target in (("fetcher", self._fetch_loop), ("housekeeping", self._housekeep)):
             thread = threading.Thread(target=target, name=f"scheduler-{name}", daemon=True)
             thread.start()
-            self._service_threads.append(thread)
+            self._threads.append(thread)
 
     def request_stop(self, exit_code: int | None = None) -> None:
-        """Ask ``run`` to shut down (thread-safe); a second request forces it."""
+        """Ask ``run`` to shut down (thread-safe, signal-safe); a second request forces it."""
         if exit_code is not None and self.exit_code == 0:
             self.exit_code = exit_code
         if self._stop_requested.is_set():
@@ -171,20 +147,16 @@ class Worker:
     def shutdown(self) -> int:
         """Stop fetching, let running jobs finish (up to ``shutdown_timeout``), put every
         unfinished job back at the front of its queue and deregister; returns how many."""
-        log.info("worker stopping id=%s running=%d", self.id, len(self._runs))
+        log.info("worker stopping id=%s running=%d", self.id, self.pool.running())
         self._stopping.set()
         self._poke()
-        for thread in self._service_threads[:1]:
+        for thread in self._threads[:1]:
             thread.join(self.settings.idle_timeout + 1)
-        self._drain_buffer()
-        for _ in self._job_threads:
-            self._buffer.put(None)
-        self._wait_for_jobs()
-        unfinished = self._abandon_all()
+        unfinished = self.pool.stop(self.settings.shutdown_timeout, self._force)
         self._closing.set()
-        for thread in self._service_threads[1:]:
+        for thread in self._threads[1:]:
             thread.join(1.0)
-        self.runner.close()
+        self.pool.runner.close()
         put_back = self._deregister()
         self.consumer.close()
         log.info("worker stopped id=%s unfinished=%d put_back=%d", self.id, unfinished, put_back)
@@ -195,7 +167,7 @@ class Worker:
     def fetch_once(self, limit: int | None = None) -> int:
         """One round trip: settle finished jobs and take up to ``limit`` (default: room in
         the buffer); returns how many payloads it took."""
-        self._wanted.clear()
+        self.pool.wanted.clear()
         now = self.clock.now()
         result = self._round_trip(now, limit)
         if not result.registered:
@@ -212,18 +184,14 @@ class Worker:
 
     def run_pending(self) -> int:
         """Run the fetched jobs in this thread, one after another; returns how many ran."""
-        count = 0
-        while True:
-            try:
-                delivery = self._buffer.get_nowait()
-            except Empty:
-                return count
-            if delivery is not None:
-                self._execute(delivery)
-                count += 1
+        return self.pool.run_pending()
+
+    def check_timeouts(self) -> int:
+        """Fail the runs past their timeout and abandon their threads; returns how many."""
+        return self.pool.check_timeouts()
 
     def register(self, now: float | None = None) -> None:
-        """Heartbeat: register this worker, or refresh its heartbeat."""
+        """Register this worker, or refresh its heartbeat."""
         now = self._now(now)
         if not self._info["started_at"]:
             self._info["started_at"] = f"{now:.3f}"
@@ -239,26 +207,9 @@ class Worker:
         """Refresh the heartbeat and put back the jobs of workers whose heartbeat expired."""
         now = self._now(now)
         self.register(now)
-        for worker_id, moved in self.consumer.reap_expired(
-            now, self.settings.heartbeat_expiry
-        ).items():
+        reaped = self.consumer.reap_expired(now, self.settings.heartbeat_expiry)
+        for worker_id, moved in reaped.items():
             log.warning("worker reaped id=%s put_back=%d (heartbeat expired)", worker_id, moved)
-
-    def check_timeouts(self) -> int:
-        """Fail the sync runs past their deadline and abandon their threads; returns how many."""
-        now = self.clock.monotonic()
-        with self._lock:
-            late = [r for r in self._runs if r.deadline is not None and r.deadline <= now]
-            for run in late:
-                run.abandoned = True
-                self._runs.discard(run)
-        for run in late:
-            job = run.delivery.job
-            assert job is not None
-            error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
-            self._add_outcome(self.runner.failed(run.delivery, error, float(job.timeout or 0)))
-            self._replace_job_thread(run.thread)
-        return len(late)
 
     # -- the fetcher -----------------------------------------------------------------
 
@@ -275,21 +226,17 @@ class Worker:
                 self.request_stop(EXIT_ERROR)
 
     def _round_trip(self, now: float, limit: int | None) -> FetchResult:
-        with self._lock:
-            acks, self._acks = self._acks, []
-            outcomes, self._outcomes = self._outcomes, []
+        acks, outcomes = self.pool.take()
         done = 0
         try:
             mono = self.clock.monotonic()
             for outcome in outcomes:
                 self._settle(outcome, now, mono)
                 done += 1
-            room = self._room() if limit is None else limit
+            room = self.pool.room() if limit is None else limit
             return self.consumer.fetch(now, room, acks)
         except BaseException:
-            with self._lock:
-                self._acks[:0] = acks
-                self._outcomes[:0] = outcomes[done:]
+            self.pool.restore(acks, outcomes[done:])
             raise
 
     def _settle(self, outcome: Outcome, now: float, mono: float) -> None:
@@ -304,100 +251,30 @@ class Worker:
             job = delivery.job = decode(delivery.raw)
         except PayloadError as exc:
             queue = self.settings.queues[delivery.index]
-            self._add_outcome(rejected(delivery, queue, f"bad payload: {exc}"))
+            self.pool.add_outcome(rejected(delivery, queue, f"bad payload: {exc}"))
             return
         if job.expires_at is not None and job.expires_at < now:
-            self._add_outcome(expired(delivery, now))
+            self.pool.add_outcome(expired(delivery, now))
             return
-        self._buffer.put(delivery)
+        self.pool.put(delivery)
 
     def _idle_wait(self) -> None:
-        if self._room() <= 0:
-            self._wanted.wait(self.settings.idle_timeout)
+        if self.pool.room() <= 0:
+            self.pool.wanted.wait(self.settings.idle_timeout)
             return
-        if self.settings.burst and self._idle():
+        if self.settings.burst and self.pool.idle():
             log.info("worker burst finished id=%s: queues empty", self.id)
             self.request_stop()
             return
-        with self._lock:
-            if self._acks or self._outcomes:
-                return
-            self._fetcher_blocked = True
-        try:
-            self.consumer.wait_for_work(self._block_timeout())
-        finally:
-            with self._lock:
-                self._fetcher_blocked = False
+        with self.pool.fetcher_waiting() as may_block:
+            if may_block:
+                self.consumer.wait_for_work(self._block_timeout())
 
     def _block_timeout(self) -> float:
         timeout = self.settings.idle_timeout
         if self._next_due is not None:
             timeout = min(timeout, self._next_due - self.clock.now())
         return max(0.01, timeout)
-
-    def _room(self) -> int:
-        return self.settings.capacity - self._buffer.qsize() - len(self._runs)
-
-    def _idle(self) -> bool:
-        with self._lock:
-            busy = bool(self._runs or self._acks or self._outcomes)
-        return not busy and self._buffer.empty()
-
-    # -- job threads -------------------------------------------------------------------
-
-    def _start_job_thread(self) -> None:
-        thread = threading.Thread(target=self._job_loop, name="scheduler-job", daemon=True)
-        self._job_threads.append(thread)
-        thread.start()
-
-    def _job_loop(self) -> None:
-        get = self._buffer.get
-        while (delivery := get()) is not None:
-            if not self._execute(delivery):
-                return  # abandoned after a timeout: a new thread has taken this one's place
-
-    def _execute(self, delivery: Delivery) -> bool:
-        job = delivery.job
-        assert job is not None
-        try:
-            task = self.runner.resolve(job.task)
-        except SchedulerError as exc:  # not allowed, or cannot be imported
-            return self._finish(None, self.runner.failed(delivery, exc, 0.0))
-        deadline = None
-        if job.timeout is not None:
-            deadline = self.clock.monotonic() + job.timeout + (1.0 if task.is_async else 0.0)
-        run = Run(delivery, deadline, threading.current_thread())
-        with self._lock:
-            self._runs.add(run)
-        return self._finish(run, self.runner.run(delivery, task))
-
-    def _finish(self, run: Run | None, outcome: Outcome) -> bool:
-        with self._lock:
-            if run is not None:
-                self._runs.discard(run)
-                if run.abandoned:
-                    return False
-            if outcome.status == OK and outcome.schedule is None:
-                self._acks.append((outcome.delivery.index, outcome.delivery.raw))
-            else:
-                self._outcomes.append(outcome)
-            poke = self._fetcher_blocked
-        self._wake_fetcher(poke)
-        return True
-
-    def _add_outcome(self, outcome: Outcome) -> None:
-        with self._lock:
-            self._outcomes.append(outcome)
-            poke = self._fetcher_blocked
-        self._wake_fetcher(poke)
-
-    def _wake_fetcher(self, poke: bool) -> None:
-        """Have the fetcher send what is pending: it waits on ``_wanted`` when the buffer
-        is full, or on Redis (poked) when the queues are empty."""
-        if not self._wanted.is_set():
-            self._wanted.set()
-        if poke:
-            self._poke()
 
     def _poke(self) -> None:
         with suppress(redis.RedisError):
@@ -414,66 +291,26 @@ class Worker:
                 except redis.RedisError as exc:
                     self._outage.began(exc)
                 next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
-            self.check_timeouts()
+            self.pool.check_timeouts()
             self._check_stuck()
             wait = next_beat - self.clock.monotonic()
-            if any(r.deadline is not None for r in list(self._runs)):
+            if self.pool.has_deadlines():
                 wait = min(wait, 0.1)
             self.clock.wait(self._closing, max(0.01, wait))
 
-    def _replace_job_thread(self, thread: threading.Thread) -> None:
-        if thread in self._job_threads and not self._stopping.is_set():
-            self._job_threads.remove(thread)
-            self._stuck.append(thread)
-            self._start_job_thread()
-
     def _check_stuck(self) -> None:
-        self._stuck = [t for t in self._stuck if t.is_alive()]
+        stuck = self.pool.stuck()
         limit = self.settings.max_stuck
         limit = self.settings.concurrency if limit is None else limit
-        if len(self._stuck) > limit and not self._stop_requested.is_set():
+        if stuck > limit and not self._stop_requested.is_set():
             log.error(
                 "worker stopping id=%s: %d threads still run tasks past their timeout "
                 "(limit %d); exit code %d asks the supervisor for a fresh process",
-                self.id, len(self._stuck), limit, EXIT_STUCK,
+                self.id, stuck, limit, EXIT_STUCK,
             )  # fmt: skip
             self.request_stop(EXIT_STUCK)
 
     # -- shutdown ----------------------------------------------------------------------
-
-    def _drain_buffer(self) -> int:
-        drained = 0
-        with suppress(Empty):
-            while True:
-                drained += self._buffer.get_nowait() is not None
-        return drained
-
-    def _wait_for_jobs(self) -> None:
-        deadline = self.clock.monotonic() + self.settings.shutdown_timeout
-        announced = False
-        while any(t.is_alive() for t in self._job_threads):
-            if self._force.is_set() or self.clock.monotonic() >= deadline:
-                return
-            if not announced and self._runs:
-                log.info(
-                    "worker waiting for running jobs id=%s running=%d", self.id, len(self._runs)
-                )
-                announced = True
-            self.clock.wait(self._force, 0.05)
-
-    def _abandon_all(self) -> int:
-        with self._lock:
-            unfinished = list(self._runs)
-            for run in unfinished:
-                run.abandoned = True
-            self._runs.clear()
-        for run in unfinished:
-            job = run.delivery.job
-            assert job is not None
-            log.warning(
-                "job interrupted id=%s task=%s queue=%s: put back", job.id, job.task, job.queue
-            )
-        return len(unfinished)
 
     def _deregister(self) -> int:
         try:

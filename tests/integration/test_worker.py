@@ -274,7 +274,7 @@ def test_an_async_task_runs_with_current_job_set(queue: Queue, make_worker: Work
     worker.fetch_once()
     worker.run_pending()
     worker.flush()
-    worker.runner.close()
+    worker.pool.runner.close()
 
     [job] = tasks.SEEN
     assert job is not None and job.id == job_id
@@ -289,7 +289,7 @@ def test_an_async_task_past_its_timeout_is_cancelled_and_retried(
     worker.fetch_once()
     worker.run_pending()
     worker.flush()
-    worker.runner.close()
+    worker.pool.runner.close()
 
     [raw] = client.zrange(queue.keys.delayed("default"), 0, -1)
     assert json.loads(raw)["error"] == "JobTimeout: task ran past its timeout of 0.05s"

@@ -1,0 +1,252 @@
+"""A worker's job threads, and what passes between them and the fetcher.
+
+The fetcher puts fetched jobs in a local buffer; ``concurrency`` job threads take them and
+run them (``scheduler.execution``), then leave the result in an outbox: a plain
+acknowledgement (queue index, payload) or an ``Outcome`` to settle. The fetcher empties
+the outbox on its next round trip to Redis, so acknowledgements travel in batches. A job
+thread that finishes while the fetcher waits on Redis wakes it (``wake``).
+
+A sync task past its ``timeout`` cannot be stopped (Python cannot kill a thread): its run
+is failed with JobTimeout at once, its thread is abandoned (whatever it returns later is
+discarded) and a new job thread takes its place, so the worker keeps its capacity.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from queue import Empty, SimpleQueue
+
+from .clock import Clock
+from .consumer import Delivery
+from .errors import JobTimeout, SchedulerError
+from .execution import OK, Outcome, TaskRunner
+
+log = logging.getLogger(__name__)
+
+Ack = tuple[int, bytes]
+
+
+@dataclass(eq=False, slots=True)
+class Run:
+    """A job running on a thread, with its deadline (monotonic clock) if it has a timeout."""
+
+    delivery: Delivery
+    deadline: float | None
+    thread: threading.Thread
+    abandoned: bool = False
+
+
+class JobPool:
+    """The job threads of one worker, their buffer and their outbox."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        clock: Clock,
+        concurrency: int,
+        capacity: int,
+        wake: Callable[[], None],
+    ) -> None:
+        self.runner = runner
+        self.wanted = threading.Event()  # set when the fetcher has something to send
+        self._clock = clock
+        self._concurrency = concurrency
+        self._capacity = capacity
+        self._wake = wake
+        self._buffer: SimpleQueue[Delivery | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._acks: list[Ack] = []
+        self._outcomes: list[Outcome] = []
+        self._runs: set[Run] = set()
+        self._fetcher_waits = False
+        self._threads: list[threading.Thread] = []
+        self._stuck: list[threading.Thread] = []
+        self._accepting = True
+
+    # -- the fetcher's side ------------------------------------------------------------
+
+    def put(self, delivery: Delivery) -> None:
+        """Hand a fetched job to the job threads."""
+        self._buffer.put(delivery)
+
+    def room(self) -> int:
+        """How many more jobs the worker may hold (running plus buffered)."""
+        return self._capacity - self._buffer.qsize() - len(self._runs)
+
+    def running(self) -> int:
+        """How many jobs are running."""
+        return len(self._runs)
+
+    def idle(self) -> bool:
+        """Nothing buffered, running or waiting to be sent."""
+        with self._lock:
+            busy = bool(self._runs or self._acks or self._outcomes)
+        return not busy and self._buffer.empty()
+
+    def take(self) -> tuple[list[Ack], list[Outcome]]:
+        """Empty the outbox."""
+        with self._lock:
+            acks, self._acks = self._acks, []
+            outcomes, self._outcomes = self._outcomes, []
+        return acks, outcomes
+
+    def restore(self, acks: list[Ack], outcomes: list[Outcome]) -> None:
+        """Put back what could not be sent, ahead of anything newer."""
+        with self._lock:
+            self._acks[:0] = acks
+            self._outcomes[:0] = outcomes
+
+    def add_outcome(self, outcome: Outcome) -> None:
+        """Queue an outcome to settle and have the fetcher send it."""
+        with self._lock:
+            self._outcomes.append(outcome)
+            waits = self._fetcher_waits
+        self._notify(waits)
+
+    @contextmanager
+    def fetcher_waiting(self) -> Iterator[bool]:
+        """While the fetcher blocks on Redis, finished jobs wake it; yields False (do not
+        block) if something is already waiting to be sent."""
+        with self._lock:
+            if self._acks or self._outcomes:
+                yield False
+                return
+            self._fetcher_waits = True
+        try:
+            yield True
+        finally:
+            with self._lock:
+                self._fetcher_waits = False
+
+    # -- job threads -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start ``concurrency`` job threads."""
+        for _ in range(self._concurrency):
+            self._start_thread()
+
+    def run_pending(self) -> int:
+        """Run the buffered jobs in this thread, one after another; returns how many ran."""
+        count = 0
+        while True:
+            try:
+                delivery = self._buffer.get_nowait()
+            except Empty:
+                return count
+            if delivery is not None:
+                self._execute(delivery)
+                count += 1
+
+    def check_timeouts(self) -> int:
+        """Fail the runs past their deadline and abandon their threads; returns how many."""
+        now = self._clock.monotonic()
+        with self._lock:
+            late = [r for r in self._runs if r.deadline is not None and r.deadline <= now]
+            for run in late:
+                run.abandoned = True
+                self._runs.discard(run)
+        for run in late:
+            job = run.delivery.job
+            assert job is not None
+            error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
+            self.add_outcome(self.runner.failed(run.delivery, error, float(job.timeout or 0)))
+            self._replace(run.thread)
+        return len(late)
+
+    def has_deadlines(self) -> bool:
+        """Whether a running job has a timeout."""
+        return any(run.deadline is not None for run in list(self._runs))
+
+    def stuck(self) -> int:
+        """How many abandoned threads are still running their task."""
+        self._stuck = [t for t in self._stuck if t.is_alive()]
+        return len(self._stuck)
+
+    def stop(self, timeout: float, force: threading.Event) -> int:
+        """Drop the buffered jobs, let running ones finish for up to ``timeout`` seconds (or
+        until ``force``), abandon the rest; returns how many were abandoned. Jobs dropped
+        or abandoned stay in the worker's in-progress lists, to be put back."""
+        self._accepting = False
+        with suppress(Empty):
+            while True:
+                self._buffer.get_nowait()
+        for _ in self._threads:
+            self._buffer.put(None)
+        self._wait(timeout, force)
+        with self._lock:
+            unfinished = list(self._runs)
+            for run in unfinished:
+                run.abandoned = True
+            self._runs.clear()
+        for run in unfinished:
+            job = run.delivery.job
+            assert job is not None
+            log.warning("job interrupted id=%s task=%s queue=%s", job.id, job.task, job.queue)
+        return len(unfinished)
+
+    def _wait(self, timeout: float, force: threading.Event) -> None:
+        deadline = self._clock.monotonic() + timeout
+        if self._runs:
+            log.info(
+                "worker waiting for running jobs running=%d timeout=%.1fs", len(self._runs), timeout
+            )
+        while any(t.is_alive() for t in self._threads):
+            if force.is_set() or self._clock.monotonic() >= deadline:
+                return
+            self._clock.wait(force, 0.05)
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._loop, name="scheduler-job", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _replace(self, thread: threading.Thread) -> None:
+        if thread in self._threads and self._accepting:
+            self._threads.remove(thread)
+            self._stuck.append(thread)
+            self._start_thread()
+
+    def _loop(self) -> None:
+        get = self._buffer.get
+        while (delivery := get()) is not None:
+            if not self._execute(delivery):
+                return  # abandoned after a timeout: a new thread has taken this one's place
+
+    def _execute(self, delivery: Delivery) -> bool:
+        job = delivery.job
+        assert job is not None
+        try:
+            task = self.runner.resolve(job.task)
+        except SchedulerError as exc:  # not allowed, or cannot be imported
+            return self._finish(None, self.runner.failed(delivery, exc, 0.0))
+        deadline = None
+        if job.timeout is not None:
+            deadline = self._clock.monotonic() + job.timeout + (1.0 if task.is_async else 0.0)
+        run = Run(delivery, deadline, threading.current_thread())
+        with self._lock:
+            self._runs.add(run)
+        return self._finish(run, self.runner.run(delivery, task))
+
+    def _finish(self, run: Run | None, outcome: Outcome) -> bool:
+        with self._lock:
+            if run is not None:
+                self._runs.discard(run)
+                if run.abandoned:
+                    return False
+            if outcome.status == OK and outcome.schedule is None:
+                self._acks.append((outcome.delivery.index, outcome.delivery.raw))
+            else:
+                self._outcomes.append(outcome)
+            waits = self._fetcher_waits
+        self._notify(waits)
+        return True
+
+    def _notify(self, fetcher_waits_on_redis: bool) -> None:
+        if not self.wanted.is_set():
+            self.wanted.set()
+        if fetcher_waits_on_redis:
+            self._wake()
