@@ -24,6 +24,7 @@ the job.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -102,7 +103,7 @@ def new_job_id() -> str:
 
 def check_queue_name(queue: str) -> str:
     """Return ``queue`` if it is a valid queue name, else raise PayloadError."""
-    if not isinstance(queue, str) or not _QUEUE_NAME.match(queue):
+    if not isinstance(queue, str) or not _valid(_QUEUE_NAME, queue):
         raise PayloadError(
             f"invalid queue name {queue!r}: use 1-128 of A-Z a-z 0-9 _ . : - "
             "(starting with a letter or digit)"
@@ -112,7 +113,7 @@ def check_queue_name(queue: str) -> str:
 
 def check_task_name(task: str) -> str:
     """Return ``task`` if it looks like ``package.module:callable``, else raise PayloadError."""
-    if not isinstance(task, str) or not _TASK_NAME.match(task):
+    if not isinstance(task, str) or not _valid(_TASK_NAME, task):
         raise PayloadError(f"invalid task {task!r}: expected 'package.module:callable'")
     return task
 
@@ -156,7 +157,7 @@ def build_payload(
 def encode(payload: Mapping[str, Any]) -> str:
     """The compact JSON text of a payload; PayloadError if an argument is not JSON."""
     try:
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(payload)
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"job arguments must be JSON-serialisable: {exc}") from None
 
@@ -223,6 +224,7 @@ def dead_record(
     return record
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _current: ContextVar[QueuedJob | None] = ContextVar("scheduler_current_job", default=None)
 
 
@@ -311,6 +313,12 @@ def _check_decoded(job: QueuedJob) -> None:
     ]
     if problems:
         raise PayloadError(f"payload has invalid field(s): {', '.join(problems)}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether ``name`` matches ``pattern`` (names repeat: the answer is remembered)."""
+    return pattern.match(name) is not None
 
 
 def _extra(data: dict[str, Any]) -> dict[str, Any]:
