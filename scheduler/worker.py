@@ -285,18 +285,28 @@ class Worker:
     def _housekeep(self) -> None:
         next_beat = self.clock.monotonic()
         while not self._closing.is_set():
-            if self.clock.monotonic() >= next_beat:
-                try:
-                    self.heartbeat()
-                except redis.RedisError as exc:
-                    self._outage.began(exc)
-                next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
-            self.pool.check_timeouts()
-            self._check_stuck()
+            try:
+                next_beat = self._housekeeping_round(next_beat)
+            except Exception:  # without heartbeats our jobs would be handed on: stop
+                log.exception("worker housekeeping failed id=%s; stopping", self.id)
+                self.request_stop(EXIT_ERROR)
+                return
             wait = next_beat - self.clock.monotonic()
             if self.pool.has_deadlines():
                 wait = min(wait, 0.1)
             self.clock.wait(self._closing, max(0.01, wait))
+
+    def _housekeeping_round(self, next_beat: float) -> float:
+        """Heartbeat if due, enforce timeouts; returns when the next heartbeat is due."""
+        if self.clock.monotonic() >= next_beat:
+            try:
+                self.heartbeat()
+            except redis.RedisError as exc:
+                self._outage.began(exc)
+            next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
+        self.pool.check_timeouts()
+        self._check_stuck()
+        return next_beat
 
     def _check_stuck(self) -> None:
         stuck = self.pool.stuck()
