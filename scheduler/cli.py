@@ -132,10 +132,10 @@ def _zone(fire: Fire) -> ZoneInfo:
 def fires_json(fires: Sequence[Fire]) -> str:
     """SPEC's JSON form: ``[{"job", "at" (UTC), "local" (job zone offset)}...]``."""
     rows = [
-        {"job": f.job.name, "at": utc_text(f.at), "local": local_text(f.at, _zone(f))}
+        json.dumps({"job": f.job.name, "at": utc_text(f.at), "local": local_text(f.at, _zone(f))})
         for f in fires
     ]
-    return json.dumps(rows, indent=2)
+    return "[\n  " + ",\n  ".join(rows) + "\n]" if rows else "[]"
 
 
 def local_text(instant: int, zone: ZoneInfo) -> str:
@@ -155,17 +155,18 @@ def fires_table(schedule: Schedule, fires: Sequence[Fire]) -> str:
     return "\n".join(lines) if lines else "no enabled jobs with upcoming fires"
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def _job_block(job: Job, instants: Sequence[int]) -> list[str]:
     zone = ZoneInfo(job.timezone)
     state = "  [disabled]" if not job.enabled else ""
     lines = [f"{job.name}: {job.rule.describe()} ({job.rule.kind}: {job.rule.text}){state}"]
     for instant in instants:
-        local = datetime.fromtimestamp(instant, zone)
-        offset = local.strftime("%z")
-        lines.append(
-            f"  {local:%a %Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]} {job.timezone:<20}"
-            f" {utc_text(instant)}"
-        )
+        moment = datetime.fromtimestamp(instant, zone)
+        local = moment.isoformat()  # 2026-11-23T10:00:00+01:00
+        when = f"{_WEEKDAYS[moment.weekday()]} {local[:10]} {local[11:19]} {local[19:]}"
+        lines.append(f"  {when} {job.timezone:<20} {utc_text(instant)}")
     return lines
 
 

@@ -9,6 +9,7 @@ two day fields, as Quartz users write it.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -102,8 +103,12 @@ def expand_macro(expression: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_cron(expression: str) -> CronFields:
-    """Parse ``expression``; RuleError (with the offset of the bad field) if it is invalid."""
+    """Parse ``expression``; RuleError (with the offset of the bad field) if it is invalid.
+
+    Pure, and schedules repeat expressions, so results are remembered.
+    """
     text = expand_macro(expression)
     spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
     if len(spans) not in (5, 6):

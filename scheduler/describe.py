@@ -39,7 +39,7 @@ def duration_words(seconds: int) -> str:
 
 def utc_text(instant: float) -> str:
     """An instant as ``2026-11-23T09:00:00Z`` (whole seconds)."""
-    return datetime.fromtimestamp(int(instant), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(instant), timezone.utc).isoformat()[:19] + "Z"
 
 
 def every(period: int, start: int) -> str:

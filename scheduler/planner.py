@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import UnknownJob
@@ -25,15 +24,17 @@ class Fire:
 
 def upcoming(jobs: Iterable[Job], after: int, count: int) -> list[Fire]:
     """The next ``count`` fires of each job strictly after ``after``, by time then job name."""
-    streams = [_fires_of(job, after, count) for job in jobs]
-    return list(heapq.merge(*streams, key=lambda fire: (fire.at, fire.job.name)))
-
-
-def _fires_of(job: Job, after: int, count: int) -> Iterator[Fire]:
-    for n, at in enumerate(job.rule.fires(after)):
-        if n >= count:
-            return
-        yield Fire(job, at)
+    fires = []
+    for job in jobs:
+        at = after
+        for _ in range(count):
+            nxt = job.rule.next_after(at)
+            if nxt is None:
+                break
+            fires.append(Fire(job, nxt))
+            at = nxt
+    fires.sort(key=lambda fire: (fire.at, fire.job.name))
+    return fires
 
 
 def select_jobs(schedule: Schedule, names: Iterable[str], include_disabled: bool) -> list[Job]:

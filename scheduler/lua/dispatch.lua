@@ -5,11 +5,12 @@
 -- then for each queue q the batch uses (numbered from 0): KEYS[4 + 3q .. 6 + 3q] =
 --   {ns}:queue:<q> LIST, {ns}:wake:<q> LIST, {ns}:delayed:<q> ZSET (fires delayed by jitter)
 -- ARGV[1] holder id, ARGV[2] epoch: the caller's lease; anything else is refused
--- ARGV[3] now (epoch seconds), ARGV[4] how many fired instants to keep per job
+-- ARGV[3] (unused: the enqueue time recorded is Redis TIME), ARGV[4] how many fired
+--   instants to keep per job
 -- ARGV[5] the namespace's key prefix "{ns}:"; each job's own keys are built from it and
 --   share the namespace's hash slot:
---     {ns}:state:<job>   HASH watermark (last fire accounted for), enqueued_at, job_id,
---                        fired_since
+--     {ns}:state:<job>   HASH watermark (last fire accounted for), enqueued_at (Redis
+--                        TIME of the last enqueue), job_id, fired_since
 --     {ns}:fired:<job>   ZSET fire instants enqueued (member = score), newest kept
 --     {ns}:active:<job>  STRING id of the run queued or running (overlap: skip)
 -- ARGV[6] the batch, JSON: [[job, queue number, new watermark, overlap skip (0/1),
@@ -31,7 +32,9 @@ if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
   return 'NOT_LEADER'
 end
 
-local now, keep, prefix = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local keep, prefix = tonumber(ARGV[4]), ARGV[5]
+local time = redis.call('TIME')
+local now = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
 local queue_names = cjson.decode(ARGV[7])
 local results = {}
 for _, entry in ipairs(cjson.decode(ARGV[6])) do
