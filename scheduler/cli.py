@@ -27,6 +27,13 @@ LAZY_COMMANDS: dict[str, str] = {
     "run": "scheduler.cli_run:run",
     "status": "scheduler.cli_run:status",
     "dev": "scheduler.cli_run:dev",
+    "trigger": "scheduler.cli_control:trigger",
+    "pause": "scheduler.cli_control:pause",
+    "resume": "scheduler.cli_control:resume",
+    "backfill": "scheduler.cli_control:backfill",
+    "dead": "scheduler.cli_control:dead",
+    "queues": "scheduler.cli_control:queues",
+    "health": "scheduler.cli_control:health",
 }
 
 

@@ -67,7 +67,7 @@ from __future__ import annotations
 import re
 
 
-def as_text(value: bytes | str) -> str:
+def as_text(value: object) -> str:
     """A Redis reply as text (replies come back as bytes)."""
     return value.decode() if isinstance(value, bytes) else str(value)
 

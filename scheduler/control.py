@@ -1,0 +1,217 @@
+"""Steering a running system through Redis, so every scheduler and worker sees it at once:
+trigger a job now, pause and resume it, backfill past fires, inspect and retry the dead
+set, read the queues, and answer health probes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from .clock import Clock
+from .errors import UnknownJob
+from .jobs import build_payload, encode
+from .keys import Keys, as_text
+from .queue import DeadJob, Queue
+from .schedule import Job
+from .scripts import Scripts
+
+BACKFILL_CODES = {"e": "enqueued", "a": "already enqueued", "p": "pending", "u": "unknown"}
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Why and since when a job is paused, and by whom."""
+
+    job: str
+    by: str
+    at: float
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class BackfillFire:
+    """One fire of a backfill window and what happened to it (see ``BACKFILL_CODES``)."""
+
+    at: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue at a glance."""
+
+    name: str
+    depth: int
+    oldest_age: float | None
+    delayed: int
+    in_progress: int
+
+
+class Control:
+    """Operations on one namespace of one Redis."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock) -> None:
+        self.client = client
+        self.keys = keys
+        self.clock = clock
+        self.queue = Queue(client, keys.namespace, clock)
+        self._scripts = Scripts(client)
+
+    # -- schedule jobs ---------------------------------------------------------------------
+
+    def trigger(self, job: Job) -> str:
+        """Enqueue one run of ``job`` now, outside its schedule; its watermark is untouched.
+
+        Works with no leader: it is a plain enqueue. Returns the job id."""
+        payload = build_payload(
+            job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=self.clock.now(),
+            retries=job.retries, timeout=job.timeout, schedule=job.name,
+        )  # fmt: skip
+        k = self.keys
+        keys = [k.queue(job.queue), k.wake(job.queue), k.delayed(job.queue), k.queues()]
+        self._scripts.run("enqueue", keys, [encode(payload), job.queue, ""])
+        return str(payload["id"])
+
+    def pause(self, name: str, by: str, reason: str | None = None) -> Pause:
+        """Pause a job: the leader enqueues none of its fires until it is resumed."""
+        pause = Pause(name, by, self.clock.now(), reason)
+        self.client.hset(self.keys.paused(), name, json.dumps(asdict(pause)))
+        return pause
+
+    def resume(self, name: str) -> bool:
+        """Resume a job; its missed fires then follow its misfire settings. False if it was
+        not paused."""
+        return bool(self.client.hdel(self.keys.paused(), name))
+
+    def pauses(self) -> dict[str, Pause]:
+        """Every paused job."""
+        raw = self.client.hgetall(self.keys.paused())
+        return {as_text(k): Pause(**json.loads(v)) for k, v in raw.items()}
+
+    def backfill(self, job: Job, start: int, end: int, *, dry_run: bool) -> list[BackfillFire]:
+        """Enqueue the fires of ``job`` in (start, end] that were never enqueued, each once.
+
+        Fires after the job's watermark are left to the dispatcher; fires older than the
+        record of enqueued fires are refused. A dry run only says what would happen."""
+        fires = []
+        for at in job.rule.fires(start):
+            if at > end:
+                break
+            fires.append(at)
+        outcomes: list[BackfillFire] = []
+        for chunk in (fires[i : i + 1000] for i in range(0, len(fires), 1000)):
+            outcomes += self._backfill_chunk(job, chunk, dry_run)
+        return outcomes
+
+    def _backfill_chunk(self, job: Job, fires: list[int], dry_run: bool) -> list[BackfillFire]:
+        now = self.clock.now()
+        k = self.keys
+        keys = [k.state(job.name), k.fired(job.name), k.queue(job.queue), k.wake(job.queue)]
+        keys.append(k.queues())
+        argv: list[str | int | float] = ["1" if dry_run else "0", int(now), job.queue]
+        for at in fires:
+            payload = build_payload(
+                job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=now,
+                retries=job.retries, timeout=job.timeout, schedule=job.name, scheduled_for=at,
+                expires_at=None,
+            )  # fmt: skip
+            argv += [at, encode(payload)]
+        codes = as_text(self._scripts.run("backfill", keys, argv))
+        return [BackfillFire(at, BACKFILL_CODES[c]) for at, c in zip(fires, codes, strict=True)]
+
+    # -- the dead set ----------------------------------------------------------------------
+
+    def dead(self, limit: int = 50) -> list[DeadJob]:
+        """The newest dead jobs, newest first."""
+        return self.queue.dead(limit)
+
+    def dead_job(self, job_id: str) -> DeadJob:
+        """One dead job; UnknownJob if the dead set does not hold it."""
+        raw = self.client.hget(self.keys.dead_jobs(), job_id)
+        if raw is None:
+            raise UnknownJob(f"no dead job with id {job_id}")
+        record = json.loads(raw)
+        return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error")), record)
+
+    def retry_dead(self, job_ids: list[str] | None = None) -> int:
+        """Enqueue dead jobs again (all of them when ``job_ids`` is None); how many went."""
+        ids = job_ids if job_ids is not None else self._all_dead_ids()
+        return sum(self.queue.retry_dead(job_id) for job_id in ids)
+
+    def purge_dead(self, job_ids: list[str] | None = None) -> int:
+        """Delete dead jobs (all of them when ``job_ids`` is None); how many were deleted."""
+        ids = job_ids if job_ids is not None else self._all_dead_ids()
+        if not ids:
+            return 0
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrem(self.keys.dead(), *ids)
+        pipe.hdel(self.keys.dead_jobs(), *ids)
+        removed, _ = pipe.execute()
+        return int(removed)
+
+    def _all_dead_ids(self) -> list[str]:
+        return [as_text(i) for i in self.client.zrange(self.keys.dead(), 0, -1)]
+
+    # -- queues and health -----------------------------------------------------------------
+
+    def queues(self) -> list[QueueRow]:
+        """Every known queue: depth, age of its oldest job, delayed and in-progress counts."""
+        k = self.keys
+        names = sorted(as_text(n) for n in self.client.smembers(k.queues()))
+        workers = [as_text(w) for w in self.client.zrange(k.workers(), 0, -1)]
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(k.queue(name))
+            pipe.lindex(k.queue(name), -1)
+            pipe.zcard(k.delayed(name))
+            for worker in workers:
+                pipe.llen(k.worker_jobs(worker, name))
+        replies = iter(pipe.execute())
+        now = self.clock.now()
+        rows = []
+        for name in names:
+            depth, oldest, delayed = next(replies), next(replies), next(replies)
+            running = sum(int(next(replies)) for _ in workers)
+            age = now - float(json.loads(oldest).get("enqueued_at", now)) if oldest else None
+            rows.append(QueueRow(name, int(depth), age, int(delayed), running))
+        return rows
+
+    def health(self, role: str, max_age: float, host: str | None = None) -> tuple[bool, str]:
+        """Is a ``role`` ("scheduler" or "worker") process of ``host`` (default: this host)
+        alive: its heartbeat no older than ``max_age`` seconds? With role "redis", only
+        whether Redis answers."""
+        self.client.ping()
+        if role == "redis":
+            return True, "redis answers"
+        host = host or socket.gethostname()
+        now = self.clock.now()
+        registry = self.keys.schedulers() if role == "scheduler" else self.keys.workers()
+        fresh = [as_text(i) for i in self.client.zrangebyscore(registry, now - max_age, "+inf")]
+        info = self.keys.scheduler if role == "scheduler" else self.keys.worker
+        pipe = self.client.pipeline(transaction=False)
+        for member in fresh:
+            pipe.hget(info(member), "host")
+        hosts = [as_text(h) if h is not None else None for h in pipe.execute()]
+        mine = [m for m, h in zip(fresh, hosts, strict=True) if h == host]
+        if mine:
+            return True, f"{role} {mine[0]} on {host}: heartbeat within {max_age:g}s"
+        return False, f"no {role} on {host} with a heartbeat within the last {max_age:g}s"
+
+
+def dead_summary(job: DeadJob) -> dict[str, Any]:
+    """The fields of a dead job worth a line in a list."""
+    record = job.record
+    return {
+        "id": job.id,
+        "task": record.get("task"),
+        "queue": record.get("queue"),
+        "schedule": record.get("schedule"),
+        "attempt": record.get("attempt"),
+        "failed_at": job.failed_at,
+        "error": job.error,
+    }
