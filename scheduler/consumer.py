@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from .jobs import QueuedJob
-from .keys import Keys
+from .keys import Keys, as_text
 from .scripts import Scripts
 
 PROMOTE_BATCH = 100
@@ -126,7 +126,7 @@ class Consumer:
         )
         reaped = {}
         for raw_id in stale:
-            worker_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            worker_id = as_text(raw_id)
             if worker_id != self.worker_id:
                 moved = self._reap(worker_id, now, f"{expiry:.3f}")
                 if moved >= 0:

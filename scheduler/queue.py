@@ -19,7 +19,7 @@ import redis
 from .clock import Clock, RedisClock
 from .errors import PayloadError
 from .jobs import DEFAULT_QUEUE, build_payload, check_queue_name, encode
-from .keys import Keys
+from .keys import Keys, as_text
 from .scripts import Scripts
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -108,7 +108,7 @@ class Queue:
 
     def queues(self) -> dict[str, int]:
         """Depth of every known queue, by name."""
-        names = sorted(_text(n) for n in self.client.smembers(self.keys.queues()))
+        names = sorted(as_text(n) for n in self.client.smembers(self.keys.queues()))
         with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.llen(self.keys.queue(name))
@@ -116,7 +116,7 @@ class Queue:
 
     def dead(self, limit: int = 50) -> list[DeadJob]:
         """The newest ``limit`` entries of the dead set, newest first."""
-        ids = [_text(i) for i in self.client.zrevrange(self.keys.dead(), 0, limit - 1)]
+        ids = [as_text(i) for i in self.client.zrevrange(self.keys.dead(), 0, limit - 1)]
         records = self.client.hmget(self.keys.dead_jobs(), ids) if ids else []
         return [_dead_job(job_id, raw) for job_id, raw in zip(ids, records, strict=True) if raw]
 
@@ -213,10 +213,6 @@ def _due(now: float, delay: float | None, at: datetime | None) -> float | None:
             raise PayloadError(f"delay= must be seconds >= 0, not {delay!r}")
         return now + delay
     return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:
