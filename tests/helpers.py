@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+
+import pytest
+
+from scheduler.cli import main
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
@@ -13,3 +18,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(0.005)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the `scheduler` command in this process: (exit code, stdout, stderr)."""
+    old = sys.argv
+    sys.argv = ["scheduler", *args]
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:
+        code = 0
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err

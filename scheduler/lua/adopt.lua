@@ -5,12 +5,9 @@
 -- then per job: new watermark ("" = keep the stored one), definition digest
 -- Returns "NOT_LEADER", or the number of jobs whose watermark was set.
 -- Each state key is made persistent again (a job back in the file keeps its history).
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return 'NOT_LEADER'
-end
-local lease = cjson.decode(current)
-if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
+-- @include _lease
+
+if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 'NOT_LEADER'
 end
 local set = 0

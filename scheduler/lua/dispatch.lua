@@ -22,13 +22,9 @@
 --   stay due until it is resumed). One string, because a reply of 40,000 elements costs
 --   the caller more to parse than the whole enqueue.
 -- @include _push
+-- @include _lease
 
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return 'NOT_LEADER'
-end
-local lease = cjson.decode(current)
-if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
+if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 'NOT_LEADER'
 end
 

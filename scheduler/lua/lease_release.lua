@@ -4,12 +4,9 @@
 -- ARGV[1] holder id
 -- ARGV[2] epoch we were given
 -- Returns 1 if released, 0 if it was not ours (nothing is changed then).
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return 0
-end
-local lease = cjson.decode(current)
-if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
+-- @include _lease
+
+if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 0
 end
 redis.call('DEL', KEYS[1])

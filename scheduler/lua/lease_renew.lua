@@ -5,12 +5,10 @@
 -- ARGV[3] lease time, milliseconds
 -- ARGV[4] id of our Redis connection now (it changes when we reconnect)
 -- Returns 1 if renewed, 0 if the lease is gone or someone else's.
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return 0
-end
-local lease = cjson.decode(current)
-if lease.id ~= ARGV[1] or lease.epoch ~= tonumber(ARGV[2]) then
+-- @include _lease
+
+local lease = held_lease(KEYS[1], ARGV[1], ARGV[2])
+if not lease then
   return 0
 end
 if tostring(lease.client) ~= ARGV[4] then

@@ -18,6 +18,7 @@ from scheduler.keys import Keys
 from scheduler.leader import LeaseSettings
 from scheduler.runloop import RunLoop, RunSettings
 from scheduler.watch import ScheduleFile
+from tests.helpers import run_cli
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -44,16 +45,7 @@ class Cli:
         self.capsys = capsys
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
-        old = sys.argv
-        sys.argv = ["scheduler", *args, *self.common]
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            sys.argv = old
-        out, err = self.capsys.readouterr()
-        return code, out, err
+        return run_cli(self.capsys, *args, *self.common)
 
     def json(self, *args: str) -> object:
         code, out, err = self(*args, "--json")
