@@ -133,6 +133,20 @@ class Consumer:
                     reaped[worker_id] = moved
         return reaped
 
+    def in_progress(self, index: int) -> list[bytes]:
+        """The payloads of this worker's in-progress list of queue ``index``, newest first."""
+        key = self.keys.worker_jobs(self.worker_id, self.queues[index])
+        return [
+            p if isinstance(p, bytes) else p.encode() for p in self._connection().lrange(key, 0, -1)
+        ]
+
+    def put_back(self, index: int, payloads: Sequence[bytes]) -> int:
+        """Return payloads of our in-progress list to the front of queue ``index``."""
+        queue = self.queues[index]
+        keys = [self.keys.worker_jobs(self.worker_id, queue), self.keys.queue(queue)]
+        keys.append(self.keys.wake(queue))
+        return int(self._scripts.run_on(self._connection(), "put_back", keys, payloads))
+
     def deregister(self, now: float) -> int:
         """Put every unsettled job of this worker back on its queue and forget the worker."""
         return self._reap(self.worker_id, now, "", self.queues)

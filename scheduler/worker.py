@@ -36,10 +36,9 @@ from dataclasses import dataclass
 import redis
 
 from .clock import Clock, RedisClock
-from .consumer import Consumer, Delivery, FetchResult
-from .errors import PayloadError
-from .execution import Outcome, RetryPolicy, TaskRunner, expired, rejected, settlement_for
-from .jobs import decode
+from .consumer import Consumer
+from .execution import RetryPolicy, TaskRunner
+from .fetcher import Fetcher
 from .keys import Keys
 from .pool import JobPool
 from .registry import AllowList
@@ -94,13 +93,16 @@ class Worker:
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
         self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
+        self.fetcher = Fetcher(
+            self.consumer, self.pool, self.clock, queues=s.queues, dead_cap=s.dead_cap,
+            idle_timeout=s.idle_timeout, register=self.register,
+        )  # fmt: skip
         self.exit_code = 0
         self._stopping = threading.Event()  # no more fetching
         self._closing = threading.Event()  # housekeeping ends
         self._stop_requested = threading.Event()
         self._force = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._next_due: float | None = None
         self._registered_once = False
         self._outage = _Outage()
         self._info = {
@@ -165,18 +167,9 @@ class Worker:
     # -- steps (each also usable by hand in tests) -------------------------------------
 
     def fetch_once(self, limit: int | None = None) -> int:
-        """One round trip: settle finished jobs and take up to ``limit`` (default: room in
-        the buffer); returns how many payloads it took."""
-        self.pool.wanted.clear()
-        now = self.clock.now()
-        result = self._round_trip(now, limit)
-        if not result.registered:
-            self.register(now)
-            result = self._round_trip(now, limit)
-        self._next_due = result.next_due
-        for delivery in result.deliveries:
-            self._accept(delivery, now)
-        return len(result.deliveries)
+        """One round trip to Redis: settle finished jobs, take up to ``limit`` new ones
+        (default: room in the buffer); returns how many payloads it took."""
+        return self.fetcher.fetch_once(limit)
 
     def flush(self) -> None:
         """Send every pending acknowledgement and settlement now."""
@@ -216,8 +209,8 @@ class Worker:
     def _fetch_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self.fetch_once() == 0 and not self._stopping.is_set():
-                    self._idle_wait()
+                if self.fetcher.fetch_once() == 0 and not self._stopping.is_set():
+                    self._idle()
                 self._outage.ended()
             except redis.RedisError as exc:
                 self.clock.wait(self._stopping, self._outage.began(exc))
@@ -225,56 +218,12 @@ class Worker:
                 log.exception("worker fetcher failed id=%s; stopping", self.id)
                 self.request_stop(EXIT_ERROR)
 
-    def _round_trip(self, now: float, limit: int | None) -> FetchResult:
-        acks, outcomes = self.pool.take()
-        done = 0
-        try:
-            mono = self.clock.monotonic()
-            for outcome in outcomes:
-                self._settle(outcome, now, mono)
-                done += 1
-            room = self.pool.room() if limit is None else limit
-            return self.consumer.fetch(now, room, acks)
-        except BaseException:
-            self.pool.restore(acks, outcomes[done:])
-            raise
-
-    def _settle(self, outcome: Outcome, now: float, mono: float) -> None:
-        finished_at = now - max(0.0, mono - outcome.finished) if outcome.finished else now
-        queue = self.settings.queues[outcome.delivery.index]
-        settlement = settlement_for(outcome, queue, now, finished_at)
-        if settlement is not None:
-            self.consumer.settle(settlement, self.settings.dead_cap)
-
-    def _accept(self, delivery: Delivery, now: float) -> None:
-        try:
-            job = delivery.job = decode(delivery.raw)
-        except PayloadError as exc:
-            queue = self.settings.queues[delivery.index]
-            self.pool.add_outcome(rejected(delivery, queue, f"bad payload: {exc}"))
-            return
-        if job.expires_at is not None and job.expires_at < now:
-            self.pool.add_outcome(expired(delivery, now))
-            return
-        self.pool.put(delivery)
-
-    def _idle_wait(self) -> None:
-        if self.pool.room() <= 0:
-            self.pool.wanted.wait(self.settings.idle_timeout)
-            return
+    def _idle(self) -> None:
         if self.settings.burst and self.pool.idle():
             log.info("worker burst finished id=%s: queues empty", self.id)
             self.request_stop()
-            return
-        with self.pool.fetcher_waiting() as may_block:
-            if may_block:
-                self.consumer.wait_for_work(self._block_timeout())
-
-    def _block_timeout(self) -> float:
-        timeout = self.settings.idle_timeout
-        if self._next_due is not None:
-            timeout = min(timeout, self._next_due - self.clock.now())
-        return max(0.01, timeout)
+        else:
+            self.fetcher.wait()
 
     def _poke(self) -> None:
         with suppress(redis.RedisError):

@@ -552,3 +552,30 @@ def test_a_worker_registers_again_when_redis_lost_its_data(
     assert client.zscore(q.keys.workers(), worker.id) is not None
     worker.consumer.close()
     client.close()
+
+
+def test_jobs_of_a_fetch_whose_reply_was_lost_are_put_back_at_the_next_round(
+    queue: Queue, client: redis.Redis, make_worker: WorkerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        queue.enqueue("tests.tasks:add", i, 0)
+    worker = make_worker(concurrency=1, prefetch=1)
+    assert worker.fetch_once() == 2
+    worker.run_pending()
+    real_fetch = worker.consumer.fetch
+
+    def fetch_then_lose_the_reply(*args: object, **kwargs: object) -> object:
+        real_fetch(*args, **kwargs)  # type: ignore[arg-type]
+        raise redis.ConnectionError("connection reset")
+
+    monkeypatch.setattr(worker.consumer, "fetch", fetch_then_lose_the_reply)
+    with pytest.raises(redis.ConnectionError):
+        worker.fetch_once()
+    assert (queue.depth(), in_progress(client, queue, worker.id)) == (0, 1)
+
+    monkeypatch.setattr(worker.consumer, "fetch", real_fetch)
+    assert worker.fetch_once() == 1
+    worker.run_pending()
+    worker.flush()
+    assert tasks.CALLS == [(0, 0), (1, 0), (2, 0)]
+    assert (queue.depth(), in_progress(client, queue, worker.id)) == (0, 0)

@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"planner"},
     {"jobs", "keys", "clock", "scripts", "logs", "faults"},
     {"leader", "queue", "registry", "consumer", "execution", "watch"},
-    {"dispatcher", "worker", "pool", "status", "control", "testing", "metrics"},
+    {"dispatcher", "worker", "pool", "fetcher", "status", "control", "testing", "metrics"},
     {"runloop", "dev", "web"},
     {"cli", "cli_redis", "cli_run", "cli_control", "__main__"},
     {"__init__"},
