@@ -40,6 +40,7 @@ WorkerFactory = Callable[..., Worker]
 @pytest.fixture
 def make_worker(client: redis.Redis, namespace: str, clock: FakeClock) -> Iterator[WorkerFactory]:
     """Build in-process workers (driven by hand with the fake clock), allowing tests.*."""
+    made: list[Worker] = []
 
     def make(
         *queues: str,
@@ -56,6 +57,10 @@ def make_worker(client: redis.Redis, namespace: str, clock: FakeClock) -> Iterat
             worker_id=worker_id,
         )  # fmt: skip
         worker.register()
+        made.append(worker)
         return worker
 
     yield make
+    for worker in made:
+        worker.pool.runner.close()
+        worker.consumer.close()
