@@ -41,6 +41,17 @@ Schedule jobs (written by workers, read by ``scheduler status`` and the dispatch
     ``{ns}:active:<job>``            STRING id of the run that is queued or running, set by
                                      the dispatcher for ``overlap: skip``; the worker deletes
                                      it (if it still holds that id) when the run ends.
+    ``{ns}:runs:<job>``              LIST of the job's last 50 finished runs, newest first:
+                                     JSON {job, job_id, status, fire, finished_at, duration,
+                                     error}; written with ``last:<job>`` (the dashboard).
+    ``{ns}:runs``                    LIST of the last 50 finished runs of any schedule job,
+                                     the same JSON (the dashboard's overview).
+
+Statistics (written by workers with their acknowledgements, read by the dashboard)
+    ``{ns}:stats:processed:<minute>``
+                                     INT runs that ended (succeeded, failed or dead) in that
+                                     minute (``<minute>`` = epoch seconds // 60); 2 h TTL.
+    ``{ns}:stats:failed:<minute>``   INT runs of that minute that failed (retried or dead).
 
 Leadership and the dispatcher (``scheduler run``)
     ``{ns}:lease``                   STRING JSON {id, epoch, host, pid, since, client} with a
@@ -133,6 +144,14 @@ class Keys:
     def active(self, job: str) -> str:
         """The id of schedule job ``job``'s run that is queued or running (overlap: skip)."""
         return f"{self.prefix}active:{job}"
+
+    def runs(self, job: str | None = None) -> str:
+        """The list of recent finished runs of schedule job ``job`` (None: of any job)."""
+        return f"{self.prefix}runs" if job is None else f"{self.prefix}runs:{job}"
+
+    def stats(self, kind: str, minute: int) -> str:
+        """The counter of ``kind`` ("processed" or "failed") runs in epoch minute ``minute``."""
+        return f"{self.prefix}stats:{kind}:{minute}"
 
     def lease(self) -> str:
         """The leader's lease."""
