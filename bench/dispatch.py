@@ -66,9 +66,18 @@ class Bench:
     def start(self, schedule: Path, namespace: str) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"run-{len(self.procs)}.log", "ab")  # noqa: SIM115
         cmd = [
-            sys.executable, "-m", "scheduler", "run", str(schedule), "--redis", self.redis.url,
-            "--namespace", namespace, "--log-level", "warning",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "scheduler",
+            "run",
+            str(schedule),
+            "--redis",
+            self.redis.url,
+            "--namespace",
+            namespace,
+            "--log-level",
+            "warning",
+        ]
         proc = subprocess.Popen(cmd, stdout=log, stderr=log)
         log.close()
         self.procs.append(proc)
@@ -117,13 +126,17 @@ def lateness(bench: Bench, fires: int) -> None:
     bench.stop_all()
     probe = sorted(seen.items())[1 : fires + 1]  # the first may be the start-up's
     late = sorted((enqueued - fired) * 1000 for fired, enqueued in probe)
-    queued = [int(p["scheduled_for"]) for p in bench.payloads("lateness")
-              if p.get("schedule") == "probe"]  # fmt: skip
+    queued = [
+        int(p["scheduled_for"]) for p in bench.payloads("lateness") if p.get("schedule") == "probe"
+    ]
     lost, doubled = exactly_once(queued)
     p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
     print(f"1. lateness over {len(late)} fires of every:1s, 1,000 other jobs, 3 dispatchers:")
-    print(f"   p50 {statistics.median(late):.2f} ms   p99 {p99:.2f} ms   max {late[-1]:.2f} ms"
-          f"   (target p99 < 2 ms)   lost {lost}, doubled {doubled}", flush=True)  # fmt: skip
+    print(
+        f"   p50 {statistics.median(late):.2f} ms   p99 {p99:.2f} ms   max {late[-1]:.2f} ms"
+        f"   (target p99 < 2 ms)   lost {lost}, doubled {doubled}",
+        flush=True,
+    )
 
 
 def burst(bench: Bench) -> None:
@@ -140,8 +153,11 @@ def burst(bench: Bench) -> None:
     loop.leadership.release()
     assert report.enqueued == 10_000, f"enqueued {report.enqueued}"
     depth = bench.client.llen(Keys("burst").queue("default"))
-    print(f"2. burst of 10,000 jobs due at the same second: enqueued in {elapsed:.3f} s"
-          f"   (target < 0.5 s)   in the queue: {depth}", flush=True)  # fmt: skip
+    print(
+        f"2. burst of 10,000 jobs due at the same second: enqueued in {elapsed:.3f} s"
+        f"   (target < 0.5 s)   in the queue: {depth}",
+        flush=True,
+    )
 
 
 def failover(bench: Bench, trials: int, how: signal.Signals) -> None:
@@ -171,10 +187,15 @@ def failover(bench: Bench, trials: int, how: signal.Signals) -> None:
     bench.stop_all()
     lost, doubled = exactly_once([int(p["scheduled_for"]) for p in bench.payloads(namespace)])
     target = "2 s" if how == signal.SIGKILL else "0.2 s"
-    print(f"3. failover after {how.name} ({trials} trials), signal to the standby's first enqueue"
-          " (sent 5 ms before a fire):")  # fmt: skip
-    print(f"   median {statistics.median(times):.3f} s   max {max(times):.3f} s"
-          f"   (target median < {target})   lost {lost}, doubled {doubled}", flush=True)  # fmt: skip
+    print(
+        f"3. failover after {how.name} ({trials} trials), signal to the standby's first enqueue"
+        " (sent 5 ms before a fire):"
+    )
+    print(
+        f"   median {statistics.median(times):.3f} s   max {max(times):.3f} s"
+        f"   (target median < {target})   lost {lost}, doubled {doubled}",
+        flush=True,
+    )
 
 
 def huge(bench: Bench) -> None:
@@ -202,11 +223,17 @@ def huge(bench: Bench) -> None:
     loop.leadership.release()
     cpu.sort()
     print("4. a 100,000-job schedule (every: 1h, spread over the hour):")
-    print(f"   load {loaded:.2f} s; becoming leader (read and adopt 100,000 states) {adopted:.2f} s")
-    print(f"   memory: process max RSS {rss_after / 1024:.0f} MiB"
-          f" (+{(rss_after - rss_before) / 1024:.0f} MiB for the schedule and its state)")  # fmt: skip
-    print(f"   CPU per tick over 120 ticks ({fired} fires): mean {statistics.mean(cpu):.2f} ms,"
-          f" p99 {cpu[int(len(cpu) * 0.99)]:.2f} ms")  # fmt: skip
+    print(
+        f"   load {loaded:.2f} s; becoming leader (read and adopt 100,000 states) {adopted:.2f} s"
+    )
+    print(
+        f"   memory: process max RSS {rss_after / 1024:.0f} MiB"
+        f" (+{(rss_after - rss_before) / 1024:.0f} MiB for the schedule and its state)"
+    )
+    print(
+        f"   CPU per tick over 120 ticks ({fired} fires): mean {statistics.mean(cpu):.2f} ms,"
+        f" p99 {cpu[int(len(cpu) * 0.99)]:.2f} ms"
+    )
 
 
 def main() -> None:

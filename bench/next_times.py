@@ -90,7 +90,9 @@ def main() -> None:
     print(f"  load + validate, in process:             {load:6.3f} s")
     print(f"  `scheduler next --count 5` (process):    {listing:6.3f} s   target < 2 s")
     print(f"  `scheduler next --count 5 --json`:       {listing_json:6.3f} s")
-    print(f"`scheduler check schedule.example.yml`:    {check:6.3f} s   target < 0.3 s (median of 10)")
+    print(
+        f"`scheduler check schedule.example.yml`:    {check:6.3f} s   target < 0.3 s (median of 10)"
+    )
 
 
 if __name__ == "__main__":

@@ -171,7 +171,8 @@ def test_the_job_of_a_sigkilled_worker_runs_on_another_worker(
     q.client.zadd(q.keys.workers(), {dead_id: 0})
     second = start_worker("--allow", "tests.tasks", "-c", "1")
     wait_until((tmp_path / "done").exists, what="the job to run again")
-    assert "put_back=1 (heartbeat expired)" in second.text()
+    # Log lines reach the file in batches a few milliseconds apart: wait for it.
+    wait_until(lambda: "put_back=1 (heartbeat expired)" in second.text(), what="the put-back log")
     second.signal(signal.SIGTERM)
     assert second.wait() == 0
     assert q.client.exists(q.keys.worker_jobs(dead_id.decode(), "default")) == 0
