@@ -9,11 +9,7 @@ import importlib
 import logging
 import os
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
-from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 import click
@@ -22,14 +18,13 @@ import redis
 from .errors import ConfigError, RedisUnavailable, ScheduleNotFound
 from .jobs import check_queue_name
 from .keys import Keys
+from .logs import configure_logging
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, redis_from_url
 from .registry import AllowList
 from .schedule import load_schedule
 from .worker import Worker, WorkerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def redis_options(command: F) -> F:
@@ -54,89 +49,24 @@ def redis_options(command: F) -> F:
 
 
 def log_options(command: F) -> F:
-    """Add ``--log-level``."""
+    """Add ``--log-level`` and ``--log-format``."""
+    command = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        envvar="SCHEDULER_LOG_FORMAT",
+        default="text",
+        show_default=True,
+        help="text: `time LEVEL logger: event key=value`; json: one JSON object per line "
+        "[env: SCHEDULER_LOG_FORMAT].",
+    )(command)
     return click.option(
         "--log-level",
         type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+        envvar="SCHEDULER_LOG_LEVEL",
         default="info",
         show_default=True,
-        help="Least severe log lines to print (on stderr).",
+        help="Least severe log lines to print, on stderr [env: SCHEDULER_LOG_LEVEL].",
     )(command)
-
-
-def configure_logging(level: str) -> None:
-    """Log lines on stderr as ``time LEVEL logger: message``; the CLI's only handler set-up."""
-    handler = BufferedStderrHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    # Fields the format does not show cost a system call or a stack walk per line
-    # (the logging HOWTO's "Optimization").
-    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
-    logging._srcfile = None
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-
-
-class BufferedStderrHandler(logging.Handler):
-    """Log lines to stderr, written by a thread of their own in batches.
-
-    A worker logs a line when each job starts and ends, from many threads at thousands of
-    jobs per second: a lock shared by those threads, and a write per line, would take
-    most of its time. Here the logging thread formats its line and queues it, taking no
-    lock; the writer thread writes and flushes whatever has queued, then waits ``batch``
-    seconds (5 ms) so the next lines go out together.
-    """
-
-    def __init__(self, batch: float = 0.005) -> None:
-        super().__init__()
-        self._lines: SimpleQueue[str | None] = SimpleQueue()
-        self._stream = open(  # noqa: SIM115 (closed by the writer thread)
-            os.dup(sys.stderr.fileno()), "w", buffering=1 << 16, encoding="utf-8",
-            errors="backslashreplace",
-        )  # fmt: skip
-        self._batch = batch
-        self._writer = threading.Thread(target=self._write, name="scheduler-log", daemon=True)
-        self._writer.start()
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        """Emit without taking the handler's lock: the line queue is the only shared state."""
-        if not self.filter(record):
-            return False
-        self.emit(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._lines.put(self.format(record) + "\n")
-        except Exception:
-            self.handleError(record)
-
-    def close(self) -> None:
-        """Write what is queued and stop the writer."""
-        if self._writer.is_alive():
-            self._lines.put(None)
-            self._writer.join(2.0)
-        super().close()
-
-    def _write(self) -> None:
-        while (line := self._lines.get()) is not None and self._write_queued(line):
-            time.sleep(self._batch)
-        self._stream.close()
-
-    def _write_queued(self, line: str | None) -> bool:
-        """Write ``line`` and every line queued after it, then flush; False once told to
-        stop. Lines that cannot be written (stderr closed) are dropped."""
-        try:
-            while line is not None:
-                with suppress(OSError, ValueError):
-                    self._stream.write(line)
-                line = self._lines.get_nowait()
-            return False
-        except Empty:
-            return True
-        finally:
-            with suppress(OSError, ValueError):
-                self._stream.flush()
 
 
 def connect(url: str, timeout: float = 30.0) -> redis.Redis:
@@ -202,10 +132,10 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
 def worker(
     queues: Sequence[str], concurrency: int, prefetch: int | None, schedule_file: str | None,
     prefixes: Sequence[str], imports: Sequence[str], burst: bool, shutdown_timeout: float,
-    redis_url: str, namespace: str, log_level: str,
+    redis_url: str, namespace: str, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency, prefetch=prefetch, burst=burst,

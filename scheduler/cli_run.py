@@ -10,12 +10,13 @@ from types import FrameType
 import click
 
 from .cli import schedule_argument, schedule_path
-from .cli_redis import configure_logging, connect, log_options, redis_options, safe_namespace
+from .cli_redis import connect, log_options, redis_options, safe_namespace
 from .clock import RedisClock
 from .dev import run_dev
 from .dispatcher import DispatchSettings
 from .keys import Keys
 from .leader import LeaseSettings
+from .logs import configure_logging
 from .runloop import RunLoop, RunSettings, check_eviction
 from .schedule import load_schedule
 from .status import gather, published_schedule, render
@@ -41,10 +42,10 @@ from .watch import ScheduleFile
 @log_options
 def run(
     schedule: str | None, lease: float, poll: float, allow_eviction: bool, redis_url: str,
-    namespace: str, log_level: str,
+    namespace: str, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run a scheduler process: one leader enqueues each fire once, the rest stand by."""
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     source = ScheduleFile(schedule_path(schedule))
     lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
     client = connect(redis_url, timeout=lease_settings.renew_every)

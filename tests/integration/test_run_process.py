@@ -47,12 +47,12 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[object] = []
 
-    def start(self, faults: str = "") -> subprocess.Popen[bytes]:
+    def start(self, faults: str = "", *extra: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, "SCHEDULER_FAULTS": faults}
         log = open(self.workdir / f"run-{len(self.procs)}.log", "wb")  # noqa: SIM115
         cmd = [
             sys.executable, "-m", "scheduler", "run", str(self.schedule), "--redis", self.url,
-            "--namespace", self.namespace, "--lease", "1.5", "--poll", "0.1",
+            "--namespace", self.namespace, "--lease", "1.5", "--poll", "0.1", *extra,
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
         self.procs.append(proc)
@@ -210,3 +210,15 @@ def test_dispatchers_survive_a_redis_restart_and_catch_up_once(
     assert "redis reachable again" in own_cluster.logs()
     own_cluster.stop_all()
     own_cluster.assert_every_second_exactly_once()
+
+
+def test_json_logs_are_one_object_per_line_with_stable_fields(cluster: Cluster) -> None:
+    cluster.start("", "--log-format", "json")
+    cluster.wait_for_fires(1)
+    cluster.stop_all()
+    lines = [json.loads(line) for line in cluster.logs().splitlines()]
+    events = {line["event"] for line in lines}
+    assert {"scheduler started", "leadership acquired", "fire enqueued"} <= events
+    [fire] = [line for line in lines if line["event"] == "fire enqueued"][:1]
+    assert fire["job"] == "second"
+    assert set(fire) >= {"ts", "level", "logger", "event", "job", "fire", "lateness", "message"}
