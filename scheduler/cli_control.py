@@ -133,7 +133,10 @@ def dead() -> None:
 
 
 @dead.command(name="list")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+    help="How many to list.",
+)  # fmt: skip
 @_options
 def dead_list(limit: int, as_json: bool, redis_url: str, namespace: str) -> None:
     """The newest dead jobs, newest first."""
