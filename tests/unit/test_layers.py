@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"jobs", "keys", "clock", "scripts", "logs", "faults"},
     {"leader", "queue", "registry", "consumer", "execution", "watch"},
     {"dispatcher", "worker", "pool", "fetcher", "status", "control", "testing", "metrics"},
-    {"runloop", "dev", "web"},
+    {"runloop", "dev", "web", "pytest_plugin"},
     {"cli", "cli_redis", "cli_run", "cli_control", "__main__"},
     {"__init__"},
 ]

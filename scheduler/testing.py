@@ -1,0 +1,549 @@
+"""Helpers for an application's own tests: no Redis server needed (guide: docs/testing.md).
+
+- ``fires_between``: the fires a schedule produces in a window of time.
+- ``RecordingQueue`` keeps what is enqueued, to assert on and to ``drain``;
+  ``InlineQueue`` runs each job as it is enqueued. Both check and JSON-encode exactly as
+  ``Queue.enqueue`` does, so an argument that would fail in production fails in the test.
+- ``recording()`` / ``inline()`` route every ``Queue`` of the process to such a double for
+  the length of a ``with`` block; ``scheduler.pytest_plugin`` wraps them in fixtures.
+- ``perform`` / ``perform_fire`` run a task the way a worker would: through the allow-list,
+  with ``current_job()`` set, ``async def`` tasks on an event loop of their own.
+
+Not simulated: retries (a task's exception propagates at once), expiry, jitter, overlap,
+the dead set and the timeout of a sync task. Importing this module imports neither redis
+nor pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import os
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from unittest import mock
+
+from .clock import Clock, SystemClock
+from .errors import JobTimeout, PayloadError, TaskNotAllowed
+from .jobs import (
+    DEFAULT_QUEUE,
+    QueuedJob,
+    build_payload,
+    check_queue_name,
+    decode,
+    encode,
+    reset_current,
+    set_current,
+)
+from .planner import select_jobs
+from .registry import AllowList
+from .rules import load_zone
+from .schedule import Job, Schedule, load_schedule
+
+__all__ = [
+    "FireTime",
+    "InlineQueue",
+    "RecordedJob",
+    "RecordingBatch",
+    "RecordingQueue",
+    "allow_list",
+    "fires_between",
+    "inline",
+    "perform",
+    "perform_fire",
+    "recording",
+]
+
+ScheduleSource = Schedule | str | os.PathLike[str]
+Q = TypeVar("Q", bound="RecordingQueue")
+
+# The Queue methods that recording() and inline() route to the double.
+_ROUTED = (
+    "enqueue", "batch", "depth", "delayed_count", "queues", "dead", "dead_count", "retry_dead",
+)  # fmt: skip
+
+
+# --- the schedule -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FireTime:
+    """One fire of a schedule job: its name, the instant (aware UTC) and the job's local time."""
+
+    job: str
+    at: datetime
+    local: datetime
+
+
+def fires_between(
+    schedule: ScheduleSource,
+    start: datetime,
+    end: datetime,
+    jobs: str | Iterable[str] | None = None,
+    *,
+    include_disabled: bool = False,
+    limit: int = 100_000,
+) -> list[FireTime]:
+    """The fires at or after ``start`` and before ``end`` (aware datetimes), by time then job.
+
+    ``schedule`` is a loaded ``Schedule`` or the path of a file; ``jobs`` names the jobs to
+    look at (default: every enabled one; UnknownJob for a name the file lacks). ValueError
+    if the window holds more than ``limit`` fires.
+    """
+    low, high = _instant(start, "start"), _instant(end, "end")
+    if high < low:
+        raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
+    names = [jobs] if isinstance(jobs, str) else list(jobs or ())
+    found: list[FireTime] = []
+    for job in select_jobs(_schedule(schedule), names, include_disabled):
+        found += _job_fires(job, low, high, limit + 1)
+    if len(found) > limit:
+        raise ValueError(f"more than {limit} fires in the window: narrow it, or raise limit=")
+    return sorted(found, key=lambda fire: (fire.at, fire.job))
+
+
+def allow_list(*prefixes: str, schedule: ScheduleSource | None = None) -> AllowList:
+    """What ``scheduler worker --schedule FILE --allow PREFIX...`` runs: the schedule's tasks,
+    tasks under the prefixes and, as always, tasks registered with ``@task``."""
+    tasks = () if schedule is None else {job.task for job in _schedule(schedule).jobs.values()}
+    return AllowList(sorted(tasks), prefixes)
+
+
+def _schedule(source: ScheduleSource) -> Schedule:
+    return source if isinstance(source, Schedule) else load_schedule(source)
+
+
+def _job_fires(job: Job, low: float, high: float, most: int) -> list[FireTime]:
+    zone = load_zone(job.timezone)
+    fires: list[FireTime] = []
+    for at in job.rule.fires(math.ceil(low) - 1):
+        if at >= high or len(fires) >= most:
+            break
+        fires.append(FireTime(job.name, _utc(at), datetime.fromtimestamp(at, zone)))
+    return fires
+
+
+def _instant(value: datetime, name: str) -> float:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime (with a time zone), not naive")
+    return value.timestamp()
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+# --- queue doubles ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """One enqueued job as a worker reads it: arguments after their JSON round trip,
+    ``run_at`` (aware UTC) when a ``delay=``/``at=`` job falls due (None: at once),
+    ``payload`` the JSON text a real Queue writes and ``job`` that payload decoded."""
+
+    id: str
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str
+    run_at: datetime | None
+    payload: str = field(repr=False)
+    job: QueuedJob = field(repr=False)
+
+    @classmethod
+    def read(cls, payload: str, run_at: datetime | None = None) -> RecordedJob:
+        """The job of a payload, decoded as a worker decodes it."""
+        job = decode(payload)
+        return cls(job.id, job.task, job.args, job.kwargs, job.queue, run_at, payload, job)
+
+    def describe(self) -> str:
+        """The call, e.g. ``myapp.mail:send(42, lang='en') on mailers``."""
+        return f"{_call(self.task, self.args, self.kwargs)} on {self.queue}"
+
+
+class RecordingQueue:
+    """A stand-in for ``Queue`` that keeps jobs instead of sending them to Redis.
+
+    ``jobs`` holds every job enqueued (until ``clear``), in order; ``pending`` those not
+    yet run; ``performed`` those run, by ``drain`` or (``InlineQueue``) at once. Jobs run
+    through ``allow`` (default: only ``@task``-registered tasks), as on a worker.
+    """
+
+    def __init__(self, allow: AllowList | None = None, clock: Clock | None = None) -> None:
+        self.allow = allow if allow is not None else AllowList()
+        self.clock: Clock = clock or SystemClock()
+        self.jobs: list[RecordedJob] = []
+        self.pending: list[RecordedJob] = []
+        self.performed: list[RecordedJob] = []
+
+    def enqueue(
+        self,
+        task: str,
+        /,
+        *args: Any,
+        queue: str = DEFAULT_QUEUE,
+        delay: float | None = None,
+        at: datetime | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+        job_id: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """Like ``Queue.enqueue`` (same checks, same PayloadError); the job is kept."""
+        job = self._prepare(
+            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
+            timeout=timeout, job_id=job_id,
+        )  # fmt: skip
+        self._accept(job)
+        return job.id
+
+    @contextmanager
+    def batch(self) -> Iterator[RecordingBatch]:
+        """Like ``Queue.batch``: the jobs are kept when the block ends, none if it raises."""
+        batch = RecordingBatch(self)
+        yield batch
+        batch.send()
+
+    def jobs_for(self, task: str, queue: str | None = None) -> list[RecordedJob]:
+        """The jobs enqueued for ``task`` (on ``queue``, if given), in order."""
+        return [j for j in self.jobs if j.task == task and queue in (None, j.queue)]
+
+    def assert_enqueued(
+        self, task: str, /, *args: Any, queue: str | None = None, **kwargs: Any
+    ) -> RecordedJob:
+        """The first job enqueued for exactly ``task(*args, **kwargs)`` (on ``queue``, if
+        given); AssertionError listing what was enqueued if there is none.
+
+        Arguments are compared after a JSON round trip (a tuple matches a list).
+        """
+        want = decode(encode(build_payload(task, args, kwargs, enqueued_at=0)))
+        for job in self.jobs_for(task, queue):
+            if (job.args, job.kwargs) == (want.args, want.kwargs):
+                return job
+        where = "" if queue is None else f" on {queue}"
+        seen = ", ".join(job.describe() for job in self.jobs) or "nothing"
+        raise AssertionError(
+            f"{_call(task, want.args, want.kwargs)}{where} was not enqueued; enqueued: {seen}"
+        )
+
+    def clear(self) -> None:
+        """Forget every job: enqueued, pending and performed."""
+        self.jobs.clear()
+        self.pending.clear()
+        self.performed.clear()
+
+    def drain(
+        self, *, queue: str | None = None, until: datetime | None = None, limit: int = 10_000
+    ) -> int:
+        """Run the pending jobs, and those they enqueue, earliest due first; return how many ran.
+
+        ``queue`` runs only that queue's jobs; ``until`` (aware) leaves jobs due after it
+        pending. A job that raises ends the drain with its exception (it counts as
+        performed; there is no retry). RuntimeError after ``limit`` jobs.
+        """
+        horizon = math.inf if until is None else _instant(until, "until")
+        count = 0
+        while (index := self._next_due(queue, horizon)) is not None:
+            if count == limit:
+                raise RuntimeError(f"drain ran {limit} jobs and more are due: a job loop?")
+            count += 1
+            self._perform(self.pending.pop(index))
+        return count
+
+    def depth(self, queue: str = DEFAULT_QUEUE) -> int:
+        """How many pending jobs wait in ``queue`` (not counting delayed ones)."""
+        check_queue_name(queue)
+        return sum(1 for j in self.pending if j.queue == queue and j.run_at is None)
+
+    def delayed_count(self, queue: str = DEFAULT_QUEUE) -> int:
+        """How many pending ``delay=``/``at=`` jobs wait in ``queue``."""
+        check_queue_name(queue)
+        return sum(1 for j in self.pending if j.queue == queue and j.run_at is not None)
+
+    def queues(self) -> dict[str, int]:
+        """The depth of every queue a job was enqueued to, by name."""
+        return {name: self.depth(name) for name in sorted({j.queue for j in self.jobs})}
+
+    def dead(self, limit: int = 50) -> list[Any]:
+        """Always empty: a double has no dead set."""
+        return []
+
+    def dead_count(self) -> int:
+        """Always 0: a double has no dead set."""
+        return 0
+
+    def retry_dead(self, job_id: str) -> bool:
+        """Always False: a double has no dead set."""
+        return False
+
+    def _prepare(
+        self,
+        task: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        queue: str,
+        delay: float | None,
+        at: datetime | None,
+        retries: int | None,
+        timeout: float | None,
+        job_id: str | None,
+    ) -> RecordedJob:
+        now = self.clock.now()
+        due = _due(now, delay, at)  # checks in the order of Queue._prepare
+        payload = build_payload(
+            task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
+            timeout=timeout, job_id=job_id,
+        )  # fmt: skip
+        raw = encode(payload)
+        run_at = _utc(round(due, 3)) if due is not None and due > now else None
+        return RecordedJob.read(raw, run_at)
+
+    def _accept(self, job: RecordedJob) -> None:
+        self.jobs.append(job)
+        self.pending.append(job)
+
+    def _next_due(self, queue: str | None, horizon: float) -> int | None:
+        """The index in ``pending`` of the job to run next, if one is due."""
+        ready = [
+            (_due_at(job), index)
+            for index, job in enumerate(self.pending)
+            if queue in (None, job.queue) and (job.run_at is None or _due_at(job) <= horizon)
+        ]
+        return min(ready)[1] if ready else None
+
+    def _perform(self, job: RecordedJob) -> Any:
+        self.performed.append(job)
+        return _run(job.job, self.allow)
+
+
+class InlineQueue(RecordingQueue):
+    """A stand-in for ``Queue`` that runs each job in this thread as it is enqueued.
+
+    ``delay=`` and ``at=`` are checked but not waited for. The task's exception
+    propagates out of ``enqueue`` (or out of the ``batch`` block); there are no retries.
+    """
+
+    def _accept(self, job: RecordedJob) -> None:
+        self.jobs.append(job)
+        self._perform(job)
+
+
+class RecordingBatch:
+    """Enqueues collected by ``RecordingQueue.batch()``, kept (or run) when it ends."""
+
+    def __init__(self, queue: RecordingQueue) -> None:
+        self._queue = queue
+        self._pending: list[RecordedJob] = []
+
+    def enqueue(
+        self,
+        task: str,
+        /,
+        *args: Any,
+        queue: str = DEFAULT_QUEUE,
+        delay: float | None = None,
+        at: datetime | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+        job_id: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """Like ``EnqueueBatch.enqueue``: checked now, kept when the batch ends."""
+        job = self._queue._prepare(
+            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
+            timeout=timeout, job_id=job_id,
+        )  # fmt: skip
+        self._pending.append(job)
+        return job.id
+
+    def send(self) -> None:
+        """Hand the collected jobs to the queue and start a new batch."""
+        pending, self._pending = self._pending, []
+        for job in pending:
+            self._queue._accept(job)
+
+
+@contextmanager
+def recording(
+    allow: AllowList | None = None, clock: Clock | None = None
+) -> Iterator[RecordingQueue]:
+    """Within the block, every ``Queue`` (however and whenever made) keeps its jobs in the
+    ``RecordingQueue`` this yields instead of sending them to Redis."""
+    with _routed(RecordingQueue(allow, clock)) as double:
+        yield double
+
+
+@contextmanager
+def inline(allow: AllowList | None = None) -> Iterator[InlineQueue]:
+    """Within the block, every ``Queue`` runs its jobs at once, through the ``InlineQueue``
+    this yields."""
+    with _routed(InlineQueue(allow)) as double:
+        yield double
+
+
+@contextmanager
+def _routed(double: Q) -> Iterator[Q]:
+    forwards: dict[str, Any] = {name: _forward(getattr(double, name)) for name in _ROUTED}
+    with mock.patch.multiple("scheduler.queue.Queue", **forwards):
+        yield double
+
+
+def _forward(method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(_queue: object, /, *args: Any, **kwargs: Any) -> Any:
+        return method(*args, **kwargs)
+
+    return call
+
+
+def _due(now: float, delay: float | None, at: datetime | None) -> float | None:
+    """Mirrors ``scheduler.queue._due`` (same checks and messages; tests hold them equal)."""
+    if delay is not None and at is not None:
+        raise PayloadError("give delay= or at=, not both")
+    if at is not None:
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise PayloadError("at= must be an aware datetime (with a time zone), not naive")
+        return at.timestamp()
+    if delay is not None:
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+            raise PayloadError(f"delay= must be seconds >= 0, not {delay!r}")
+        return now + delay
+    return None
+
+
+def _due_at(job: RecordedJob) -> float:
+    return job.job.enqueued_at if job.run_at is None else job.run_at.timestamp()
+
+
+def _call(task: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{task}({', '.join(shown)})"
+
+
+# --- running tasks ------------------------------------------------------------------------
+
+
+def perform(
+    task: str,
+    /,
+    *args: Any,
+    queue: str = DEFAULT_QUEUE,
+    attempt: int = 1,
+    retries: int | None = None,
+    timeout: float | None = None,
+    job_id: str | None = None,
+    schedule: str | None = None,
+    scheduled_for: datetime | None = None,
+    allow: AllowList | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run ``task(*args, **kwargs)`` now, as a worker would run that job; return its result.
+
+    The job's arguments make a JSON round trip, the task must pass ``allow`` (default: only
+    ``@task``-registered tasks), and ``current_job()`` tells it ``queue``, ``attempt``,
+    ``schedule`` and ``scheduled_for`` (aware, whole seconds). Exceptions propagate.
+    """
+    payload = build_payload(
+        task, args, kwargs, queue=queue, enqueued_at=SystemClock().now(), retries=retries,
+        timeout=timeout, job_id=job_id, schedule=schedule,
+        scheduled_for=None if scheduled_for is None else _second(scheduled_for),
+    )  # fmt: skip
+    payload["attempt"] = attempt
+    return _run(decode(encode(payload)), AllowList() if allow is None else allow)
+
+
+def perform_fire(
+    schedule: ScheduleSource, job: str, at: datetime, *, allow: AllowList | None = None
+) -> Any:
+    """Run the job of ``schedule`` named ``job`` for its fire at ``at``, with the payload
+    the dispatcher would enqueue (the file's args, kwargs, queue, retries, timeout).
+
+    ``allow`` defaults to ``allow_list(schedule=schedule)``; ValueError if ``at`` is not
+    a fire time of the job.
+    """
+    loaded = _schedule(schedule)
+    entry = select_jobs(loaded, [job], include_disabled=True)[0]
+    instant = _fire_of(entry, at)
+    payload = build_payload(
+        entry.task, entry.args, entry.kwargs, queue=entry.queue, enqueued_at=instant,
+        retries=entry.retries, timeout=entry.timeout, schedule=entry.name,
+        scheduled_for=instant, expires_at=instant + entry.expires if entry.expires else None,
+    )  # fmt: skip
+    rules = allow_list(schedule=loaded) if allow is None else allow
+    return _run(decode(encode(payload)), rules)
+
+
+def _second(value: datetime) -> int:
+    instant = _instant(value, "scheduled_for")
+    if instant != int(instant):
+        raise ValueError("scheduled_for must be a whole second: fire times are whole seconds")
+    return int(instant)
+
+
+def _fire_of(job: Job, at: datetime) -> int:
+    instant = _instant(at, "at")
+    second = math.ceil(instant)
+    fire = job.rule.next_after(second - 1)
+    if fire != instant:
+        after = "none" if fire is None else _utc(fire).isoformat()
+        raise ValueError(
+            f"{at.isoformat()} is not a fire time of job '{job.name}' (the next one is {after})"
+        )
+    return second
+
+
+def _run(job: QueuedJob, allow: AllowList) -> Any:
+    """Call the job's task with ``current_job()`` set; wait for an ``async def`` one."""
+    fn = _resolve(allow, job.task)
+    token = set_current(job)
+    try:
+        result = fn(*job.args, **job.kwargs)
+    finally:
+        reset_current(token)
+    if result is not None and inspect.isawaitable(result):
+        return _wait(result, job)
+    return result
+
+
+def _resolve(allow: AllowList, name: str) -> Callable[..., Any]:
+    try:
+        return allow.resolve(name)
+    except TaskNotAllowed as exc:
+        module = name.partition(":")[0]
+        raise TaskNotAllowed(
+            f"{exc}; in tests, pass allow=allow_list({module!r}) "
+            "or override the scheduler_allow fixture"
+        ) from None
+
+
+def _wait(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
+    """Run on a new event loop: here, or on a thread of its own if a loop runs here."""
+    coroutine = _guarded(awaitable, job)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1, thread_name_prefix="scheduler-testing") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
+    """As a worker awaits a task: ``current_job()`` set, cancelled at its ``timeout``."""
+    token = set_current(job)
+    try:
+        if job.timeout is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, job.timeout)
+        except asyncio.TimeoutError:
+            raise JobTimeout(f"task ran past its timeout of {job.timeout}s") from None
+    finally:
+        reset_current(token)
