@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -48,3 +50,14 @@ def test_help_runs_and_describes_every_option(path: tuple[str, ...]) -> None:
     for param in command.params:
         if isinstance(param, click.Option) and param.name != "help":
             assert (param.help or "").strip(), f"{' '.join(path)} {param.opts[0]} has no help"
+
+
+CLI_DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+
+
+@pytest.mark.parametrize("path", ALL, ids=" ".join)
+def test_docs_cli_covers_every_command_and_option(path: tuple[str, ...]) -> None:
+    assert f"## {path[0]}" in CLI_DOC, f"docs/cli.md has no section for {path[0]}"
+    for param in resolve(path).params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.opts[0] in CLI_DOC, f"docs/cli.md does not mention {param.opts[0]}"
