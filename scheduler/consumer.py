@@ -82,16 +82,31 @@ class Consumer:
                 keys.wake(queue),
             ]
         self._wait_keys = [keys.worker_wake(worker_id), *(keys.wake(q) for q in self.queues)]
+        self._stats: tuple[int, list[str]] = (-1, [])
 
-    def fetch(self, now: float, limit: int, acks: Sequence[tuple[int, bytes]] = ()) -> FetchResult:
-        """Acknowledge ``acks`` (queue index, payload), promote due jobs, take ``limit`` jobs."""
-        args: list[Any] = [self.worker_id, f"{now:.3f}", limit, PROMOTE_BATCH]
+    def fetch(
+        self,
+        now: float,
+        limit: int,
+        acks: Sequence[tuple[int, bytes]] = (),
+        stats: tuple[int, int] = (0, 0),
+    ) -> FetchResult:
+        """Acknowledge ``acks`` (queue index, payload), count ``stats`` (runs ended, of
+        which failed) in this minute's counters, promote due jobs, take ``limit`` jobs."""
+        args: list[Any] = [self.worker_id, f"{now:.3f}", limit, PROMOTE_BATCH, *stats]
         for index, raw in acks:
             args += (index + 1, raw)
-        reply = self._scripts.run_on(self._connection(), "fetch", self._fetch_keys, args)
+        keys = self._fetch_keys + self._stats_keys(int(now // 60))
+        reply = self._scripts.run_on(self._connection(), "fetch", keys, args)
         deliveries = [Delivery(reply[i] - 1, reply[i + 1]) for i in range(2, len(reply), 2)]
         next_due = float(reply[1]) if reply[1] else None
         return FetchResult(deliveries, next_due, registered=reply[0] == 1)
+
+    def _stats_keys(self, minute: int) -> list[str]:
+        if self._stats[0] != minute:
+            kinds = ("processed", "failed")
+            self._stats = (minute, [self.keys.stats(kind, minute) for kind in kinds])
+        return self._stats[1]
 
     def settle(self, settlement: Settlement, dead_cap: int) -> bool:
         """End one delivery; False if it was no longer ours (put back by a reaper)."""
@@ -106,8 +121,12 @@ class Consumer:
         args: list[Any] = [d.raw, settlement.action, settlement.document]
         args += [f"{settlement.score:.3f}", settlement.job_id, dead_cap, int(settlement.final)]
         if settlement.schedule is not None:
-            keys += [self.keys.last(settlement.schedule), self.keys.active(settlement.schedule)]
-            for field, value in (settlement.last or {}).items():
+            job = settlement.schedule
+            keys += [self.keys.last(job), self.keys.active(job), self.keys.runs(job)]
+            keys.append(self.keys.runs())
+            last = settlement.last or {}
+            args.append(json.dumps({"job": job, **last}) if last else "")
+            for field, value in last.items():
                 args += (field, value)
         return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
 

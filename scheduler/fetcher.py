@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from .clock import Clock
 from .consumer import Consumer, Delivery, FetchResult
 from .errors import PayloadError
-from .execution import Outcome, expired, rejected, settlement_for
+from .execution import DEAD, EXPIRED, RETRY, Outcome, expired, rejected, settlement_for
 from .jobs import decode
 from .pool import JobPool
 
@@ -50,6 +50,7 @@ class Fetcher:
         self._next_due: float | None = None
         self._held: dict[bytes, int] = {}  # payloads fetched and not yet settled
         self._reply_lost = False
+        self._ended = [0, 0]  # settled runs not yet counted in Redis: ended, failed
 
     def fetch_once(self, limit: int | None = None) -> int:
         """One round trip: settle finished jobs and take up to ``limit`` (default: room in
@@ -88,15 +89,24 @@ class Fetcher:
             for outcome in outcomes:
                 self._settle(outcome, now, mono)
                 self._release(outcome.delivery.raw)
+                self._count(outcome.status)
                 done += 1
             room = self._pool.room() if limit is None else limit
-            result = self._consumer.fetch(now, room, acks)
+            stats = (len(acks) + self._ended[0], self._ended[1])
+            result = self._consumer.fetch(now, room, acks, stats)
         except BaseException:
             self._pool.restore(acks, outcomes[done:])
             raise
+        self._ended = [0, 0]
         for _, raw in acks:
             self._release(raw)
         return result
+
+    def _count(self, status: str) -> None:
+        """Count a settled run for the per-minute statistics (expired runs never ran)."""
+        if status != EXPIRED:
+            self._ended[0] += 1
+            self._ended[1] += status in (RETRY, DEAD)
 
     def _release(self, raw: bytes) -> None:
         count = self._held.get(raw, 0)
