@@ -34,6 +34,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "dead": "scheduler.cli_control:dead",
     "queues": "scheduler.cli_control:queues",
     "health": "scheduler.cli_control:health",
+    "web": "scheduler.cli_web:web",
 }
 
 

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"leader", "queue", "registry", "consumer", "execution", "watch"},
     {"dispatcher", "worker", "pool", "fetcher", "status", "control", "testing", "metrics"},
     {"runloop", "dev", "web", "pytest_plugin"},
-    {"cli", "cli_redis", "cli_run", "cli_control", "__main__"},
+    {"cli", "cli_redis", "cli_run", "cli_control", "cli_web", "__main__"},
     {"__init__"},
 ]
 

@@ -1,0 +1,85 @@
+"""`scheduler web`: the dashboard, served by uvicorn (the ``web`` extra).
+
+Listed by `scheduler --help` even without the extra; run without it, it says which
+extra to install, on one line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .cli import schedule_path
+from .cli_redis import connect, log_options, redis_options, safe_namespace
+from .clock import RedisClock
+from .errors import ConfigError
+from .keys import Keys
+from .logs import configure_logging
+from .schedule import Schedule, load_schedule
+
+try:
+    import uvicorn
+
+    from .web import WebSettings, create_app
+    from .web.guard import is_loopback
+except ImportError as exc:  # the web extra is not installed
+    MISSING: str | None = exc.name or "its dependencies"
+else:
+    MISSING = None
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --token.")  # fmt: skip
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="TCP port to listen on.")  # fmt: skip
+@click.option(
+    "--token", envvar="SCHEDULER_WEB_TOKEN", default=None, metavar="TOKEN",
+    help="Access token: open the dashboard once with ?token=TOKEN, or send "
+    "'Authorization: Bearer TOKEN' [env: SCHEDULER_WEB_TOKEN].",
+)  # fmt: skip
+@click.option("--read-only", is_flag=True, help="Show everything, change nothing.")
+@click.option(
+    "--refresh", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
+    help="Seconds between live updates of an open page (0: none).",
+)  # fmt: skip
+@click.option(
+    "--schedule", "schedule_file", default=None, metavar="FILE",
+    help="Show the jobs of FILE while no leader has published its schedule.",
+)  # fmt: skip
+@redis_options
+@log_options
+def web(
+    host: str, port: int, token: str | None, read_only: bool, refresh: float,
+    schedule_file: str | None, redis_url: str, namespace: str, log_level: str, log_format: str,
+) -> None:  # fmt: skip
+    """Serve the dashboard: leader, workers, queues, schedules, retries and dead jobs."""
+    if MISSING is not None:
+        raise ConfigError(
+            f"scheduler web needs the web extra ({MISSING} is missing): "
+            "pip install 'scheduler[web]'"
+        )
+    token = token or None
+    if token is None and not is_loopback(host):
+        raise click.UsageError(
+            f"--host {host} is reachable from other machines: give --token "
+            "(or set SCHEDULER_WEB_TOKEN), or listen on 127.0.0.1"
+        )
+    configure_logging(log_level, log_format)
+    fallback = _fallback(schedule_file)
+    client = connect(redis_url, timeout=10.0)
+    keys = Keys(safe_namespace(namespace))
+    settings = WebSettings(token=token, read_only=read_only, refresh=refresh, fallback=fallback)
+    app = create_app(client, keys, RedisClock(client), settings)
+    log.info(
+        "dashboard on http://%s:%d/%s%s", host if ":" not in host else f"[{host}]", port,
+        "?token=<your token>" if token else "", " (read-only)" if read_only else "",
+    )  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def _fallback(schedule_file: str | None) -> Schedule | None:
+    return load_schedule(schedule_path(schedule_file)) if schedule_file else None

@@ -1,0 +1,276 @@
+"""What the dashboard reads from Redis: one or two pipelined round trips per page.
+
+Each function returns plain values for the templates; nothing here renders or decides
+who may see what.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from ..errors import ScheduleInvalid
+from ..keys import Keys, as_text
+from ..schedule import Job, Schedule, parse_schedule
+from ..status import SCHEDULER_FRESH
+
+CHART_MINUTES = 60
+RECENT_RUNS = 20
+RETRIES_SCANNED = 200  # delayed entries read per queue for the retries page
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One schedule job with what Redis knows of it."""
+
+    job: Job
+    next: list[int]
+    last_fire: int | None
+    lateness: float | None
+    last_run: dict[str, str]
+    paused: dict[str, Any] | None
+    overdue: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A slice of a longer list: ``items`` of page ``number`` (1-based) of ``pages``."""
+
+    items: list[Any]
+    number: int
+    pages: int
+    total: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ScheduleSource:
+    """The schedule the leader published (parsed once per digest), else ``fallback``."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, fallback: Schedule | None) -> None:
+        self._client = client
+        self._keys = keys
+        self._fallback = fallback
+        self._cached: tuple[str, Schedule | None] | None = None
+
+    def get(self) -> Schedule | None:
+        """The current schedule, or None if there is none to show."""
+        raw = self._client.get(self._keys.schedule())
+        if raw is None:
+            return self._fallback
+        snapshot = json.loads(raw)
+        digest = str(snapshot.get("digest"))
+        cached = self._cached
+        if cached is None or cached[0] != digest:
+            cached = self._cached = (digest, self._parse(snapshot))
+        return cached[1]
+
+    def _parse(self, snapshot: dict[str, Any]) -> Schedule | None:
+        try:
+            return parse_schedule(snapshot["text"], snapshot.get("path", "<published>"))
+        except ScheduleInvalid:
+            return self._fallback
+
+
+def _text_map(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {as_text(k): as_text(v) for k, v in raw.items()}
+
+
+def _float(value: bytes | str | None) -> float | None:
+    return None if value is None or value in (b"", "") else float(value)
+
+
+# -- the overview ------------------------------------------------------------------------
+
+
+def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
+    """Leader, standbys, workers, queues, the last hour's counts and the latest runs."""
+    minute = int(now // 60)
+    minutes = list(range(minute - CHART_MINUTES + 1, minute + 1))
+    pipe = client.pipeline(transaction=False)
+    pipe.get(keys.lease())
+    pipe.zrangebyscore(keys.schedulers(), now - SCHEDULER_FRESH, "+inf")
+    pipe.zrange(keys.workers(), 0, -1, withscores=True)
+    pipe.smembers(keys.queues())
+    stat_keys = [keys.stats(kind, m) for kind in ("processed", "failed") for m in minutes]
+    pipe.mget(stat_keys)
+    pipe.lrange(keys.runs(), 0, RECENT_RUNS - 1)
+    lease, scheduler_ids, workers, queue_names, counts, runs = pipe.execute()
+    leader = json.loads(lease) if lease else None
+    ids = [as_text(i) for i in scheduler_ids]
+    worker_scores = [(as_text(w), float(score)) for w, score in workers]
+    queues = sorted(as_text(q) for q in queue_names)
+    details = _overview_details(client, keys, ids, [w for w, _ in worker_scores], queues, now=now)
+    numbers = [int(c) if c else 0 for c in counts]
+    return {
+        "leader": leader,
+        "schedulers": details["schedulers"],
+        "standbys": [s for s in details["schedulers"] if not leader or s["id"] != leader["id"]],
+        "workers": [
+            {**info, "heartbeat_age": now - score}
+            for (_, score), info in zip(worker_scores, details["workers"], strict=True)
+        ],
+        "queues": details["queues"],
+        "chart": list(zip(minutes, numbers[:CHART_MINUTES], numbers[CHART_MINUTES:], strict=True)),
+        "runs": [json.loads(r) for r in runs],
+    }
+
+
+def _overview_details(
+    client: redis.Redis, keys: Keys, scheduler_ids: list[str], worker_ids: list[str],
+    queues: list[str], *, now: float,
+) -> dict[str, Any]:  # fmt: skip
+    pipe = client.pipeline(transaction=False)
+    for scheduler_id in scheduler_ids:
+        pipe.hgetall(keys.scheduler(scheduler_id))
+    for worker_id in worker_ids:
+        pipe.hgetall(keys.worker(worker_id))
+        for queue in queues:
+            pipe.llen(keys.worker_jobs(worker_id, queue))
+    for queue in queues:
+        pipe.llen(keys.queue(queue))
+        pipe.lindex(keys.queue(queue), -1)
+        pipe.zcard(keys.delayed(queue))
+    replies = iter(pipe.execute())
+    schedulers = [{"id": i, **_text_map(next(replies))} for i in scheduler_ids]
+    workers, held_by_queue = [], dict.fromkeys(queues, 0)
+    for worker_id in worker_ids:
+        info = _text_map(next(replies))
+        held = {q: int(next(replies)) for q in queues}
+        for queue, count in held.items():
+            held_by_queue[queue] += count
+        queues_of = json.loads(info["queues"]) if info.get("queues") else []
+        workers.append({"id": worker_id, **info, "queues": queues_of, "held": sum(held.values())})
+    rows = []
+    for queue in queues:
+        depth, oldest, delayed = next(replies), next(replies), next(replies)
+        enqueued = json.loads(oldest).get("enqueued_at") if oldest else None
+        age = now - float(enqueued) if enqueued is not None else None
+        rows.append(
+            {"name": queue, "depth": int(depth), "oldest_age": age, "delayed": int(delayed),
+             "in_progress": held_by_queue[queue]}
+        )  # fmt: skip
+    return {"schedulers": schedulers, "workers": workers, "queues": rows}
+
+
+def next_up(schedule: Schedule, paused: set[str], now: float, count: int = 10) -> list[Any]:
+    """The next ``count`` fires of enabled, unpaused jobs: (instant, job), soonest first."""
+    after = int(now)
+    fires = []
+    for job in schedule.jobs.values():
+        if job.enabled and job.name not in paused:
+            at = job.rule.next_after(after)
+            if at is not None:
+                fires.append((at, job.name, job))
+    fires.sort(key=lambda f: (f[0], f[1]))
+    return [(at, job) for at, _, job in fires[:count]]
+
+
+def paused_jobs(client: redis.Redis, keys: Keys) -> dict[str, dict[str, Any]]:
+    """Every paused job: {by, at, reason}."""
+    return {as_text(k): json.loads(v) for k, v in client.hgetall(keys.paused()).items()}
+
+
+# -- schedule jobs -----------------------------------------------------------------------
+
+
+def job_rows(
+    client: redis.Redis, keys: Keys, now: float, jobs: list[Job], count: int = 5
+) -> list[JobRow]:
+    """For each job: its next ``count`` fires, last fire and lateness, last run, pause."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.paused())
+    for job in jobs:
+        pipe.hmget(keys.state(job.name), "watermark", "enqueued_at")
+        pipe.zrange(keys.fired(job.name), -1, -1)
+        pipe.hgetall(keys.last(job.name))
+    replies = pipe.execute()
+    paused = {as_text(k): json.loads(v) for k, v in replies[0].items()}
+    return [
+        _job_row(job, now, count, replies[1 + 3 * i : 4 + 3 * i], paused.get(job.name))
+        for i, job in enumerate(jobs)
+    ]
+
+
+def _job_row(
+    job: Job, now: float, count: int, replies: list[Any], pause: dict[str, Any] | None
+) -> JobRow:
+    state, fired, last = replies
+    watermark, enqueued_at = _float(state[0]), _float(state[1])
+    last_fire = int(float(fired[0])) if fired else None
+    lateness = enqueued_at - last_fire if last_fire is not None and enqueued_at else None
+    nexts: list[int] = []
+    at: int | None = int(now)
+    while len(nexts) < count and at is not None:
+        at = job.rule.next_after(at)
+        if at is not None:
+            nexts.append(at)
+    overdue = None
+    if job.enabled and pause is None and watermark is not None:
+        due = job.rule.next_after(int(watermark))
+        overdue = due if due is not None and due < now - 5 else None
+    return JobRow(job, nexts, last_fire, lateness, _text_map(last), pause, overdue)
+
+
+def job_runs(client: redis.Redis, keys: Keys, name: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The job's recent finished runs, newest first."""
+    return [json.loads(raw) for raw in client.lrange(keys.runs(name), 0, limit - 1)]
+
+
+# -- retries and the dead set ------------------------------------------------------------
+
+
+def dead_page(client: redis.Redis, keys: Keys, number: int, per_page: int = 50) -> Page:
+    """Page ``number`` of the dead set, newest first."""
+    start = (number - 1) * per_page
+    pipe = client.pipeline(transaction=False)
+    pipe.zcard(keys.dead())
+    pipe.zrevrange(keys.dead(), start, start + per_page - 1, withscores=True)
+    total, entries = pipe.execute()
+    pages = max(1, -(-int(total) // per_page))
+    if number > pages:  # past the end (the set shrank): show the last page
+        return dead_page(client, keys, pages, per_page)
+    ids = [as_text(i) for i, _ in entries]
+    records = client.hmget(keys.dead_jobs(), ids) if ids else []
+    items = [
+        {**json.loads(raw), "id": job_id, "failed_at": score}
+        for job_id, score, raw in zip(ids, (s for _, s in entries), records, strict=True)
+        if raw is not None
+    ]
+    return Page(items, number, pages, int(total))
+
+
+def dead_record(client: redis.Redis, keys: Keys, job_id: str) -> dict[str, Any] | None:
+    """One dead job's record (payload, error, traceback, failed_at), or None."""
+    raw = client.hget(keys.dead_jobs(), job_id)
+    return None if raw is None else {**json.loads(raw), "id": job_id}
+
+
+def retries(client: redis.Redis, keys: Keys) -> Page:
+    """Jobs waiting to be retried (attempt 2 or more), soonest first, from the first
+    ``RETRIES_SCANNED`` delayed entries of each queue; ``extra["delayed"]`` counts all."""
+    queues = sorted(as_text(q) for q in client.smembers(keys.queues()))
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        pipe.zcard(keys.delayed(queue))
+        pipe.zrange(keys.delayed(queue), 0, RETRIES_SCANNED - 1, withscores=True)
+    replies = pipe.execute()
+    items, delayed = [], 0
+    for i in range(len(queues)):
+        delayed += int(replies[2 * i])
+        for raw, due in replies[2 * i + 1]:
+            payload = _payload(raw)
+            if payload is not None and int(payload.get("attempt", 1)) > 1:
+                items.append({**payload, "due": due})
+    items.sort(key=lambda p: p["due"])
+    return Page(items, 1, 1, len(items), {"delayed": delayed})
+
+
+def _payload(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,256 @@
+"""The dashboard's pages (GET) and buttons (POST, each answered with a redirect back).
+
+Pages read Redis through ``scheduler.web.data`` and render server-side, so they read
+fine without JavaScript; ``static/live.js`` refreshes them in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote
+
+import redis
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..clock import Clock
+from ..control import Control
+from ..errors import PayloadError
+from ..keys import Keys, as_text
+from ..schedule import Job, Schedule
+from . import actions, data
+from .guard import CSRF_FIELD, Guard
+from .render import environment
+
+FLASH_COOKIE = "scheduler_flash"
+MAX_FORM_BYTES = 16_384
+MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How the dashboard behaves; see ``scheduler web --help``."""
+
+    token: str | None = None
+    read_only: bool = False
+    refresh: float = 5.0  # seconds between live updates of a page (0: none)
+    per_page: int = 100  # schedule jobs per page
+    dead_per_page: int = 50
+    fallback: Schedule | None = None  # shown when no leader has published its schedule
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Dashboard:
+    """The pages and actions over one namespace of one Redis."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, settings: WebSettings):
+        self.client = client
+        self.keys = keys
+        self.clock = clock
+        self.settings = settings
+        self.guard = Guard(settings.token, settings.read_only)
+        self.control = Control(client, keys, clock)
+        self.schedules = data.ScheduleSource(client, keys, settings.fallback)
+        self.env = environment()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def page(
+        self, request: Request, template: str, refresh: bool = True, **context: Any
+    ) -> HTMLResponse:
+        """Render ``template`` with the context every page shares."""
+        live = request.headers.get("x-live") == "1"
+        flash = None if live else request.cookies.get(FLASH_COOKIE)
+        html = self.env.get_template(template).render(
+            request=request, now=self.clock.now(), namespace=self.keys.namespace,
+            read_only=self.settings.read_only, csrf_field=CSRF_FIELD,
+            csrf=self.guard.csrf_token(request.scope["state"].get("session", "")),
+            flash=unquote(flash) if flash else None, path=_here(request),
+            refresh=self.settings.refresh if refresh else 0, **context,
+        )  # fmt: skip
+        response = HTMLResponse(html)
+        if flash:
+            response.delete_cookie(FLASH_COOKIE, httponly=True, samesite="strict")
+        return response
+
+    def _job(self, name: str) -> Job:
+        schedule = self.schedules.get()
+        if schedule is None or name not in schedule.jobs:
+            raise HTTPException(404, f"no job named {name} in the schedule")
+        return schedule.jobs[name]
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def overview(self, request: Request) -> Response:
+        """Leader, standbys, workers, queues, the last hour, the latest runs, next fires."""
+        now = self.clock.now()
+        info = data.overview(self.client, self.keys, now)
+        schedule = self.schedules.get()
+        paused = data.paused_jobs(self.client, self.keys)
+        upcoming = data.next_up(schedule, set(paused), now) if schedule else []
+        jobs = len(schedule.jobs) if schedule else 0
+        return self.page(
+            request, "overview.html", info=info, upcoming=upcoming, jobs=jobs, paused=len(paused)
+        )
+
+    def schedule_list(self, request: Request) -> Response:
+        """Every job of the schedule (filtered, a page at a time) with buttons."""
+        schedule = self.schedules.get()
+        query = request.query_params.get("q", "").strip()
+        show = request.query_params.get("show", "all")
+        jobs = list(schedule.jobs.values()) if schedule else []
+        if query:
+            lowered = query.lower()
+            jobs = [j for j in jobs if lowered in j.name.lower() or lowered in j.task.lower()]
+        if show == "paused":
+            paused = data.paused_jobs(self.client, self.keys)
+            jobs = [j for j in jobs if j.name in paused]
+        elif show == "disabled":
+            jobs = [j for j in jobs if not j.enabled]
+        per_page = _int(request, "per_page", self.settings.per_page, 1, 1000)
+        pages = max(1, -(-len(jobs) // per_page))
+        number = _int(request, "page", 1, 1, pages)
+        sliced = jobs[(number - 1) * per_page : number * per_page]
+        rows = data.job_rows(self.client, self.keys, self.clock.now(), sliced)
+        page = data.Page(rows, number, pages, len(jobs), {"q": query, "show": show})
+        total = len(schedule.jobs) if schedule else 0
+        return self.page(request, "schedules.html", page=page, schedule=schedule, total=total)
+
+    def job_page(self, request: Request) -> Response:
+        """One job: its settings, next fires, last fire, recent runs, buttons."""
+        job = self._job(request.path_params["name"])
+        [row] = data.job_rows(self.client, self.keys, self.clock.now(), [job], count=10)
+        runs = data.job_runs(self.client, self.keys, job.name)
+        return self.page(request, "job.html", row=row, runs=runs)
+
+    def retries_page(self, request: Request) -> Response:
+        """Jobs waiting for their next attempt."""
+        return self.page(request, "retries.html", page=data.retries(self.client, self.keys))
+
+    def dead_list(self, request: Request) -> Response:
+        """The dead set, newest first, a page at a time."""
+        per_page = self.settings.dead_per_page
+        number = _int(request, "page", 1, 1, 10**6)
+        page = data.dead_page(self.client, self.keys, number, per_page)
+        return self.page(request, "dead.html", page=page)
+
+    def dead_job(self, request: Request) -> Response:
+        """One dead job: payload, error, traceback."""
+        record = data.dead_record(self.client, self.keys, request.path_params["job_id"])
+        if record is None:
+            raise HTTPException(404, "no such dead job (retried or deleted?)")
+        return self.page(request, "dead_job.html", refresh=False, record=record)
+
+    # -- buttons ---------------------------------------------------------------------------
+
+    def action(self, do: Callable[[Request, dict[str, str]], str]) -> Endpoint:
+        """A POST endpoint: check the form, run ``do`` (returns a message), go back."""
+
+        async def endpoint(request: Request) -> Response:
+            form = await _read_form(request)
+            if not self.guard.form_allowed(request, form):
+                raise HTTPException(403, "this form is stale or did not come from here: reload")
+            message = await run_in_threadpool(do, request, form)
+            response = RedirectResponse(_back(form.get("next")), status_code=303)
+            response.set_cookie(
+                FLASH_COOKIE, quote(message), max_age=60, httponly=True, samesite="strict"
+            )
+            return response
+
+        return endpoint
+
+    def trigger(self, request: Request, form: dict[str, str]) -> str:
+        """Run the job now."""
+        job_id = self.control.trigger(self._job(request.path_params["name"]))
+        return f"{request.path_params['name']}: enqueued now (id {job_id})"
+
+    def pause(self, request: Request, form: dict[str, str]) -> str:
+        """Pause the job, with the reason given."""
+        name = self._job(request.path_params["name"]).name
+        reason = form.get("reason", "").strip()[:MAX_REASON] or None
+        who = f"dashboard ({request.client.host if request.client else '?'})"
+        self.control.pause(name, who, reason)
+        return f"{name}: paused" + (f" ({reason})" if reason else "")
+
+    def resume(self, request: Request, form: dict[str, str]) -> str:
+        """Resume the job."""
+        name = self._job(request.path_params["name"]).name
+        return f"{name}: resumed" if self.control.resume(name) else f"{name}: was not paused"
+
+    def dead_retry(self, request: Request, form: dict[str, str]) -> str:
+        """Enqueue one dead job again."""
+        job_id = request.path_params["job_id"]
+        try:
+            done = self.control.retry_dead([job_id])
+        except PayloadError as exc:
+            return f"not retried: {exc}"
+        return f"{job_id}: enqueued again" if done else f"{job_id}: no longer dead"
+
+    def dead_delete(self, request: Request, form: dict[str, str]) -> str:
+        """Delete one dead job."""
+        job_id = request.path_params["job_id"]
+        done = self.control.purge_dead([job_id])
+        return f"{job_id}: deleted" if done else f"{job_id}: no longer dead"
+
+    def dead_retry_all(self, request: Request, form: dict[str, str]) -> str:
+        """Enqueue every dead job again (those with no readable payload stay)."""
+        ids = [as_text(i) for i in self.client.zrange(self.keys.dead(), 0, -1)]
+        sent, unreadable = actions.retry_all_dead(self.control.queue, ids)
+        stayed = f"; {unreadable} without a readable payload stayed" if unreadable else ""
+        return f"{sent} dead jobs enqueued again{stayed}"
+
+    def dead_delete_all(self, request: Request, form: dict[str, str]) -> str:
+        """Empty the dead set."""
+        return f"{self.control.purge_dead(None)} dead jobs deleted"
+
+    def retry_now(self, request: Request, form: dict[str, str]) -> str:
+        """Make a waiting retry due now."""
+        queue, job_id = request.path_params["queue"], request.path_params["job_id"]
+        done = actions.retry_now(self.client, self.keys, queue, job_id, self.clock.now())
+        return f"{job_id}: due now" if done else f"{job_id}: no longer waiting"
+
+    def retry_delete(self, request: Request, form: dict[str, str]) -> str:
+        """Delete a waiting retry."""
+        queue, job_id = request.path_params["queue"], request.path_params["job_id"]
+        done = actions.delete_delayed(self.client, self.keys, queue, job_id)
+        return f"{job_id}: deleted" if done else f"{job_id}: no longer waiting"
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(request.query_params.get(name, default))
+    except ValueError:
+        value = default
+    return min(high, max(low, value))
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _back(target: str | None) -> str:
+    """A local path to go back to (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """A url-encoded form of at most ``MAX_FORM_BYTES``."""
+    if request.headers.get("content-type", "").split(";")[0].strip() not in (
+        "application/x-www-form-urlencoded", "",
+    ):  # fmt: skip
+        raise HTTPException(415, "send a url-encoded form")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "form too large")
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))

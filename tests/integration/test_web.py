@@ -1,0 +1,338 @@
+"""The dashboard through Starlette's TestClient against a real Redis, with an in-process
+leader on a fake clock: pages, buttons, access token, CSRF, read-only, escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from starlette.testclient import TestClient
+
+from scheduler.clock import FakeClock
+from scheduler.jobs import build_payload, encode
+from scheduler.keys import Keys
+from scheduler.leader import LeaseSettings
+from scheduler.runloop import RunLoop, RunSettings
+from scheduler.watch import ScheduleFile
+from scheduler.web import WebSettings, create_app
+
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+BASE = "http://127.0.0.1:8080"
+HOSTILE = "<script>alert(1)</script>"
+
+SCHEDULE = f"""\
+jobs:
+  minutely:
+    task: tests.tasks:add
+    every: 1m
+    args: [1, "{HOSTILE}"]
+    kwargs: {{note: "<img src=x onerror=alert(2)>"}}
+  madrid-morning:
+    task: tests.tasks:noop
+    cron: "30 9 * * MON-FRI"
+    timezone: Europe/Madrid
+  switched-off:
+    task: tests.tasks:noop
+    every: 1h
+    enabled: false
+"""
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_url) as c:
+        yield c
+
+
+@pytest.fixture
+def keys(namespace: str) -> Keys:
+    return Keys(namespace)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0 + 1)
+
+
+@pytest.fixture
+def leader(client: redis.Redis, keys: Keys, clock: FakeClock, tmp_path: Path) -> Iterator[RunLoop]:
+    path = tmp_path / "schedule.yml"
+    path.write_text(SCHEDULE)
+    settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+    loop = RunLoop(client, keys, clock, ScheduleFile(str(path)), settings)
+    loop.step()
+    yield loop
+    loop.leadership.release()
+
+
+Browser = Callable[..., TestClient]
+
+
+@pytest.fixture
+def browser(client: redis.Redis, keys: Keys, clock: FakeClock, leader: RunLoop) -> Browser:
+    def make(base_url: str = BASE, **settings: object) -> TestClient:
+        app = create_app(client, keys, clock, WebSettings(**settings))  # type: ignore[arg-type]
+        return TestClient(app, base_url=base_url, follow_redirects=False)
+
+    return make
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def post(web: TestClient, path: str, form: dict[str, str], origin: str | None = BASE) -> int:
+    headers = {"origin": origin} if origin else {}
+    return web.post(path, data=form, headers=headers).status_code
+
+
+def bury(client: redis.Redis, keys: Keys, job_id: str, at: float, **fields: object) -> None:
+    """Put a dead job straight into the dead set."""
+    payload = build_payload("tests.tasks:add", [1, 2], {}, queue="default", enqueued_at=at)
+    record = {**payload, "id": job_id, "error": "ValueError: boom", "traceback": "Trace",
+              "failed_at": at, **fields}  # fmt: skip
+    client.zadd(keys.dead(), {job_id: at})
+    client.hset(keys.dead_jobs(), job_id, json.dumps(record))
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+def test_every_page_renders_the_leader_schedule_and_queues(
+    browser: Browser, leader: RunLoop, clock: FakeClock, client: redis.Redis, keys: Keys
+) -> None:
+    clock.advance(60)
+    leader.step()  # minutely fires at 00:01
+    bury(client, keys, "d1", T0)
+    web = browser()
+    overview = web.get("/").text
+    assert json.loads(client.get(keys.lease()) or "{}")["id"] in overview
+    assert "epoch" in overview and "no leader" not in overview
+    assert "minutely" in overview  # next fires
+    schedules = web.get("/schedules").text
+    assert "every 1 minute" in schedules or "every minute" in schedules
+    assert "Europe/Madrid" in schedules and "disabled" in schedules
+    assert "2026-01-01 00:01:00 UTC" in schedules  # the last fire
+    assert "Fri 2026-01-02 09:30:00 +01:00" in schedules  # next fire, local time
+    assert "2026-01-02 08:30:00 UTC" in schedules  # and in UTC
+    assert web.get("/jobs/madrid-morning").status_code == 200
+    assert web.get("/jobs/nope").status_code == 404
+    assert "d1" in web.get("/dead").text
+    assert "Trace" in web.get("/dead/d1").text
+    assert web.get("/dead/nope").status_code == 404
+    assert web.get("/retries").status_code == 200
+
+
+def test_job_data_is_escaped_everywhere(browser: Browser, client: redis.Redis, keys: Keys) -> None:
+    bury(client, keys, "evil", T0, error=HOSTILE, traceback=HOSTILE, task=HOSTILE)
+    client.lpush(keys.runs("minutely"), json.dumps(
+        {"job": "minutely", "job_id": HOSTILE, "status": HOSTILE, "fire": "", "finished_at": T0,
+         "duration": 0.1, "error": HOSTILE}))  # fmt: skip
+    client.lpush(keys.runs(), client.lindex(keys.runs("minutely"), 0))  # type: ignore[arg-type]
+    web = browser()
+    for path in ["/", "/schedules", "/jobs/minutely", "/dead", "/dead/evil"]:
+        page = web.get(path).text
+        assert "<script>alert" not in page and "<img src=x" not in page, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in web.get("/dead/evil").text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in web.get("/jobs/minutely").text
+
+
+def test_the_dead_set_is_paginated_newest_first(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    for i in range(120):
+        bury(client, keys, f"job{i:03d}", T0 + i)
+    web = browser()
+    first = re.findall(r'<tr data-id="(job\d+)"', web.get("/dead").text)
+    assert first == [f"job{i:03d}" for i in range(119, 69, -1)]
+    third = re.findall(r'<tr data-id="(job\d+)"', web.get("/dead?page=3").text)
+    assert third == [f"job{i:03d}" for i in range(19, -1, -1)]
+    assert "page 3 of 3" in web.get("/dead?page=99").text
+
+
+def test_schedules_can_be_filtered_and_paginated(browser: Browser) -> None:
+    web = browser(per_page=2)
+    page = web.get("/schedules").text
+    assert "page 1 of 2" in page and page.count('<tr id="job-') == 2
+    found = web.get("/schedules?q=MADRID").text
+    assert found.count('<tr id="job-') == 1 and "madrid-morning" in found
+    disabled = web.get("/schedules?show=disabled").text
+    assert re.findall(r'<tr id="job-([^"]+)"', disabled) == ["switched-off"]
+
+
+# -- buttons -----------------------------------------------------------------------------
+
+
+def test_pause_and_resume_from_the_dashboard_stop_and_restart_the_fires(
+    browser: Browser, leader: RunLoop, clock: FakeClock, client: redis.Redis, keys: Keys
+) -> None:
+    web = browser()
+    token = csrf_of(web.get("/schedules").text)
+    form = {"csrf": token, "reason": "db migration", "next": "/schedules"}
+    response = web.post("/jobs/minutely/pause", data=form, headers={"origin": BASE})
+    assert response.status_code == 303 and response.headers["location"] == "/schedules"
+    page = web.get("/schedules").text
+    assert "minutely: paused (db migration)" in page  # the flash
+    assert "db migration" in web.get("/schedules?show=paused").text
+    for _ in range(3):
+        clock.advance(60)
+        leader.step()
+    assert client.llen(keys.queue("default")) == 0
+    assert post(web, "/jobs/minutely/resume", {"csrf": token}) == 303
+    clock.advance(60)
+    leader.step()
+    assert client.llen(keys.queue("default")) > 0
+
+
+def test_trigger_enqueues_a_run_now(browser: Browser, client: redis.Redis, keys: Keys) -> None:
+    web = browser()
+    token = csrf_of(web.get("/jobs/minutely").text)
+    assert post(web, "/jobs/minutely/trigger", {"csrf": token}) == 303
+    [raw] = client.lrange(keys.queue("default"), 0, -1)
+    assert json.loads(raw)["schedule"] == "minutely"
+    assert post(web, "/jobs/nope/trigger", {"csrf": token}) == 404
+
+
+def test_dead_jobs_are_retried_deleted_and_retried_all(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    for name in ("a", "b", "c", "d"):
+        bury(client, keys, name, T0)
+    bury(client, keys, "raw", T0, raw="not json")
+    web = browser()
+    token = csrf_of(web.get("/dead").text)
+    assert post(web, "/dead/a/retry", {"csrf": token}) == 303
+    assert client.llen(keys.queue("default")) == 1
+    assert post(web, "/dead/b/delete", {"csrf": token}) == 303
+    assert post(web, "/dead/retry-all", {"csrf": token}) == 303
+    assert "2 dead jobs enqueued again; 1 without a readable payload stayed" in web.get("/").text
+    assert client.llen(keys.queue("default")) == 3
+    assert [i.decode() for i in client.zrange(keys.dead(), 0, -1)] == ["raw"]
+    assert post(web, "/dead/delete-all", {"csrf": token}) == 303
+    assert client.zcard(keys.dead()) == 0
+
+
+def test_a_waiting_retry_is_listed_made_due_now_or_deleted(
+    browser: Browser, client: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    for job_id in ("r1", "r2"):
+        payload = build_payload(
+            "tests.tasks:fail", [], {}, queue="default", enqueued_at=T0, job_id=job_id
+        )
+        payload.update(attempt=2, error="ValueError: boom")
+        client.zadd(keys.delayed("default"), {encode(payload): T0 + 3600})
+        client.sadd(keys.queues(), "default")
+    web = browser()
+    page = web.get("/retries").text
+    assert "r1" in page and "r2" in page and "ValueError: boom" in page
+    token = csrf_of(page)
+    assert post(web, "/retries/default/r1/now", {"csrf": token}) == 303
+    due = {
+        json.loads(m)["id"]: s
+        for m, s in client.zrange(keys.delayed("default"), 0, -1, withscores=True)
+    }
+    assert due == {"r1": clock.now(), "r2": T0 + 3600}
+    assert client.llen(keys.wake("default")) == 1
+    assert post(web, "/retries/default/r2/delete", {"csrf": token}) == 303
+    assert client.zcard(keys.delayed("default")) == 1
+
+
+def test_a_redirect_goes_back_only_to_a_local_path(browser: Browser) -> None:
+    web = browser()
+    token = csrf_of(web.get("/schedules").text)
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = web.post(
+            "/jobs/minutely/trigger", data={"csrf": token, "next": target},
+            headers={"origin": BASE},
+        )  # fmt: skip
+        assert response.headers["location"] == "/"
+
+
+# -- access and CSRF ---------------------------------------------------------------------
+
+
+def test_a_post_without_the_right_csrf_token_or_from_another_origin_is_refused(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    web = browser()
+    token = csrf_of(web.get("/schedules").text)
+    path = "/jobs/minutely/pause"
+    assert post(web, path, {}) == 403
+    assert post(web, path, {"csrf": "0" * 64}) == 403
+    assert post(web, path, {"csrf": token}, origin="http://evil.example") == 403
+    assert post(web, path, {"csrf": token}, origin="http://127.0.0.1:9999") == 403
+    assert post(web, path, {"csrf": token}, origin=None) == 403  # neither Origin nor Referer
+    other = browser()  # another browser's token does not fit this browser's session
+    other.get("/")
+    assert post(other, path, {"csrf": token}) == 403
+    assert client.hlen(keys.paused()) == 0
+    referer = web.post(path, data={"csrf": token}, headers={"referer": f"{BASE}/schedules"})
+    assert referer.status_code == 303 and client.hlen(keys.paused()) == 1
+
+
+def test_with_a_token_every_page_needs_it_once_then_the_cookie_does(browser: Browser) -> None:
+    web = browser(token="s3cret")
+    assert web.get("/").status_code == 401
+    assert web.get("/dead?token=wrong").status_code == 401
+    assert web.get("/static/style.css").status_code == 200  # no data in there
+    signed_in = web.get("/dead?page=2&token=s3cret")
+    assert signed_in.status_code == 200
+    assert 'content="0;url=/dead?page=2"' in signed_in.text  # the token leaves the address
+    cookie = signed_in.headers["set-cookie"]
+    assert "scheduler_auth=" in cookie and "s3cret" not in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert web.get("/dead").status_code == 200
+    stranger = browser(token="s3cret")
+    assert stranger.get("/", headers={"authorization": "Bearer s3cret"}).status_code == 200
+    assert stranger.get("/", headers={"authorization": "Bearer nope"}).status_code == 401
+
+
+def test_a_bearer_token_acts_without_csrf_but_a_cookie_needs_it(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    web = browser(token="s3cret")
+    bearer = {"authorization": "Bearer s3cret"}
+    assert web.post("/jobs/minutely/pause", headers=bearer).status_code == 303
+    assert client.hexists(keys.paused(), "minutely")
+    web.get("/?token=s3cret")
+    assert post(web, "/jobs/minutely/resume", {}) == 403  # cookie, no CSRF token
+
+
+def test_read_only_shows_no_buttons_and_refuses_every_post(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    bury(client, keys, "d1", T0)
+    web = browser(read_only=True)
+    for path in ["/", "/schedules", "/jobs/minutely", "/dead", "/dead/d1", "/retries"]:
+        page = web.get(path).text
+        assert 'method="post"' not in page and "read-only" in page, path
+    token = csrf_of(browser().get("/schedules").text)  # even a valid-looking form
+    assert post(web, "/dead/d1/retry", {"csrf": token}) == 403
+    assert client.zcard(keys.dead()) == 1
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(browser: Browser) -> None:
+    assert browser("http://localhost:8080").get("/").status_code == 200
+    assert browser("http://[::1]:8080").get("/").status_code == 200
+    assert browser("http://evil.example:8080").get("/").status_code == 400  # DNS rebinding
+    assert browser("http://evil.example:8080", token="t").get("/?token=t").status_code == 200
+
+
+def test_every_response_carries_the_security_headers(browser: Browser) -> None:
+    web = browser()
+    for response in (web.get("/"), web.get("/nope"), web.get("/static/live.js")):
+        headers = response.headers
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert "unsafe-inline" not in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+    session = browser().get("/schedules").headers["set-cookie"]
+    assert session.startswith("scheduler_session=") and "HttpOnly" in session
+    assert "SameSite=Strict" in session
