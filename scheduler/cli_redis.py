@@ -69,6 +69,26 @@ def log_options(command: F) -> F:
     )(command)
 
 
+def metrics_options(command: F) -> F:
+    """Add ``--metrics-port`` and ``--metrics-host``."""
+    command = click.option(
+        "--metrics-host",
+        default="0.0.0.0",
+        show_default=True,
+        metavar="HOST",
+        help="Address to serve metrics on; the default, every interface, lets a Prometheus "
+        "on another host scrape them (127.0.0.1 keeps them on this host).",
+    )(command)
+    return click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65535),
+        default=0,
+        metavar="PORT",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (needs the metrics extra: "
+        "pip install 'scheduler[metrics]'); 0 = off [default: off].",
+    )(command)
+
+
 def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     """A client for ``url``; RedisUnavailable for a bad URL or refused credentials.
 
@@ -129,10 +149,12 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
 )  # fmt: skip
 @redis_options
 @log_options
+@metrics_options
 def worker(
     queues: Sequence[str], concurrency: int, prefetch: int | None, schedule_file: str | None,
     prefixes: Sequence[str], imports: Sequence[str], burst: bool, shutdown_timeout: float,
-    redis_url: str, namespace: str, log_level: str, log_format: str,
+    redis_url: str, namespace: str, log_level: str, log_format: str, metrics_port: int,
+    metrics_host: str,
 ) -> None:  # fmt: skip
     """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
     configure_logging(log_level, log_format)
@@ -144,7 +166,19 @@ def worker(
     allow = AllowList(schedule_tasks(schedule_file), prefixes)
     import_modules(imports)
     client = connect(redis_url)
-    sys.exit(Worker(client, allow, settings, namespace=safe_namespace(namespace)).run())
+    job_worker = Worker(client, allow, settings, namespace=safe_namespace(namespace))
+    serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
+    sys.exit(job_worker.run())
+
+
+def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Redis) -> None:
+    """Serve the worker's metrics if ``port`` is set (only then is the extra imported)."""
+    if not port:
+        return
+    from . import metrics  # noqa: PLC0415 (an optional extra, imported only when asked for)
+
+    queues = metrics.RedisCollector(client, worker.consumer.keys, worker.settings.queues)
+    metrics.serve(host, port, metrics.WorkerCollector(worker), queues)
 
 
 def schedule_tasks(path: str | None) -> list[str]:

@@ -8,9 +8,10 @@ import sys
 from types import FrameType
 
 import click
+import redis
 
 from .cli import schedule_argument, schedule_path
-from .cli_redis import connect, log_options, redis_options, safe_namespace
+from .cli_redis import connect, log_options, metrics_options, redis_options, safe_namespace
 from .clock import RedisClock
 from .dev import run_dev
 from .dispatcher import DispatchSettings
@@ -40,9 +41,10 @@ from .watch import ScheduleFile
 )  # fmt: skip
 @redis_options
 @log_options
+@metrics_options
 def run(
     schedule: str | None, lease: float, poll: float, allow_eviction: bool, redis_url: str,
-    namespace: str, log_level: str, log_format: str,
+    namespace: str, log_level: str, log_format: str, metrics_port: int, metrics_host: str,
 ) -> None:  # fmt: skip
     """Run a scheduler process: one leader enqueues each fire once, the rest stand by."""
     configure_logging(log_level, log_format)
@@ -51,9 +53,21 @@ def run(
     client = connect(redis_url, timeout=lease_settings.renew_every)
     check_eviction(client, allow_eviction)
     settings = RunSettings(lease=lease_settings, dispatch=DispatchSettings())
-    loop = RunLoop(client, Keys(safe_namespace(namespace)), RedisClock(client), source, settings)
+    keys = Keys(safe_namespace(namespace))
+    loop = RunLoop(client, keys, RedisClock(client), source, settings)
+    _serve_metrics(metrics_host, metrics_port, loop, client, keys)
     _handle_signals(loop)
     loop.run()
+
+
+def _serve_metrics(host: str, port: int, loop: RunLoop, client: redis.Redis, keys: Keys) -> None:
+    """Serve the scheduler's metrics if ``port`` is set (only then is the extra imported)."""
+    if not port:
+        return
+    from . import metrics  # noqa: PLC0415 (an optional extra, imported only when asked for)
+
+    collector = metrics.DispatcherCollector(loop.dispatcher)
+    metrics.serve(host, port, collector, metrics.RedisCollector(client, keys))
 
 
 def _handle_signals(loop: RunLoop) -> None:

@@ -32,6 +32,7 @@ from .leader import Leadership
 from .planner import Plan, jitter_delay, plan_job
 from .schedule import Job, Schedule
 from .scripts import Scripts
+from .stats import DispatchStats
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Dispatcher:
         self.schedule = schedule
         self.settings = settings or DispatchSettings()
         self.remembered: dict[str, int] = {}  # watermarks this process advanced, kept for good
+        self.stats = DispatchStats()  # running totals, for metrics
         self._watermarks: dict[str, int] = {}
         self._next: dict[str, int] = {}
         self._due: list[tuple[int, str]] = []
@@ -202,6 +204,7 @@ class Dispatcher:
         report.overlap_skipped += skipped
         report.missed += plan.missed_count
         report.lateness += [now - at for at in plan.enqueue]
+        self.stats.count(plan, enqueued, duplicates, skipped, now)
         _log_plan(plan, enqueued, duplicates, skipped, now)
         self._plan_next(name)
 

@@ -93,6 +93,10 @@ class TaskRunner:
             self._tasks[name] = task
         return task
 
+    def allows(self, name: str) -> bool:
+        """Whether this worker may run the task ``name`` (nothing is imported)."""
+        return name in self._tasks or self._allow.is_allowed(name)
+
     def run(self, delivery: Delivery, task: Task) -> Outcome:
         """Call the task of a decoded delivery and judge the result (logs start and end)."""
         job = delivery.job

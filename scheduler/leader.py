@@ -70,6 +70,7 @@ class Leadership:
         self.settings = settings
         self.id = holder_id()
         self.epoch: int | None = None
+        self.renew_failures = 0  # renewals refused by Redis or cut off by an error
         self._valid_until = 0.0
         self._client_id = 0
         self._liveness = True
@@ -115,12 +116,17 @@ class Leadership:
     def _renew(self) -> None:
         started = self._clock.monotonic()
         lease_ms = int(self.settings.lease * 1000)
-        self._client_id = int(self._client.client_id())
-        renewed = self._scripts.run(
-            "lease_renew",
-            [self._keys.lease()],
-            [self.id, self.epoch or 0, lease_ms, self._client_id],
-        )
+        renewed = False
+        try:
+            self._client_id = int(self._client.client_id())
+            renewed = self._scripts.run(
+                "lease_renew",
+                [self._keys.lease()],
+                [self.id, self.epoch or 0, lease_ms, self._client_id],
+            )
+        finally:
+            if not renewed:  # refused, or Redis failed (the caller steps down)
+                self.renew_failures += 1
         if renewed:
             self._valid_until = started + self.settings.lease
         else:

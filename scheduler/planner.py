@@ -65,6 +65,7 @@ class Plan:
     watermark: int  # the last fire this plan accounts for
     missed_first: int | None = None  # oldest fire older than the grace, if any
     missed_count: int = 0  # fires older than the grace not enqueued (capped at MISSED_CAP)
+    missed_enqueued: int = 0  # fires older than the grace enqueued all the same (all, once)
 
 
 MISSED_CAP = 100_000
@@ -88,7 +89,8 @@ def plan_job(job: Job, watermark: int, now: int, limit: int = 10_000) -> Plan | 
         return Plan(job, tuple(recent), recent[-1])
     if job.misfire == "all":
         fires = _fires_between(job, watermark, now, limit)
-        return Plan(job, tuple(fires), fires[-1])
+        older = sum(1 for at in fires if at < floor)
+        return Plan(job, tuple(fires), fires[-1], first, missed_enqueued=older)
     recent = _fires_between(job, floor - 1, now, limit)
     last_older = last_fire_at_or_before(job, floor - 1, watermark)
     assert last_older is not None  # `first` is one
@@ -96,7 +98,7 @@ def plan_job(job: Job, watermark: int, now: int, limit: int = 10_000) -> Plan | 
     if recent:
         return Plan(job, tuple(recent), recent[-1], first, missed)
     if job.misfire == "once":
-        return Plan(job, (last_older,), last_older, first, missed - 1)
+        return Plan(job, (last_older,), last_older, first, missed - 1, missed_enqueued=1)
     return Plan(job, (), last_older, first, missed)
 
 

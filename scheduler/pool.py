@@ -22,8 +22,9 @@ from queue import Empty, SimpleQueue
 
 from .clock import Clock
 from .consumer import Delivery
-from .errors import JobTimeout, SchedulerError
+from .errors import JobTimeout, SchedulerError, TaskNotAllowed
 from .execution import OK, Outcome, TaskRunner
+from .stats import BAD_PAYLOAD, NOT_ALLOWED, RunStats, Shard
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class JobPool:
     ) -> None:
         self.runner = runner
         self.wanted = threading.Event()  # set when the fetcher has something to send
+        self.stats = RunStats()  # run counts, for metrics
         self._clock = clock
         self._concurrency = concurrency
         self._capacity = capacity
@@ -100,8 +102,16 @@ class JobPool:
             self._acks[:0] = acks
             self._outcomes[:0] = outcomes
 
-    def add_outcome(self, outcome: Outcome) -> None:
-        """Queue an outcome to settle and have the fetcher send it."""
+    def add_outcome(self, outcome: Outcome, *, ran: bool = False) -> None:
+        """Queue an outcome to settle and have the fetcher send it (``ran``: the task ran,
+        so its duration is counted)."""
+        job = outcome.delivery.job
+        task = job.task if job is not None else BAD_PAYLOAD
+        if job is not None and not self.runner.allows(task):
+            task = NOT_ALLOWED
+        self.stats.ended(
+            outcome.delivery.index, task, outcome.status, outcome.duration if ran else None
+        )
         with self._lock:
             self._outcomes.append(outcome)
             waits = self._fetcher_waits
@@ -132,14 +142,18 @@ class JobPool:
     def run_pending(self) -> int:
         """Run the buffered jobs in this thread, one after another; returns how many ran."""
         count = 0
-        while True:
-            try:
-                delivery = self._buffer.get_nowait()
-            except Empty:
-                return count
-            if delivery is not None:
-                self._execute(delivery)
-                count += 1
+        shard = self.stats.shard()
+        try:
+            while True:
+                try:
+                    delivery = self._buffer.get_nowait()
+                except Empty:
+                    return count
+                if delivery is not None:
+                    self._execute(delivery, shard)
+                    count += 1
+        finally:
+            self.stats.retire(shard)
 
     def check_timeouts(self) -> int:
         """Fail the runs past their deadline and abandon their threads; returns how many."""
@@ -153,7 +167,8 @@ class JobPool:
             job = run.delivery.job
             assert job is not None
             error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
-            self.add_outcome(self.runner.failed(run.delivery, error, float(job.timeout or 0)))
+            outcome = self.runner.failed(run.delivery, error, float(job.timeout or 0))
+            self.add_outcome(outcome, ran=True)
             self._replace(run.thread)
         return len(late)
 
@@ -212,24 +227,37 @@ class JobPool:
 
     def _loop(self) -> None:
         get = self._buffer.get
-        while (delivery := get()) is not None:
-            if not self._execute(delivery):
-                return  # abandoned after a timeout: a new thread has taken this one's place
+        shard = self.stats.shard()  # this thread's counts: written without a lock
+        try:
+            while (delivery := get()) is not None:
+                if not self._execute(delivery, shard):
+                    return  # abandoned after a timeout: a new thread has taken its place
+        finally:
+            self.stats.retire(shard)
 
-    def _execute(self, delivery: Delivery) -> bool:
+    def _execute(self, delivery: Delivery, shard: Shard) -> bool:
         job = delivery.job
         assert job is not None
         try:
             task = self.runner.resolve(job.task)
         except SchedulerError as exc:  # not allowed, or cannot be imported
-            return self._finish(None, self.runner.failed(delivery, exc, 0.0))
+            outcome = self.runner.failed(delivery, exc, 0.0)
+            label = NOT_ALLOWED if isinstance(exc, TaskNotAllowed) else job.task
+            shard.of(delivery.index, label).ended(outcome.status)
+            return self._finish(None, outcome)
+        counts = shard.of(delivery.index, job.task)
+        counts.started += 1
         deadline = None
         if job.timeout is not None:
             deadline = self._clock.monotonic() + job.timeout + (1.0 if task.is_async else 0.0)
         run = Run(delivery, deadline, threading.current_thread())
         with self._lock:
             self._runs.add(run)
-        return self._finish(run, self.runner.run(delivery, task))
+        outcome = self.runner.run(delivery, task)
+        if not self._finish(run, outcome):
+            return False  # abandoned: its timeout was counted
+        counts.ended(outcome.status, outcome.duration)
+        return True
 
     def _finish(self, run: Run | None, outcome: Outcome) -> bool:
         with self._lock:

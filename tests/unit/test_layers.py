@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"schedule", "yamlnodes"},
     {"planner"},
     {"jobs", "keys", "clock", "scripts", "logs", "faults"},
-    {"leader", "queue", "registry", "consumer", "execution", "watch"},
+    {"leader", "queue", "registry", "consumer", "execution", "watch", "stats"},
     {"dispatcher", "worker", "pool", "fetcher", "status", "control", "testing", "metrics"},
     {"runloop", "dev", "web", "pytest_plugin"},
     {"cli", "cli_redis", "cli_run", "cli_control", "cli_web", "__main__"},

@@ -41,16 +41,16 @@ def test_every_fire_within_the_grace_goes_in_late_once_each() -> None:
 
 
 @pytest.mark.parametrize(
-    ("policy", "enqueued", "missed"),
+    ("policy", "enqueued", "missed", "missed_enqueued"),
     [
         # Daily job, leader away for three days; no fire lies within the grace.
-        ("once", ("2026-01-04T09:00:00Z",), 2),
-        ("skip", (), 3),
-        ("all", ("2026-01-02T09:00:00Z", "2026-01-03T09:00:00Z", "2026-01-04T09:00:00Z"), 0),
+        ("once", ("2026-01-04T09:00:00Z",), 2, 1),
+        ("skip", (), 3, 0),
+        ("all", ("2026-01-02T09:00:00Z", "2026-01-03T09:00:00Z", "2026-01-04T09:00:00Z"), 0, 3),
     ],
 )
 def test_older_missed_fires_follow_the_misfire_policy(
-    policy: str, enqueued: tuple[str, ...], missed: int
+    policy: str, enqueued: tuple[str, ...], missed: int, missed_enqueued: int
 ) -> None:
     daily = job('cron: "0 9 * * *"', misfire=policy)
     plan = plan_job(daily, at("2026-01-01T09:00:00Z"), at("2026-01-04T12:00:00Z"))
@@ -58,6 +58,7 @@ def test_older_missed_fires_follow_the_misfire_policy(
     assert plan.enqueue == tuple(at(t) for t in enqueued)
     assert plan.watermark == at("2026-01-04T09:00:00Z")
     assert plan.missed_count == missed
+    assert plan.missed_enqueued == missed_enqueued
     if missed:
         assert plan.missed_first == at("2026-01-02T09:00:00Z")
 
