@@ -164,11 +164,14 @@ class Stack:
 
 
 @pytest.fixture
-def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(
+    redis_url: str, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
     from scheduler.web import WebSettings, create_app
 
     tasks.BROKEN["flaky"] = True
-    path = tmp_path / "schedule.yml"
+    monkeypatch.chdir(tmp_path)
+    path = Path("schedule.yml")
     path.write_text(SCHEDULE)
     client = redis.Redis.from_url(redis_url)
     keys, clock = Keys(namespace), FakeClock(T0 + 1)
@@ -197,9 +200,11 @@ def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Where screenshots go: $SCHEDULER_SCREENSHOTS (docs/img to refresh the docs), else a
-    temporary folder."""
-    folder = Path(os.environ.get("SCHEDULER_SCREENSHOTS") or tmp_path / "screenshots")
+def screenshots(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """Where screenshots go: $SCHEDULER_SCREENSHOTS (docs/img to refresh the docs; relative
+    to where pytest was started), else a temporary folder."""
+    chosen = os.environ.get("SCHEDULER_SCREENSHOTS")
+    start = request.config.invocation_params.dir
+    folder = start / chosen if chosen else tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -34,6 +34,12 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+@pytest.fixture
+def namespace() -> str:
+    """The namespace shown in the screenshots' header (used by this test alone)."""
+    return "myapp"
+
+
 def busy_hour(stack: Stack) -> None:
     """A plausible last hour: fires and runs, a dead job, a retry, a pause, a standby."""
     jobs = parse_schedule(SCHEDULE, "schedule.yml").jobs
