@@ -88,9 +88,11 @@ def _require_browser() -> Any:
     return api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module. Not per session: while Playwright's sync
+    API is open, the main thread counts as running an event loop, so ``asyncio.run`` in
+    later tests would fail."""
     api = _require_browser()
     with api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
