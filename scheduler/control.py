@@ -141,7 +141,9 @@ class Control:
     def retry_dead(self, job_ids: list[str] | None = None) -> int:
         """Enqueue dead jobs again (all of them when ``job_ids`` is None); how many went."""
         ids = job_ids if job_ids is not None else self._all_dead_ids()
-        return sum(self.queue.retry_dead(job_id) for job_id in ids)
+        if len(ids) == 1:
+            return int(self.queue.retry_dead(ids[0]))  # one id: an unreadable payload says so
+        return self.queue.retry_dead_many(ids)[0]
 
     def purge_dead(self, job_ids: list[str] | None = None) -> int:
         """Delete dead jobs (all of them when ``job_ids`` is None); how many were deleted."""

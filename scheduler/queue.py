@@ -125,16 +125,41 @@ class Queue:
         return int(self.client.zcard(self.keys.dead()))
 
     def retry_dead(self, job_id: str) -> bool:
-        """Enqueue a dead job again as a fresh first attempt; False if it is not dead."""
+        """Enqueue a dead job again as a fresh first attempt; False if it is not dead.
+
+        Raises PayloadError if its payload cannot be read (it stays in the dead set)."""
         raw = self.client.hget(self.keys.dead_jobs(), job_id)
         if raw is None:
             return False
-        record = json.loads(raw)
-        payload = _fresh_payload(record, self.clock.now())
+        payload = _fresh_payload(json.loads(raw), self.clock.now())
+        return bool(self._scripts.run("retry_dead", *self._retry_call(job_id, payload)))
+
+    def retry_dead_many(self, job_ids: Sequence[str], chunk: int = 500) -> tuple[int, int]:
+        """Enqueue dead jobs again, ``chunk`` to a round trip: (how many went, how many had
+        no readable payload and stayed). Ids no longer dead are skipped."""
+        sent = unreadable = 0
+        for start in range(0, len(job_ids), chunk):
+            ids = list(job_ids[start : start + chunk])
+            records = self.client.hmget(self.keys.dead_jobs(), ids)
+            now = self.clock.now()
+            with self.client.pipeline(transaction=False) as pipe:
+                for job_id, raw in zip(ids, records, strict=True):
+                    if raw is None:
+                        continue
+                    try:
+                        payload = _fresh_payload(json.loads(raw), now)
+                    except PayloadError:
+                        unreadable += 1
+                        continue
+                    self._scripts.run_on(pipe, "retry_dead", *self._retry_call(job_id, payload))
+                sent += sum(int(done) for done in pipe.execute())
+        return sent, unreadable
+
+    def _retry_call(self, job_id: str, payload: dict[str, Any]) -> tuple[list[str], list[str]]:
         q = payload["queue"]
         keys = [self.keys.dead(), self.keys.dead_jobs(), self.keys.queue(q), self.keys.wake(q)]
         keys.append(self.keys.queues())
-        return bool(self._scripts.run("retry_dead", keys, [job_id, encode(payload), q]))
+        return keys, [job_id, encode(payload), q]
 
     def _prepare(
         self,

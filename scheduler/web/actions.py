@@ -11,7 +11,6 @@ import re
 
 import redis
 
-from ..errors import PayloadError
 from ..keys import Keys
 from ..queue import Queue
 
@@ -49,10 +48,4 @@ def delete_delayed(client: redis.Redis, keys: Keys, queue: str, job_id: str) -> 
 def retry_all_dead(queue: Queue, ids: list[str]) -> tuple[int, int]:
     """Enqueue every dead job of ``ids`` again: (how many went, how many had no readable
     payload and stayed)."""
-    sent = unreadable = 0
-    for job_id in ids:
-        try:
-            sent += queue.retry_dead(job_id)
-        except PayloadError:
-            unreadable += 1
-    return sent, unreadable
+    return queue.retry_dead_many(ids)

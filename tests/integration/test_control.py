@@ -225,3 +225,22 @@ def test_unknown_job_and_unreachable_redis_are_one_line(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_retry_all_sends_dead_jobs_in_batches_and_leaves_unreadable_ones(
+    cli: Cli, client: redis.Redis, namespace: str
+) -> None:
+    keys = Keys(namespace)
+    for n in range(1200):
+        record = {
+            "v": 1, "id": f"j{n}", "task": "tests.tasks:add", "args": [n, n], "kwargs": {},
+            "queue": "default", "attempt": 4, "retries": 3, "enqueued_at": T0,
+            "error": "boom", "failed_at": T0,
+        }  # fmt: skip
+        client.zadd(keys.dead(), {f"j{n}": T0})
+        client.hset(keys.dead_jobs(), f"j{n}", json.dumps(record))
+    client.zadd(keys.dead(), {"garbled": T0})
+    client.hset(keys.dead_jobs(), "garbled", json.dumps({"raw": "not json", "error": "bad"}))
+    assert cli.json("dead", "retry", "--all") == {"retried": 1200}
+    assert client.llen(keys.queue("default")) == 1200
+    assert [row["id"] for row in cli.json("dead", "list")] == ["garbled"]  # type: ignore[union-attr]
