@@ -158,7 +158,7 @@ class RunStats:
     def retire(self, shard: Shard) -> None:
         """Fold the shard of a thread that ended into the shared one."""
         with self._lock:
-            self._shards.remove(shard)
+            self._shards = [s for s in self._shards if s is not shard]  # not by ==: dicts
             _fold(self._shared, shard.items())
 
     def ended(self, index: int, task: str, status: str, duration: float | None = None) -> None:

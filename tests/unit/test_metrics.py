@@ -158,6 +158,15 @@ def test_run_counts_of_every_thread_add_up_and_survive_the_thread() -> None:
     assert (second.started, second.failed, second.retried, second.dead) == (1, 1, 1, 0)
 
 
+def test_retiring_a_shard_keeps_an_equal_one_of_another_thread() -> None:
+    stats = RunStats()
+    stats.ended(0, "app:other", EXPIRED)  # the shared shard is not empty
+    live, done = stats.shard(), stats.shard()  # both empty: equal as dicts
+    stats.retire(done)
+    live.of(0, "app:task").started += 1
+    assert stats.totals()[(0, "app:task")].started == 1
+
+
 def test_an_outcome_without_a_duration_is_not_timed() -> None:
     stats = RunStats()
     stats.ended(0, "(not allowed)", DEAD)
