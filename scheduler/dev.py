@@ -8,6 +8,8 @@ their log lines as fires are enqueued and jobs run. Ctrl-C stops all three clean
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import importlib.util
 import os
 import shutil
@@ -18,12 +20,35 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 from .errors import ConfigError
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[[int, int], int] | None:
+    return ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> None:
+    """In a child about to exec: ask Linux to SIGTERM it when its parent dies, so a killed
+    `scheduler dev` (or test run) leaves no redis-server or worker behind. Elsewhere: no-op.
+
+    The C function is looked up in the parent (``ready_to_spawn``), so the child, forked
+    from a process that may have other threads, makes one system call and takes no lock."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def ready_to_spawn() -> None:
+    """Look up what ``die_with_parent`` calls, before forking."""
+    _prctl()
 
 
 def find_redis_server() -> str | None:
@@ -69,7 +94,11 @@ class EmbeddedRedis:
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
             "--logfile", str(self.folder / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ready_to_spawn()
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 (one system call; see die_with_parent)
+        )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -106,9 +135,11 @@ def _pump(stream: IO[bytes], label: str) -> None:
 
 def _spawn(label: str, args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "scheduler", *args]
+    ready_to_spawn()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
         start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+        preexec_fn=die_with_parent,  # noqa: PLW1509 (one system call; see die_with_parent)
     )  # fmt: skip
     assert process.stdout is not None
     threading.Thread(target=_pump, args=(process.stdout, label), daemon=True).start()
