@@ -24,8 +24,17 @@ from typing import Any
 
 from .clock import Clock
 from .consumer import Delivery, Settlement
-from .errors import JobTimeout, TaskNotAllowed
-from .jobs import QueuedJob, dead_record, encode, new_job_id, peek, reset_current, retry_payload
+from .errors import TaskNotAllowed
+from .jobs import (
+    QueuedJob,
+    dead_record,
+    encode,
+    guarded,
+    new_job_id,
+    peek,
+    reset_current,
+    retry_payload,
+)
 from .jobs import set_current as set_current_job
 from .registry import AllowList
 
@@ -159,7 +168,7 @@ class TaskRunner:
                 self._loop = None
 
     def _await(self, awaitable: Awaitable[Any], job: QueuedJob) -> None:
-        future = asyncio.run_coroutine_threadsafe(_guarded(awaitable, job), self._event_loop())
+        future = asyncio.run_coroutine_threadsafe(guarded(awaitable, job), self._event_loop())
         future.result()
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
@@ -238,19 +247,6 @@ def _unreadable(delivery: Delivery, job_id: str, queue: str) -> dict[str, Any]:
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text[:_ERROR_CHARS]
-
-
-async def _guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
-    token = set_current_job(job)
-    try:
-        if job.timeout is None:
-            return await awaitable
-        try:
-            return await asyncio.wait_for(awaitable, job.timeout)
-        except asyncio.TimeoutError:
-            raise JobTimeout(f"task ran past its timeout of {job.timeout}s") from None
-    finally:
-        reset_current(token)
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop) -> None:

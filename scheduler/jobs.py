@@ -24,17 +24,18 @@ the job.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import PayloadError
+from .errors import JobTimeout, PayloadError
 
 PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"
@@ -332,3 +333,33 @@ def _is_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def run_at(now: float, delay: float | None, at: datetime | None) -> float | None:
+    """When a job enqueued at ``now`` with ``delay=`` or ``at=`` becomes runnable (None: at
+    once); PayloadError for both, a naive ``at`` or a negative ``delay``."""
+    if delay is not None and at is not None:
+        raise PayloadError("give delay= or at=, not both")
+    if at is not None:
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise PayloadError("at= must be an aware datetime (with a time zone), not naive")
+        return at.timestamp()
+    if delay is not None:
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+            raise PayloadError(f"delay= must be seconds >= 0, not {delay!r}")
+        return now + delay
+    return None
+
+
+async def guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
+    """Await a task as a worker does: ``current_job()`` set, cancelled at its ``timeout``."""
+    token = set_current(job)
+    try:
+        if job.timeout is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, job.timeout)
+        except asyncio.TimeoutError:
+            raise JobTimeout(f"task ran past its timeout of {job.timeout}s") from None
+    finally:
+        reset_current(token)

@@ -18,7 +18,7 @@ import redis
 
 from .clock import Clock, RedisClock
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, build_payload, check_queue_name, encode
+from .jobs import DEFAULT_QUEUE, build_payload, check_queue_name, encode, run_at
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -175,7 +175,7 @@ class Queue:
         job_id: str | None,
     ) -> tuple[str, list[str], list[str]]:
         now = self.clock.now()
-        due = _due(now, delay, at)
+        due = run_at(now, delay, at)
         payload = build_payload(
             task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
             timeout=timeout, job_id=job_id,
@@ -224,20 +224,6 @@ class EnqueueBatch:
                 scripts.run_on(pipe, "enqueue", keys, args)
             pipe.execute()
         self._pending = []
-
-
-def _due(now: float, delay: float | None, at: datetime | None) -> float | None:
-    if delay is not None and at is not None:
-        raise PayloadError("give delay= or at=, not both")
-    if at is not None:
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise PayloadError("at= must be an aware datetime (with a time zone), not naive")
-        return at.timestamp()
-    if delay is not None:
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-            raise PayloadError(f"delay= must be seconds >= 0, not {delay!r}")
-        return now + delay
-    return None
 
 
 def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:

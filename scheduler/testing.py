@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from unittest import mock
 
 from .clock import Clock, SystemClock
-from .errors import JobTimeout, PayloadError, TaskNotAllowed
+from .errors import TaskNotAllowed
 from .jobs import (
     DEFAULT_QUEUE,
     QueuedJob,
@@ -37,7 +37,9 @@ from .jobs import (
     check_queue_name,
     decode,
     encode,
+    guarded,
     reset_current,
+    run_at,
     set_current,
 )
 from .planner import select_jobs
@@ -298,14 +300,14 @@ class RecordingQueue:
         job_id: str | None,
     ) -> RecordedJob:
         now = self.clock.now()
-        due = _due(now, delay, at)  # checks in the order of Queue._prepare
+        due = run_at(now, delay, at)  # checks in the order of Queue._prepare
         payload = build_payload(
             task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
             timeout=timeout, job_id=job_id,
         )  # fmt: skip
         raw = encode(payload)
-        run_at = _utc(round(due, 3)) if due is not None and due > now else None
-        return RecordedJob.read(raw, run_at)
+        when = _utc(round(due, 3)) if due is not None and due > now else None
+        return RecordedJob.read(raw, when)
 
     def _accept(self, job: RecordedJob) -> None:
         self.jobs.append(job)
@@ -402,21 +404,6 @@ def _forward(method: Callable[..., Any]) -> Callable[..., Any]:
         return method(*args, **kwargs)
 
     return call
-
-
-def _due(now: float, delay: float | None, at: datetime | None) -> float | None:
-    """Mirrors ``scheduler.queue._due`` (same checks and messages; tests hold them equal)."""
-    if delay is not None and at is not None:
-        raise PayloadError("give delay= or at=, not both")
-    if at is not None:
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise PayloadError("at= must be an aware datetime (with a time zone), not naive")
-        return at.timestamp()
-    if delay is not None:
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-            raise PayloadError(f"delay= must be seconds >= 0, not {delay!r}")
-        return now + delay
-    return None
 
 
 def _due_at(job: RecordedJob) -> float:
@@ -526,24 +513,10 @@ def _resolve(allow: AllowList, name: str) -> Callable[..., Any]:
 
 def _wait(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
     """Run on a new event loop: here, or on a thread of its own if a loop runs here."""
-    coroutine = _guarded(awaitable, job)
+    coroutine = guarded(awaitable, job)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(1, thread_name_prefix="scheduler-testing") as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-async def _guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
-    """As a worker awaits a task: ``current_job()`` set, cancelled at its ``timeout``."""
-    token = set_current(job)
-    try:
-        if job.timeout is None:
-            return await awaitable
-        try:
-            return await asyncio.wait_for(awaitable, job.timeout)
-        except asyncio.TimeoutError:
-            raise JobTimeout(f"task ran past its timeout of {job.timeout}s") from None
-    finally:
-        reset_current(token)
