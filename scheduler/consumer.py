@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 
+from .faults import fault_point
 from .jobs import QueuedJob
 from .keys import Keys, as_text
 from .scripts import Scripts
@@ -97,8 +98,12 @@ class Consumer:
         for index, raw in acks:
             args += (index + 1, raw)
         keys = self._fetch_keys + self._stats_keys(int(now // 60))
+        if acks:
+            fault_point("before_ack")
         reply = self._scripts.run_on(self._connection(), "fetch", keys, args)
         deliveries = [Delivery(reply[i] - 1, reply[i + 1]) for i in range(2, len(reply), 2)]
+        if deliveries:
+            fault_point("after_fetch")
         next_due = float(reply[1]) if reply[1] else None
         return FetchResult(deliveries, next_due, registered=reply[0] == 1)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from scheduler.clock import FakeClock
+from scheduler.clock import FakeClock, RedisClock
 from scheduler.errors import ConfigError
 from scheduler.keys import Keys
 from scheduler.leader import LeaseSettings
@@ -337,3 +338,35 @@ def test_a_redis_that_may_evict_keys_is_refused_unless_allowed(own_redis: object
         check_eviction(c, allow=True)
         c.config_set("maxmemory-policy", "noeviction")
         check_eviction(c, allow=False)
+
+
+def test_the_redis_clock_ignores_the_host_clock(
+    client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seconds, micros = client.time()
+    server_now = seconds + micros / 1e6
+    monkeypatch.setattr(time, "time", lambda: server_now + 86_400)  # this host is a day ahead
+    assert abs(RedisClock(client).now() - server_now) < 1.0
+
+
+def test_dispatchers_whose_clocks_disagree_still_enqueue_each_fire_once(
+    client: redis.Redis, keys: Keys, make_loop: LoopFactory, schedule_file: Callable[[str], Path]
+) -> None:
+    """Were "now" read from skewed host clocks, a failover between them would still repeat
+    and lose nothing: fires are identified by (job, fire time) and fenced by the watermark."""
+    path = schedule_file(EVERY_15S)
+    ahead, behind = FakeClock(T0 + 90), FakeClock(T0 - 90)
+    a, b = make_loop(path, ahead), make_loop(path, behind)
+    a.step()
+    b.step()
+    for _ in range(4):
+        advance(ahead, a, 15)
+        advance(behind, b, 15)
+    client.delete(keys.lease())  # a goes away; b, three minutes behind, takes over
+    for _ in range(20):
+        advance(behind, b, 15)
+        advance(ahead, a, 0)
+    got = [at for _, at in fires(client, keys)]
+    assert got == sorted(set(got))
+    assert got == list(range(got[0], got[-1] + 15, 15))
+    assert got[-1] >= T0 + 195

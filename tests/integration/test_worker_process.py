@@ -244,3 +244,25 @@ def test_a_worker_keeps_going_while_redis_is_down(own_redis: RedisServer, tmp_pa
     finally:
         worker.stop()
         queue.client.close()
+
+
+@pytest.mark.parametrize("fault", ["after_fetch=kill", "before_ack=kill"])
+def test_a_worker_killed_after_its_fetch_or_before_its_ack_loses_nothing(
+    q: Queue, redis_url: str, namespace: str, tmp_path: Path, fault: str, start_worker: StartWorker
+) -> None:
+    """Named failure points: the worker SIGKILLs itself right after taking jobs, or right
+    before acknowledging finished ones; either way each job runs again elsewhere."""
+    for i in range(3):
+        q.enqueue("tests.tasks:touch", str(tmp_path / f"done-{i}"))
+    os.environ["SCHEDULER_FAULTS"] = fault
+    try:
+        doomed = WorkerProcess(redis_url, namespace, tmp_path, "--allow", "tests.tasks", "-c", "1")
+    finally:
+        del os.environ["SCHEDULER_FAULTS"]
+    assert doomed.wait() == -signal.SIGKILL
+    [(dead_id, _)] = q.client.zrange(q.keys.workers(), 0, -1, withscores=True)
+    q.client.zadd(q.keys.workers(), {dead_id: 0})  # its heartbeat expires now
+    start_worker("--allow", "tests.tasks", "-c", "1")
+    wait_until(lambda: len(list(tmp_path.glob("done-*"))) == 3, what="every job to run")
+    wait_until(lambda: q.depth() == 0, what="the queue to empty")
+    assert q.dead_count() == 0
