@@ -97,6 +97,7 @@ class EmbeddedRedis:
         ready_to_spawn()
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C is for our owner, who stops us last
             preexec_fn=die_with_parent,  # noqa: PLW1509 (one system call; see die_with_parent)
         )  # fmt: skip
         deadline = time.monotonic() + timeout
