@@ -13,7 +13,7 @@ PACKAGE = Path(scheduler.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors"},
     {"zones", "cronexpr", "rules", "describe"},
-    {"schedule", "yamlnodes"},
+    {"schedule", "yamlnodes", "fields"},
     {"planner"},
     {"jobs", "keys", "clock", "scripts", "logs", "faults"},
     {"leader", "queue", "registry", "consumer", "execution", "watch", "stats"},
