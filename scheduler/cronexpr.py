@@ -9,6 +9,7 @@ two day fields, as Quartz users write it.
 from __future__ import annotations
 
 import bisect
+import calendar
 import functools
 import re
 from dataclasses import dataclass, field
@@ -65,6 +66,12 @@ class CronFields:
     days_restricted: bool
     weekdays_restricted: bool
 
+    def days_in(self, year: int, month: int) -> tuple[int, ...]:
+        """The matching days of a month, ascending (the day-of-month / day-of-week rule)."""
+        either = self.days_restricted and self.weekdays_restricted
+        key = (self.days, self.last_day, self.weekdays, self.nth_weekdays, either)
+        return _month_days(key, year, month)
+
     def next_time(self, second: int) -> int | None:
         """First matching second of a day at or after ``second`` (0..86399), or None."""
         hour, rest = divmod(second, 3600)
@@ -89,6 +96,30 @@ class CronFields:
         if j == len(self.minutes):
             return None
         return hour * 3600 + self.minutes[j] * 60 + self.seconds[0]
+
+
+_DayRule = tuple[frozenset[int], bool, frozenset[int], frozenset[tuple[int, int]], bool]
+
+
+@functools.lru_cache(maxsize=8192)
+def _month_days(rule: _DayRule, year: int, month: int) -> tuple[int, ...]:
+    """Days of a month matching a day rule; remembered, as many rules share a day rule."""
+    days, last_day, weekdays, nth_weekdays, either = rule
+    first_weekday, length = calendar.monthrange(year, month)
+    by_day = {day for day in days if day <= length}
+    if last_day:
+        by_day.add(length)
+    if len(weekdays) == 7:
+        by_weekday = set(range(1, length + 1))
+    else:
+        by_weekday = set()
+        for weekday in weekdays:
+            by_weekday.update(range(1 + (weekday - first_weekday) % 7, length + 1, 7))
+    for weekday, nth in nth_weekdays:
+        day = 1 + (weekday - first_weekday) % 7 + 7 * (nth - 1)
+        if day <= length:
+            by_weekday.add(day)
+    return tuple(sorted(by_day | by_weekday if either else by_day & by_weekday))
 
 
 def expand_macro(expression: str) -> str:

@@ -280,24 +280,7 @@ class Cron(_WallRule):
         self.clock_reading = len(self.fields.hours) == 24
 
     def _days_of(self, year: int, month: int) -> tuple[int, ...]:
-        f = self.fields
-        first_weekday, length = calendar.monthrange(year, month)
-        by_day = {day for day in f.days if day <= length}
-        if f.last_day:
-            by_day.add(length)
-        if len(f.weekdays) == 7:
-            by_weekday = set(range(1, length + 1))
-        else:
-            by_weekday = set()
-            for weekday in f.weekdays:
-                by_weekday.update(range(1 + (weekday - first_weekday) % 7, length + 1, 7))
-        for weekday, nth in f.nth_weekdays:
-            day = 1 + (weekday - first_weekday) % 7 + 7 * (nth - 1)
-            if day <= length:
-                by_weekday.add(day)
-        if f.days_restricted and f.weekdays_restricted:
-            return tuple(sorted(by_day | by_weekday))
-        return tuple(sorted(by_day & by_weekday))
+        return self.fields.days_in(year, month)
 
     def _next_time(self, second: int) -> int | None:
         return self.fields.next_time(second)
