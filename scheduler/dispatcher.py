@@ -55,7 +55,6 @@ class TickReport:
     overlap_skipped: int = 0
     missed: int = 0
     paused: list[str] = field(default_factory=list)
-    lateness: list[float] = field(default_factory=list)
     not_leader: bool = False
 
 
@@ -203,7 +202,6 @@ class Dispatcher:
         report.duplicates += duplicates
         report.overlap_skipped += skipped
         report.missed += plan.missed_count
-        report.lateness += [now - at for at in plan.enqueue]
         self.stats.count(plan, enqueued, duplicates, skipped, now)
         _log_plan(plan, enqueued, duplicates, skipped, now)
         self._plan_next(name)
