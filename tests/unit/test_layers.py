@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"zones", "cronexpr", "rules", "describe"},
     {"schedule", "yamlnodes", "fields"},
     {"planner"},
-    {"jobs", "keys", "clock", "scripts", "logs", "faults"},
+    {"jobs", "keys", "clock", "link", "scripts", "logs", "faults"},
     {"leader", "queue", "registry", "consumer", "execution", "watch", "stats"},
     {"dispatcher", "worker", "pool", "fetcher", "status", "control", "testing", "metrics"},
     {"runloop", "dev", "web", "pytest_plugin"},

@@ -1,0 +1,279 @@
+"""A lean request/reply path to Redis for the calls made once per job or per tick.
+
+redis-py's command path (pool checkout, packing, its reply parser, retry and hook
+machinery) costs more than a loopback round trip. A ``Link`` sends a command that the
+caller packed, on a connection of its own (as many as calls run at once, made by the
+client's own connection class, so AUTH, SELECT and time-outs are as configured), and reads
+the RESP2 reply itself.
+
+While it waits for a reply it first polls the socket for a short while (``spin``) and only
+then blocks in the kernel. Waking a blocked thread costs more than the whole round trip to
+a Redis on the same host or rack, more so on virtual machines (docs/benchmarks.md has the
+figures). The spin is bounded: only one thread of a process spins at a time, there is none
+on a one-CPU machine, and a thread whose replies keep arriving after the spin (a distant
+Redis, a loaded server) stops spinning for a while.
+
+A Link never retries. A connection error closes its connection and is raised, so the
+caller decides whether a command that may have run may run again.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+from redis.connection import Connection, UnixDomainSocketConnection
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import socket
+
+DEFAULT_SPIN = 100e-6
+"""Seconds to poll for a reply before blocking, on a machine with more than one CPU."""
+
+_READ_SIZE = 65536
+_MISSES_BEFORE_REST = 16  # replies in a row that came after the spin
+_REST_CALLS = 1024  # calls made without spinning after that
+_spinning = threading.Lock()  # one spinning thread per process
+_forks = [0]  # a child process must not use its parent's connections
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def default_spin() -> float:
+    """Seconds to spin: ``$SCHEDULER_SPIN_US`` microseconds if set (0 turns spinning off),
+    else ``DEFAULT_SPIN`` where another CPU can run Redis meanwhile, else 0."""
+    setting = os.environ.get("SCHEDULER_SPIN_US", "").strip()
+    if setting:
+        try:
+            return max(0.0, float(setting) / 1e6)
+        except ValueError:
+            raise ConfigError(
+                f"SCHEDULER_SPIN_US must be microseconds (a number such as 100), not {setting!r}"
+            ) from None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return DEFAULT_SPIN if cpus > 1 else 0.0
+
+
+def usable(client: redis.Redis) -> bool:
+    """Whether a Link can speak for ``client``: a plain TCP or Unix socket and undecoded
+    replies (TLS and decoding are left to redis-py). A Link's connections speak RESP2
+    whatever the client's protocol; the package's scripts reply alike in both."""
+    pool = client.connection_pool
+    return pool.connection_class in (Connection, UnixDomainSocketConnection) and not (
+        pool.connection_kwargs.get("decode_responses")
+    )
+
+
+class Link:
+    """Send packed commands to the server of ``client`` and return their replies."""
+
+    def __init__(self, client: redis.Redis, spin: float | None = None) -> None:
+        self._pool = client.connection_pool
+        self._timeout: float | None = self._pool.connection_kwargs.get("socket_timeout")
+        self.spin = default_spin() if spin is None else spin
+        self._idle: list[_End] = []  # list.pop and append are atomic: no lock needed
+
+    def call(self, command: bytes) -> Any:
+        """Send one command (RESP bytes) and return its reply as redis-py would.
+
+        An error reply is raised as redis-py's exception for it (NoScriptError, ...); a
+        broken connection or a time-out closes this thread's connection and raises
+        redis.ConnectionError or redis.TimeoutError.
+        """
+        try:
+            end = self._idle.pop()
+        except IndexError:
+            end = None
+        if end is None or end.forks != _forks[0]:
+            if end is not None:
+                self._idle.clear()
+            end = _End(self._pool)
+        try:
+            reply = end.call(command, self._timeout, self.spin)
+        except (redis.ConnectionError, redis.TimeoutError):
+            end.connection.disconnect()
+            raise
+        except OSError as exc:
+            end.connection.disconnect()
+            raise redis.ConnectionError(f"Redis connection broke: {exc}") from exc
+        except BaseException:  # a signal handler's exception mid-reply: the rest may follow
+            end.connection.disconnect()
+            raise
+        self._idle.append(end)
+        if isinstance(reply, redis.RedisError):
+            raise reply
+        return reply
+
+    def close(self) -> None:
+        """Close the idle connections (one in use closes when its call ends badly)."""
+        while self._idle:
+            end = self._idle.pop()
+            if end.forks == _forks[0]:
+                end.connection.disconnect()
+
+
+class _End:
+    """One thread's connection: its non-blocking socket, and how its spins went."""
+
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        self.forks = _forks[0]
+        self.connection = pool.connection_class(**_resp2(pool.connection_kwargs))
+        self.connection.connect()
+        sock: socket.socket | None = getattr(self.connection, "_sock", None)
+        if sock is None:
+            raise redis.ConnectionError("Redis connection has no socket")
+        sock.setblocking(False)
+        self.sock = sock
+        self.misses = 0
+        self.rest = 0
+        self._pollers: dict[int, select.poll] = {}
+
+    def call(self, command: bytes, timeout: float | None, spin: float) -> Any:
+        try:
+            sent = self.sock.send(command)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(command):
+            self._send_rest(memoryview(command)[sent:], timeout)
+        data: bytes | bytearray = self._receive(timeout, spin)
+        reply, used = parse(data, 0, self.connection)
+        if used < 0:  # a reply longer than one read
+            buffer = bytearray(data)
+            while used < 0:
+                buffer += self._receive(timeout, 0.0)
+                reply, used = parse(buffer, 0, self.connection)
+            data = buffer
+        if used != len(data):
+            raise redis.ConnectionError("Protocol error: more than one reply to one command")
+        return reply
+
+    def _send_rest(self, view: memoryview, timeout: float | None) -> None:
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:
+                self._wait(select.POLLOUT, timeout, "writing to")
+                continue
+            view = view[sent:]
+
+    def _receive(self, timeout: float | None, spin: float) -> bytes:
+        if self.rest:
+            self.rest -= 1
+        elif spin > 0 and _spinning.acquire(blocking=False):
+            try:
+                data = self._spin(spin)
+            finally:
+                _spinning.release()
+            if data is not None:
+                return data
+        while True:
+            self._wait(select.POLLIN, timeout, "reading from")
+            try:
+                data = self.sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise redis.ConnectionError("Connection closed by server.")
+            return data
+
+    def _spin(self, spin: float) -> bytes | None:
+        recv, clock = self.sock.recv, time.perf_counter
+        stop = clock() + spin
+        while True:
+            try:
+                data = recv(_READ_SIZE)
+            except BlockingIOError:
+                if clock() < stop:
+                    continue
+                self.misses += 1
+                if self.misses >= _MISSES_BEFORE_REST:
+                    self.misses, self.rest = 0, _REST_CALLS
+                return None
+            if not data:
+                raise redis.ConnectionError("Connection closed by server.")
+            self.misses = 0
+            return data
+
+    def _wait(self, event: int, timeout: float | None, doing: str) -> None:
+        poller = self._pollers.get(event)
+        if poller is None:
+            poller = self._pollers[event] = select.poll()
+            poller.register(self.sock, event)
+        if not poller.poll(None if timeout is None else timeout * 1000):
+            raise redis.TimeoutError(f"Timeout {doing} socket")
+
+
+def _resp2(options: dict[str, Any]) -> dict[str, Any]:
+    """A pool's connection options for a RESP2 connection: maintenance notifications
+    (redis-py 7+) need RESP3, and the Link reads only replies to its own commands."""
+    kept = {k: v for k, v in options.items() if not k.startswith("maint_notifications")}
+    return {**kept, "protocol": 2}
+
+
+def parse(buffer: bytes | bytearray, start: int, connection: Any = None) -> tuple[Any, int]:
+    """One RESP2 reply at ``start`` of ``buffer``: (value, index after it), or (None, -1)
+    if the buffer does not hold all of it yet.
+
+    Values are what redis-py returns undecoded: bytes, int, None, lists, and an exception
+    object for an error reply (made by ``connection``'s parser when there is one).
+    """
+    line_end = buffer.find(b"\r\n", start)
+    if line_end < 0:
+        return None, -1
+    kind = buffer[start]
+    after = line_end + 2
+    if kind == 58:  # ':' integer
+        return int(buffer[start + 1 : line_end]), after
+    if kind == 36:  # '$' bulk string
+        return _bulk(buffer, int(buffer[start + 1 : line_end]), after)
+    if kind == 43:  # '+' simple string
+        return bytes(buffer[start + 1 : line_end]), after
+    if kind == 42:  # '*' array
+        return _array(buffer, int(buffer[start + 1 : line_end]), after, connection)
+    if kind == 45:  # '-' error
+        return _error(buffer[start + 1 : line_end].decode(errors="replace"), connection), after
+    raise redis.ConnectionError(f"Protocol error: unexpected reply type {chr(kind)!r}")
+
+
+def _bulk(buffer: bytes | bytearray, size: int, start: int) -> tuple[Any, int]:
+    if size < 0:
+        return None, start
+    if len(buffer) < start + size + 2:
+        return None, -1
+    return bytes(buffer[start : start + size]), start + size + 2
+
+
+def _array(buffer: bytes | bytearray, count: int, start: int, connection: Any) -> tuple[Any, int]:
+    if count < 0:
+        return None, start
+    items = []
+    for _ in range(count):
+        item, start = parse(buffer, start, connection)
+        if start < 0:
+            return None, -1
+        items.append(item)
+    return items, start
+
+
+def _error(message: str, connection: Any) -> redis.RedisError:
+    parser = getattr(connection, "_parser", None)
+    if parser is not None and hasattr(parser, "parse_error"):
+        error = parser.parse_error(message)
+        if isinstance(error, redis.RedisError):
+            return error
+    return redis.ResponseError(message)
