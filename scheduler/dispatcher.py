@@ -31,7 +31,7 @@ from .keys import Keys, as_text
 from .leader import Leadership
 from .planner import Plan, jitter_delay, plan_job
 from .schedule import Job, Schedule
-from .scripts import Scripts
+from .scripts import Call, Scripts
 from .stats import DispatchStats
 
 log = logging.getLogger(__name__)
@@ -153,12 +153,20 @@ class Dispatcher:
         return plans
 
     def _enqueue(self, plans: list[Plan], now: float, epoch: int) -> TickReport:
+        """Enqueue the plans in chunks of ``settings.batch`` fires, one fenced script call
+        each. The calls are pipelined: Redis runs one chunk while the next is built."""
         report = TickReport()
-        for chunk in _chunks(plans, self.settings.batch):
-            keys, argv = self._dispatch_call(chunk, now, epoch)
-            fault_point("before_enqueue")
-            results = self._scripts.run("dispatch", keys, argv)
-            fault_point("after_enqueue")
+        chunks = list(_chunks(plans, self.settings.batch))
+
+        def calls() -> Iterator[Call]:
+            for chunk in chunks:
+                call = self._dispatch_call(chunk, now, epoch)
+                fault_point("before_enqueue")
+                yield call
+
+        replies = self._scripts.run_many("dispatch", calls())
+        fault_point("after_enqueue")
+        for chunk, results in zip(chunks, replies, strict=True):
             if results == b"NOT_LEADER":
                 raise NotLeader()
             for plan, result in zip(chunk, as_text(results).split(";"), strict=True):
@@ -220,9 +228,10 @@ class Dispatcher:
             keys.append(self._keys.state(job.name))
             argv += [watermark if fresh else "", job_digest(job)]
             self._watermarks[job.name] = watermark
-        for chunk_keys, chunk_argv in _adopt_chunks(keys, argv, self.settings.batch):
-            if self._scripts.run("adopt", chunk_keys, chunk_argv) == b"NOT_LEADER":
-                raise NotLeader()
+        chunks = _adopt_chunks(keys, argv, self.settings.batch)
+        if b"NOT_LEADER" in self._scripts.run_many("adopt", chunks):
+            raise NotLeader()
+        self._scripts.load("dispatch")  # so that the term's first burst is sent in one go
         for job in jobs:
             self._plan_next(job.name)
         self._adopted_epoch = epoch

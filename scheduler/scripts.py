@@ -8,13 +8,13 @@ Redis server restarted empty keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .link import Link, usable
@@ -27,6 +27,7 @@ _INCLUDE = "-- @include "
 _MAX_HEADS = 1024
 
 Arg = str | bytes | int | float
+Call = tuple[Sequence[str], Sequence[Arg]]  # one script call's keys and arguments
 
 
 def script_source(name: str) -> str:
@@ -77,6 +78,47 @@ class Scripts:
             except (RedisConnectionError, RedisTimeoutError, NoScriptError):
                 pass
         return self.run_on(self._client, name, keys, args)
+
+    def load(self, name: str) -> None:
+        """Load script ``name`` into the server's script cache now, not on first use."""
+        self._client.script_load(self._scripts[name].script)
+
+    def run_many(
+        self, name: str, calls: Iterable[tuple[Sequence[str], Sequence[Arg]]]
+    ) -> list[Any]:
+        """Run script ``name`` once per (keys, args) that ``calls`` yields, in order; the
+        replies, in order.
+
+        Over a Link each call is sent as soon as it is yielded and the replies are read at
+        the end, so Redis runs one call while the caller builds the next. Only for scripts
+        that may run twice with the same arguments: if the connection breaks, every call
+        goes again through redis-py, whether or not it had run.
+        """
+        script = self._scripts[name]
+        made: list[Call] = []
+
+        def commands() -> Iterator[bytes]:
+            for keys, args in calls:
+                made.append((keys, args))
+                yield self._command(script.sha, keys, args)
+
+        if self._link is None:
+            return [self.run_on(self._client, name, keys, args) for keys, args in calls]
+        try:
+            replies = self._link.call_many(commands())
+        except (RedisConnectionError, RedisTimeoutError):
+            made.extend(calls)
+            return [self.run_on(self._client, name, keys, args) for keys, args in made]
+        missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missed:  # a server without the script refuses every call: load it, send them again
+            self.load(name)
+            again = self._link.call_many(self._command(script.sha, *made[i]) for i in missed)
+            for index, reply in zip(missed, again, strict=True):
+                replies[index] = reply
+        for reply in replies:
+            if isinstance(reply, RedisError):
+                raise reply
+        return replies
 
     def _command(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> bytes:
         """EVALSHA packed; its head (up to the last key) is cached, as queues are few."""

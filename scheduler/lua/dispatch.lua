@@ -32,13 +32,14 @@ local keep, prefix = tonumber(ARGV[4]), ARGV[5]
 local time = redis.call('TIME')
 local now = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
 local queue_names = cjson.decode(ARGV[7])
+local used, pushed = {}, {}  -- per queue number: any fire enqueued; jobs pushed (to wake)
 local results = {}
 for _, entry in ipairs(cjson.decode(ARGV[6])) do
   local name, q, watermark, fires = entry[1], entry[2], entry[3], entry[5]
   local overlap_skip = entry[4] == 1
   local state = prefix .. 'state:' .. name
   local fired, active = prefix .. 'fired:' .. name, prefix .. 'active:' .. name
-  local queue_key, wake_key, delayed_key = KEYS[4 + 3 * q], KEYS[5 + 3 * q], KEYS[6 + 3 * q]
+  local queue_key, delayed_key = KEYS[4 + 3 * q], KEYS[6 + 3 * q]
   if redis.call('HEXISTS', KEYS[2], name) == 1 then
     table.insert(results, '0 0 0 0')
   else
@@ -52,7 +53,8 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
         skipped = skipped + 1
       else
         if due == 0 then
-          push_job(queue_key, wake_key, payload)
+          redis.call('LPUSH', queue_key, payload)
+          pushed[q] = (pushed[q] or 0) + 1
         else
           delay_job(delayed_key, due, payload)
         end
@@ -63,12 +65,17 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
         enqueued, last_id = enqueued + 1, id
       end
     end
+    local fields = {}
     if enqueued > 0 then
-      remember_queue(KEYS[3], queue_names[q + 1])
-      redis.call('HSET', state, 'enqueued_at', now, 'job_id', last_id)
+      used[q] = true
+      fields = {'enqueued_at', now, 'job_id', last_id}
     end
     if watermark > mark then
-      redis.call('HSET', state, 'watermark', string.format('%d', watermark))
+      table.insert(fields, 'watermark')
+      table.insert(fields, string.format('%d', watermark))
+    end
+    if #fields > 0 then
+      redis.call('HSET', state, unpack(fields))
     end
     if enqueued > 0 and redis.call('ZCARD', fired) > keep then
       local cut = redis.call('ZRANGE', fired, 0, 0 - keep - 1)
@@ -77,5 +84,11 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
     end
     table.insert(results, '1 ' .. enqueued .. ' ' .. duplicates .. ' ' .. skipped)
   end
+end
+for q in pairs(used) do
+  remember_queue(KEYS[3], queue_names[q + 1])
+end
+for q, count in pairs(pushed) do
+  wake_many(KEYS[5 + 3 * q], count)
 end
 return table.concat(results, ';')

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from redis.exceptions import NoScriptError
 from scheduler.link import Link
 from scheduler.queue import Queue
 from scheduler.scripts import Scripts, pack
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def test_a_time_out_drops_the_connection_and_the_next_call_gets_a_new_one(
 def test_a_connection_closed_by_the_server_is_a_connection_error_then_heals(
     link: Link, client: redis.Redis
 ) -> None:
-    client.client_kill_filter(_id=client_id(link))
+    client.client_kill_filter(_id=str(client_id(link)))
     with pytest.raises(redis.ConnectionError):
         link.call(pack("PING"))
     assert link.call(pack("PING")) == b"PONG"
@@ -81,7 +83,7 @@ def test_scripts_run_again_through_redis_py_after_a_kill_or_a_script_flush(
     queue.enqueue("tests.tasks:noop")
     link = queue._scripts._link
     assert link is not None
-    client.client_kill_filter(_id=client_id(link))
+    client.client_kill_filter(_id=str(client_id(link)))
     queue.enqueue("tests.tasks:noop")
     client.script_flush()
     queue.enqueue("tests.tasks:noop")
@@ -143,3 +145,68 @@ def test_spin_zero_always_blocks(client: redis.Redis) -> None:
     scripts = Scripts(client, spin=0.0)
     assert scripts._link is not None and scripts._link.spin == 0.0
     assert scripts._link.call(pack("PING")) == b"PONG"
+
+
+def test_call_many_pipelines_and_returns_error_replies_in_place(link: Link, namespace: str) -> None:
+    key = f"{namespace}:n"
+    commands = (pack("INCR", key), pack("NOSUCHCOMMAND"), pack("INCR", key), pack("GET", key))
+    first, error, third, value = link.call_many(iter(commands))
+    assert (first, third, value) == (1, 2, b"2")
+    assert isinstance(error, redis.ResponseError)
+    assert link.call_many(iter(())) == []
+    assert link.call(pack("PING")) == b"PONG"
+
+
+def test_call_many_sends_each_command_before_the_next_is_built(
+    link: Link, client: redis.Redis, namespace: str
+) -> None:
+    key = f"{namespace}:list"
+
+    def commands() -> Iterator[bytes]:
+        for i in range(3):  # Redis runs command i while the generator is still to yield i+1
+            wait_until(partial(_length_is, client, key, i), what=f"RPUSH {i} to reach Redis")
+            yield pack("RPUSH", key, i)
+
+    assert link.call_many(commands()) == [1, 2, 3]
+
+
+def _length_is(client: redis.Redis, key: str, length: int) -> bool:
+    return int(client.llen(key)) == length
+
+
+def enqueue_calls(queue: Queue, count: int) -> Iterator[tuple[list[str], list[str]]]:
+    for _ in range(count):
+        _, keys, argv = queue._prepare(
+            "tests.tasks:noop", (), {}, queue="default", delay=None, at=None, retries=None,
+            timeout=None, job_id=None,
+        )  # fmt: skip
+        yield keys, argv
+
+
+def test_run_many_reloads_a_flushed_script_once_and_sends_again(
+    client: redis.Redis, namespace: str
+) -> None:
+    queue = Queue(client, namespace)
+    client.script_flush()
+    assert queue._scripts.run_many("enqueue", enqueue_calls(queue, 3)) == [1, 1, 1]
+    assert queue.depth() == 3
+
+
+def test_run_many_after_a_broken_connection_runs_every_call_through_redis_py(
+    client: redis.Redis, namespace: str
+) -> None:
+    queue = Queue(client, namespace)
+    queue.enqueue("tests.tasks:noop")
+    link = queue._scripts._link
+    assert link is not None
+    client.client_kill_filter(_id=str(client_id(link)))
+    assert queue._scripts.run_many("enqueue", enqueue_calls(queue, 3)) == [1, 1, 1]
+    assert queue.depth() == 4
+
+
+def test_run_many_without_a_link_runs_one_call_at_a_time(redis_url: str, namespace: str) -> None:
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        queue = Queue(client, namespace)
+        assert queue._scripts._link is None
+        assert queue._scripts.run_many("enqueue", enqueue_calls(queue, 2)) == [1, 1]
+        assert queue.depth() == 2
