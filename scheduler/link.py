@@ -38,6 +38,7 @@ DEFAULT_SPIN = 100e-6
 """Seconds to poll for a reply before blocking, on a machine with more than one CPU."""
 
 _READ_SIZE = 65536
+_SEND_SIZE = 16384  # call_many sends commands in writes of at least this many bytes
 _MISSES_BEFORE_REST = 16  # replies in a row that came after the spin
 _REST_CALLS = 1024  # calls made without spinning after that
 _spinning = threading.Lock()  # one spinning thread per process
@@ -107,18 +108,24 @@ class Link:
         return reply
 
     def call_many(self, commands: Iterable[bytes]) -> list[Any]:
-        """Send each command as ``commands`` yields it, without waiting for replies, then
+        """Send the commands as ``commands`` yields them, without waiting for replies, then
         read one reply per command: so Redis runs one while the caller prepares the next.
+        Small commands are held until 16 KiB of them are ready (or the last one is).
 
         Error replies come back in place as exception objects, not raised; a broken
         connection or a time-out raises as ``call`` does (some commands may have run).
         """
         end = self._checkout()
         with self._using(end):
-            sent = 0
+            sent, held = 0, bytearray()
             for command in commands:
-                end.send(command, self._timeout)
+                held += command
                 sent += 1
+                if len(held) >= _SEND_SIZE:
+                    end.send(held, self._timeout)
+                    held.clear()
+            if held:
+                end.send(held, self._timeout)
             replies = [end.reply(self._timeout, self.spin) for _ in range(sent)]
             if end.buffer:
                 raise redis.ConnectionError("Protocol error: more replies than commands")
@@ -187,7 +194,7 @@ class _End:
         self.rest = 0
         self._pollers: dict[int, select.poll] = {}
 
-    def send(self, command: bytes, timeout: float | None) -> None:
+    def send(self, command: bytes | bytearray, timeout: float | None) -> None:
         try:
             sent = self.sock.send(command)
         except BlockingIOError:

@@ -187,7 +187,7 @@ class Queue:
 
 
 class EnqueueBatch:
-    """Enqueues collected by ``Queue.batch()``, sent together in one pipeline."""
+    """Enqueues collected by ``Queue.batch()``, sent together in one round trip."""
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
@@ -218,12 +218,8 @@ class EnqueueBatch:
         """Send the collected jobs (one round trip) and start a new batch."""
         if not self._pending:
             return
-        scripts = self._queue._scripts
-        with self._queue.client.pipeline(transaction=False) as pipe:
-            for keys, args in self._pending:
-                scripts.run_on(pipe, "enqueue", keys, args)
-            pipe.execute()
-        self._pending = []
+        pending, self._pending = self._pending, []
+        self._queue._scripts.run_many("enqueue", pending)
 
 
 def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:

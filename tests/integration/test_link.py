@@ -165,9 +165,11 @@ def test_call_many_sends_each_command_before_the_next_is_built(
     def commands() -> Iterator[bytes]:
         for i in range(3):  # Redis runs command i while the generator is still to yield i+1
             wait_until(partial(_length_is, client, key, i), what=f"RPUSH {i} to reach Redis")
-            yield pack("RPUSH", key, i)
+            yield pack("RPUSH", key, b"x" * 20_000)  # commands under 16 KiB are held
 
     assert link.call_many(commands()) == [1, 2, 3]
+    small = [pack("RPUSH", key, i) for i in range(1000)]
+    assert link.call_many(iter(small)) == list(range(4, 1004))
 
 
 def _length_is(client: redis.Redis, key: str, length: int) -> bool:
