@@ -67,9 +67,10 @@ def test_spin_comes_from_the_environment_in_microseconds(monkeypatch: pytest.Mon
     assert default_spin() == pytest.approx(250e-6)
     monkeypatch.setenv("SCHEDULER_SPIN_US", "0")
     assert default_spin() == 0.0
-    monkeypatch.setenv("SCHEDULER_SPIN_US", "fast")
-    with pytest.raises(ConfigError, match="SCHEDULER_SPIN_US must be microseconds"):
-        default_spin()
+    for bad in ("fast", "-1", "inf", "nan", "20000"):
+        monkeypatch.setenv("SCHEDULER_SPIN_US", bad)
+        with pytest.raises(ConfigError, match="SCHEDULER_SPIN_US must be microseconds from 0"):
+            default_spin()
     monkeypatch.delenv("SCHEDULER_SPIN_US")
     assert default_spin() in (0.0, DEFAULT_SPIN)
 
