@@ -157,6 +157,8 @@ class Dispatcher:
         each. The calls are pipelined: Redis runs one chunk while the next is built."""
         report = TickReport()
         chunks = list(_chunks(plans, self.settings.batch))
+        if not chunks:
+            return report
 
         def calls() -> Iterator[Call]:
             for chunk in chunks:

@@ -120,16 +120,24 @@ class RunLoop:
     def step(self) -> float:
         """One pass; returns how long to wait before the next."""
         mono = self._clock.monotonic()
+        if self.leadership.is_leader:
+            # Due fires go first. The tick is fenced by Redis itself, so a renewal or
+            # housekeeping due at the same moment (each second, like many jobs) can wait
+            # for it, rather than the fires waiting for their round trips.
+            self._tick()
         if mono >= self._next_lease:
             self._lease_step(mono)
         if mono >= self._next_housekeeping or self._reload_requested:
             self._housekeeping()
             self._next_housekeeping = mono + self.settings.heartbeat_every
-        if self.leadership.is_leader:
-            report = self.dispatcher.tick(self._clock.now())
-            if report.enqueued or report.duplicates or report.not_leader:
-                self.last_report = report
+        if self.leadership.is_leader:  # a new term, a resumed job, a reloaded file
+            self._tick()
         return self._wait_time()
+
+    def _tick(self) -> None:
+        report = self.dispatcher.tick(self._clock.now())
+        if report.enqueued or report.duplicates or report.not_leader:
+            self.last_report = report
 
     def _lease_step(self, mono: float) -> None:
         was_leader = self.leadership.epoch is not None
