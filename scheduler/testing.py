@@ -9,6 +9,9 @@
 - ``perform`` / ``perform_fire`` run a task the way a worker would: through the allow-list,
   with ``current_job()`` set, ``async def`` tasks on an event loop of their own.
 
+The queue doubles live here; fires and task runs in ``scheduler/testing_run.py``, whose
+public names this module re-exports.
+
 Not simulated: retries (a task's exception propagates at once), expiry, jitter, overlap,
 the dead set and the timeout of a sync task. Importing this module imports neither redis
 nor pytest.
@@ -16,20 +19,15 @@ nor pytest.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import math
-import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 from unittest import mock
 
 from .clock import Clock, SystemClock
-from .errors import TaskNotAllowed
 from .jobs import (
     DEFAULT_QUEUE,
     QueuedJob,
@@ -37,15 +35,19 @@ from .jobs import (
     check_queue_name,
     decode,
     encode,
-    guarded,
-    reset_current,
     run_at,
-    set_current,
 )
-from .planner import select_jobs
 from .registry import AllowList
-from .rules import load_zone
-from .schedule import Job, Schedule, load_schedule
+from .testing_run import (
+    FireTime,
+    allow_list,
+    epoch_seconds,
+    fires_between,
+    perform,
+    perform_fire,
+    run_job,
+    utc,
+)
 
 __all__ = [
     "FireTime",
@@ -61,85 +63,12 @@ __all__ = [
     "recording",
 ]
 
-ScheduleSource = Schedule | str | os.PathLike[str]
 Q = TypeVar("Q", bound="RecordingQueue")
 
 # The Queue methods that recording() and inline() route to the double.
 _ROUTED = (
     "enqueue", "batch", "depth", "delayed_count", "queues", "dead", "dead_count", "retry_dead",
 )  # fmt: skip
-
-
-# --- the schedule -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FireTime:
-    """One fire of a schedule job: its name, the instant (aware UTC) and the job's local time."""
-
-    job: str
-    at: datetime
-    local: datetime
-
-
-def fires_between(
-    schedule: ScheduleSource,
-    start: datetime,
-    end: datetime,
-    jobs: str | Iterable[str] | None = None,
-    *,
-    include_disabled: bool = False,
-    limit: int = 100_000,
-) -> list[FireTime]:
-    """The fires at or after ``start`` and before ``end`` (aware datetimes), by time then job.
-
-    ``schedule`` is a loaded ``Schedule`` or the path of a file; ``jobs`` names the jobs to
-    look at (default: every enabled one; UnknownJob for a name the file lacks). ValueError
-    if the window holds more than ``limit`` fires.
-    """
-    low, high = _instant(start, "start"), _instant(end, "end")
-    if high < low:
-        raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
-    names = [jobs] if isinstance(jobs, str) else list(jobs or ())
-    found: list[FireTime] = []
-    for job in select_jobs(_schedule(schedule), names, include_disabled):
-        found += _job_fires(job, low, high, limit + 1)
-    if len(found) > limit:
-        raise ValueError(f"more than {limit} fires in the window: narrow it, or raise limit=")
-    return sorted(found, key=lambda fire: (fire.at, fire.job))
-
-
-def allow_list(*prefixes: str, schedule: ScheduleSource | None = None) -> AllowList:
-    """What ``scheduler worker --schedule FILE --allow PREFIX...`` runs: the schedule's tasks,
-    tasks under the prefixes and, as always, tasks registered with ``@task``."""
-    tasks = () if schedule is None else {job.task for job in _schedule(schedule).jobs.values()}
-    return AllowList(sorted(tasks), prefixes)
-
-
-def _schedule(source: ScheduleSource) -> Schedule:
-    return source if isinstance(source, Schedule) else load_schedule(source)
-
-
-def _job_fires(job: Job, low: float, high: float, most: int) -> list[FireTime]:
-    zone = load_zone(job.timezone)
-    fires: list[FireTime] = []
-    for at in job.rule.fires(math.ceil(low) - 1):
-        if at >= high or len(fires) >= most:
-            break
-        fires.append(FireTime(job.name, _utc(at), datetime.fromtimestamp(at, zone)))
-    return fires
-
-
-def _instant(value: datetime, name: str) -> float:
-    if not isinstance(value, datetime):
-        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime (with a time zone), not naive")
-    return value.timestamp()
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
 
 
 # --- queue doubles ------------------------------------------------------------------------
@@ -251,7 +180,7 @@ class RecordingQueue:
         pending. A job that raises ends the drain with its exception (it counts as
         performed; there is no retry). RuntimeError after ``limit`` jobs.
         """
-        horizon = math.inf if until is None else _instant(until, "until")
+        horizon = math.inf if until is None else epoch_seconds(until, "until")
         count = 0
         while (index := self._next_due(queue, horizon)) is not None:
             if count == limit:
@@ -306,7 +235,7 @@ class RecordingQueue:
             timeout=timeout, job_id=job_id,
         )  # fmt: skip
         raw = encode(payload)
-        when = _utc(round(due, 3)) if due is not None and due > now else None
+        when = utc(round(due, 3)) if due is not None and due > now else None
         return RecordedJob.read(raw, when)
 
     def _accept(self, job: RecordedJob) -> None:
@@ -324,7 +253,7 @@ class RecordingQueue:
 
     def _perform(self, job: RecordedJob) -> Any:
         self.performed.append(job)
-        return _run(job.job, self.allow)
+        return run_job(job.job, self.allow)
 
 
 class InlineQueue(RecordingQueue):
@@ -413,110 +342,3 @@ def _due_at(job: RecordedJob) -> float:
 def _call(task: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{task}({', '.join(shown)})"
-
-
-# --- running tasks ------------------------------------------------------------------------
-
-
-def perform(
-    task: str,
-    /,
-    *args: Any,
-    queue: str = DEFAULT_QUEUE,
-    attempt: int = 1,
-    retries: int | None = None,
-    timeout: float | None = None,
-    job_id: str | None = None,
-    schedule: str | None = None,
-    scheduled_for: datetime | None = None,
-    allow: AllowList | None = None,
-    **kwargs: Any,
-) -> Any:
-    """Run ``task(*args, **kwargs)`` now, as a worker would run that job; return its result.
-
-    The job's arguments make a JSON round trip, the task must pass ``allow`` (default: only
-    ``@task``-registered tasks), and ``current_job()`` tells it ``queue``, ``attempt``,
-    ``schedule`` and ``scheduled_for`` (aware, whole seconds). Exceptions propagate.
-    """
-    payload = build_payload(
-        task, args, kwargs, queue=queue, enqueued_at=SystemClock().now(), retries=retries,
-        timeout=timeout, job_id=job_id, schedule=schedule,
-        scheduled_for=None if scheduled_for is None else _second(scheduled_for),
-    )  # fmt: skip
-    payload["attempt"] = attempt
-    return _run(decode(encode(payload)), AllowList() if allow is None else allow)
-
-
-def perform_fire(
-    schedule: ScheduleSource, job: str, at: datetime, *, allow: AllowList | None = None
-) -> Any:
-    """Run the job of ``schedule`` named ``job`` for its fire at ``at``, with the payload
-    the dispatcher would enqueue (the file's args, kwargs, queue, retries, timeout).
-
-    ``allow`` defaults to ``allow_list(schedule=schedule)``; ValueError if ``at`` is not
-    a fire time of the job.
-    """
-    loaded = _schedule(schedule)
-    entry = select_jobs(loaded, [job], include_disabled=True)[0]
-    instant = _fire_of(entry, at)
-    payload = build_payload(
-        entry.task, entry.args, entry.kwargs, queue=entry.queue, enqueued_at=instant,
-        retries=entry.retries, timeout=entry.timeout, schedule=entry.name,
-        scheduled_for=instant, expires_at=instant + entry.expires if entry.expires else None,
-    )  # fmt: skip
-    rules = allow_list(schedule=loaded) if allow is None else allow
-    return _run(decode(encode(payload)), rules)
-
-
-def _second(value: datetime) -> int:
-    instant = _instant(value, "scheduled_for")
-    if instant != int(instant):
-        raise ValueError("scheduled_for must be a whole second: fire times are whole seconds")
-    return int(instant)
-
-
-def _fire_of(job: Job, at: datetime) -> int:
-    instant = _instant(at, "at")
-    second = math.ceil(instant)
-    fire = job.rule.next_after(second - 1)
-    if fire != instant:
-        after = "none" if fire is None else _utc(fire).isoformat()
-        raise ValueError(
-            f"{at.isoformat()} is not a fire time of job '{job.name}' (the next one is {after})"
-        )
-    return second
-
-
-def _run(job: QueuedJob, allow: AllowList) -> Any:
-    """Call the job's task with ``current_job()`` set; wait for an ``async def`` one."""
-    fn = _resolve(allow, job.task)
-    token = set_current(job)
-    try:
-        result = fn(*job.args, **job.kwargs)
-    finally:
-        reset_current(token)
-    if result is not None and inspect.isawaitable(result):
-        return _wait(result, job)
-    return result
-
-
-def _resolve(allow: AllowList, name: str) -> Callable[..., Any]:
-    try:
-        return allow.resolve(name)
-    except TaskNotAllowed as exc:
-        module = name.partition(":")[0]
-        raise TaskNotAllowed(
-            f"{exc}; in tests, pass allow=allow_list({module!r}) "
-            "or override the scheduler_allow fixture"
-        ) from None
-
-
-def _wait(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
-    """Run on a new event loop: here, or on a thread of its own if a loop runs here."""
-    coroutine = guarded(awaitable, job)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(1, thread_name_prefix="scheduler-testing") as pool:
-        return pool.submit(asyncio.run, coroutine).result()
