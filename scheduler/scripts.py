@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from redis.commands.core import Script
 
 _INCLUDE = "-- @include "
-_MAX_HEADS = 1024
+_MAX_HEADS = 1024  # command heads cached
+_CACHED_KEYS = 8  # calls with more keys (adopt's, dispatch's) are packed whole each time
 
 Arg = str | bytes | int | float
 Call = tuple[Sequence[str], Sequence[Arg]]  # one script call's keys and arguments
@@ -83,18 +84,18 @@ class Scripts:
         """Load script ``name`` into the server's script cache now, not on first use."""
         self._client.script_load(self._scripts[name].script)
 
-    def run_many(
-        self, name: str, calls: Iterable[tuple[Sequence[str], Sequence[Arg]]]
-    ) -> list[Any]:
+    def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
         """Run script ``name`` once per (keys, args) that ``calls`` yields, in order; the
         replies, in order.
 
-        Over a Link each call is sent as soon as it is yielded and the replies are read at
-        the end, so Redis runs one call while the caller builds the next. Only for scripts
-        that may run twice with the same arguments: if the connection breaks, every call
-        goes again through redis-py, whether or not it had run.
+        Over a Link the calls are sent as they are yielded (small ones 16 KiB at a time)
+        and the replies read at the end, so Redis runs one call while the caller builds
+        the next. Only for scripts that may run twice with the same arguments: if the
+        connection breaks, every call goes again through redis-py, whether or not it had
+        run.
         """
         script = self._scripts[name]
+        calls = iter(calls)  # on a broken connection, `made` plus the rest is every call
         made: list[Call] = []
 
         def commands() -> Iterator[bytes]:
@@ -121,7 +122,10 @@ class Scripts:
         return replies
 
     def _command(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> bytes:
-        """EVALSHA packed; its head (up to the last key) is cached, as queues are few."""
+        """EVALSHA packed. The head (up to the last key) of a call with few keys, such as
+        an enqueue's, is cached: queues are few."""
+        if len(keys) > _CACHED_KEYS:
+            return pack("EVALSHA", sha, len(keys), *keys, *args)
         shape = (sha, tuple(keys), len(args))
         head = self._heads.get(shape)
         if head is None:

@@ -212,3 +212,17 @@ def test_run_many_without_a_link_runs_one_call_at_a_time(redis_url: str, namespa
         assert queue._scripts._link is None
         assert queue._scripts.run_many("enqueue", enqueue_calls(queue, 2)) == [1, 1]
         assert queue.depth() == 2
+
+
+def test_a_batch_after_a_broken_connection_sends_each_job_once(
+    client: redis.Redis, namespace: str
+) -> None:
+    queue = Queue(client, namespace)
+    queue.enqueue("tests.tasks:noop")
+    link = queue._scripts._link
+    assert link is not None
+    client.client_kill_filter(_id=str(client_id(link)))
+    with queue.batch() as batch:
+        for n in range(3):
+            batch.enqueue("tests.tasks:add", n, n)
+    assert queue.depth() == 4
