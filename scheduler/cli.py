@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from .describe import utc_text
-from .errors import ConfigError, RedisUnavailable, SchedulerError
+from .errors import BadSetting, ConfigError, RedisUnavailable, SchedulerError
 from .planner import Fire, select_jobs, upcoming
 from .schedule import Job, Schedule, load_schedule
 
@@ -191,6 +191,9 @@ def main() -> None:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         code = exc.exit_code
+    except BadSetting as exc:
+        click.echo(f"error: {exc}", err=True)
+        code = 2
     except (RedisUnavailable, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         code = 1

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from .errors import ConfigError, RedisUnavailable, ScheduleNotFound
+from .errors import BadSetting, ConfigError, RedisUnavailable, ScheduleNotFound
 from .jobs import check_queue_name
 from .keys import Keys
 from .logs import configure_logging
@@ -203,11 +203,11 @@ def import_modules(names: Sequence[str]) -> None:
 
 
 def safe_namespace(namespace: str) -> str:
-    """``namespace`` if it is valid, else ConfigError."""
+    """``namespace`` if it is valid, else BadSetting."""
     try:
         Keys(namespace)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise BadSetting(str(exc)) from None
     return namespace
 
 

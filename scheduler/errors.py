@@ -62,6 +62,11 @@ class ConfigError(SchedulerError):
     """Raised when an option, environment variable or server setting is unusable."""
 
 
+class BadSetting(ConfigError):
+    """Raised when the value of an option or environment variable is invalid (the CLI exits
+    2, as for any bad value, where other ConfigErrors exit 1)."""
+
+
 class RedisUnavailable(SchedulerError):
     """Raised when Redis cannot be reached or refuses us (connection, auth, TLS)."""
 

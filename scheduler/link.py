@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from redis.connection import Connection, UnixDomainSocketConnection
 
-from .errors import ConfigError
+from .errors import BadSetting
 
 if TYPE_CHECKING:
     import socket
@@ -64,7 +64,7 @@ def default_spin() -> float:
         except ValueError:
             micros = -1.0
         if not 0 <= micros <= _MAX_SPIN_US:
-            raise ConfigError(
+            raise BadSetting(
                 f"SCHEDULER_SPIN_US must be microseconds from 0 to {_MAX_SPIN_US} "
                 f"(such as 100; 0 turns polling off), not {setting!r}"
             )
