@@ -76,14 +76,20 @@ def test_a_connection_closed_by_the_server_is_a_connection_error_then_heals(
     assert link.call(pack("PING")) == b"PONG"
 
 
-def test_scripts_run_again_through_redis_py_after_a_kill_or_a_script_flush(
-    client: redis.Redis, namespace: str
-) -> None:
+def queue_with_a_killed_link(client: redis.Redis, namespace: str) -> Queue:
+    """A Queue that has enqueued one job, whose Link connection the server then closed."""
     queue = Queue(client, namespace)
     queue.enqueue("tests.tasks:noop")
     link = queue._scripts._link
     assert link is not None
     client.client_kill_filter(_id=str(client_id(link)))
+    return queue
+
+
+def test_scripts_run_again_through_redis_py_after_a_kill_or_a_script_flush(
+    client: redis.Redis, namespace: str
+) -> None:
+    queue = queue_with_a_killed_link(client, namespace)
     queue.enqueue("tests.tasks:noop")
     client.script_flush()
     queue.enqueue("tests.tasks:noop")
@@ -197,11 +203,7 @@ def test_run_many_reloads_a_flushed_script_once_and_sends_again(
 def test_run_many_after_a_broken_connection_runs_every_call_through_redis_py(
     client: redis.Redis, namespace: str
 ) -> None:
-    queue = Queue(client, namespace)
-    queue.enqueue("tests.tasks:noop")
-    link = queue._scripts._link
-    assert link is not None
-    client.client_kill_filter(_id=str(client_id(link)))
+    queue = queue_with_a_killed_link(client, namespace)
     assert queue._scripts.run_many("enqueue", enqueue_calls(queue, 3)) == [1, 1, 1]
     assert queue.depth() == 4
 
@@ -217,11 +219,7 @@ def test_run_many_without_a_link_runs_one_call_at_a_time(redis_url: str, namespa
 def test_a_batch_after_a_broken_connection_sends_each_job_once(
     client: redis.Redis, namespace: str
 ) -> None:
-    queue = Queue(client, namespace)
-    queue.enqueue("tests.tasks:noop")
-    link = queue._scripts._link
-    assert link is not None
-    client.client_kill_filter(_id=str(client_id(link)))
+    queue = queue_with_a_killed_link(client, namespace)
     with queue.batch() as batch:
         for n in range(3):
             batch.enqueue("tests.tasks:add", n, n)
