@@ -29,6 +29,7 @@ from .faults import fault_point
 from .jobs import build_payload, encode
 from .keys import Keys, as_text
 from .leader import Leadership
+from .link import Arg, Link, read_all, usable
 from .planner import Plan, jitter_delay, plan_job
 from .schedule import Job, Schedule
 from .scripts import Call, Scripts
@@ -84,6 +85,7 @@ class Dispatcher:
         self._client = client
         self._keys = keys
         self._scripts = Scripts(client)
+        self._link = Link(client) if usable(client) else None
         self._clock = clock
         self.leadership = leadership
         self.schedule = schedule
@@ -242,11 +244,11 @@ class Dispatcher:
         )
 
     def _read_states(self, jobs: list[Job]) -> list[tuple[int | None, str | None]]:
-        pipe = self._client.pipeline(transaction=False)
-        for job in jobs:
-            pipe.hmget(self._keys.state(job.name), "watermark", "digest")
-        pipe.hkeys(self._keys.paused())
-        *rows, paused = pipe.execute()
+        reads: list[list[Arg]] = [
+            ["HMGET", self._keys.state(job.name), "watermark", "digest"] for job in jobs
+        ]
+        reads.append(["HKEYS", self._keys.paused()])
+        *rows, paused = read_all(self._client, self._link, reads)
         self._paused = {as_text(p) for p in paused}
         return [
             (int(float(mark)) if mark is not None else None, as_text(digest) if digest else None)

@@ -23,7 +23,7 @@ import os
 import select
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 DEFAULT_SPIN = 100e-6
 """Seconds to poll for a reply before blocking, on a machine with more than one CPU."""
+
+Arg = str | bytes | int | float  # a command's name or argument, as the client sends it
 
 _MAX_SPIN_US = 10_000
 _READ_SIZE = 65536
@@ -282,6 +284,42 @@ class _End:
             poller.register(self.sock, event)
         if not poller.poll(None if timeout is None else timeout * 1000):
             raise redis.TimeoutError(f"Timeout {doing} socket")
+
+
+def pack(*args: Arg) -> bytes:
+    """One command in the Redis protocol (RESP): an array of bulk strings."""
+    return b"*%d\r\n" % len(args) + bulks(args)
+
+
+def bulks(args: Sequence[Arg]) -> bytes:
+    """``args`` as RESP bulk strings, one after another."""
+    parts = []
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def read_all(
+    client: redis.Redis, link: Link | None, commands: Sequence[Sequence[Arg]]
+) -> list[Any]:
+    """The replies to ``commands`` (each a name and its arguments), sent in one go: over
+    ``link`` if there is one, else (or if its connection breaks) in a redis-py pipeline.
+    For reads, which may run twice. An error reply is raised."""
+    if link is not None:
+        try:
+            replies = link.call_many(pack(*command) for command in commands)
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+        else:
+            for reply in replies:
+                if isinstance(reply, redis.RedisError):
+                    raise reply
+            return replies
+    with client.pipeline(transaction=False) as pipe:
+        for command in commands:
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        return list(pipe.execute())
 
 
 def _resp2(options: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .link import Link, usable
+from .link import Arg, Link, bulks, pack, usable
 
 if TYPE_CHECKING:
     import redis
@@ -27,7 +27,6 @@ _INCLUDE = "-- @include "
 _MAX_HEADS = 1024  # command heads cached
 _CACHED_KEYS = 8  # calls with more keys (adopt's, dispatch's) are packed whole each time
 
-Arg = str | bytes | int | float
 Call = tuple[Sequence[str], Sequence[Arg]]  # one script call's keys and arguments
 
 
@@ -145,20 +144,6 @@ class Scripts:
         except NoScriptError:
             client.script_load(script.script)
             return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-
-
-def pack(*args: Arg) -> bytes:
-    """One command in the Redis protocol (RESP): an array of bulk strings."""
-    return b"*%d\r\n" % len(args) + bulks(args)
-
-
-def bulks(args: Sequence[Arg]) -> bytes:
-    """``args`` as RESP bulk strings, one after another."""
-    parts = []
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
 
 
 def _read(name: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 import redis
 from redis.exceptions import NoScriptError
 
-from scheduler.link import Link
+from scheduler.link import Arg, Link, read_all
 from scheduler.queue import Queue
 from scheduler.scripts import Scripts, pack
 from tests.helpers import wait_until
@@ -224,3 +224,18 @@ def test_a_batch_after_a_broken_connection_sends_each_job_once(
         for n in range(3):
             batch.enqueue("tests.tasks:add", n, n)
     assert queue.depth() == 4
+
+
+def test_read_all_over_a_link_or_a_pipeline_gives_the_same_replies(
+    link: Link, client: redis.Redis, namespace: str
+) -> None:
+    key = f"{namespace}:state"
+    client.hset(key, mapping={"watermark": "5"})
+    reads: list[list[Arg]] = [["HMGET", key, "watermark", "digest"], ["HKEYS", key]]
+    expected = [[b"5", None], [b"watermark"]]
+    assert read_all(client, link, reads) == expected
+    assert read_all(client, None, reads) == expected
+    client.client_kill_filter(_id=str(client_id(link)))
+    assert read_all(client, link, reads) == expected  # the broken link: through redis-py
+    with pytest.raises(redis.ResponseError, match="wrong kind of value"):
+        read_all(client, link, [["LLEN", key]])
