@@ -80,11 +80,14 @@ def default_spin() -> float:
 
 def usable(client: redis.Redis) -> bool:
     """Whether a Link can speak for ``client``: a plain TCP or Unix socket and undecoded
-    replies (TLS and decoding are left to redis-py). A Link's connections speak RESP2
-    whatever the client's protocol; the package's scripts reply alike in both."""
-    pool = client.connection_pool
-    return pool.connection_class in (Connection, UnixDomainSocketConnection) and not (
-        pool.connection_kwargs.get("decode_responses")
+    replies (TLS, decoding and cluster clients are left to redis-py). A Link's
+    connections speak RESP2 whatever the client's protocol; the package's scripts reply
+    alike in both."""
+    pool = getattr(client, "connection_pool", None)  # a cluster client has none
+    return (
+        pool is not None
+        and pool.connection_class in (Connection, UnixDomainSocketConnection)
+        and not pool.connection_kwargs.get("decode_responses")
     )
 
 

@@ -80,3 +80,4 @@ def test_tls_and_decoded_clients_are_left_to_redis_py() -> None:
     assert usable(redis.Redis(unix_socket_path="/tmp/x.sock"))
     assert not usable(redis.Redis(ssl=True))
     assert not usable(redis.Redis(decode_responses=True))
+    assert not usable(object())  # type: ignore[arg-type]  # a cluster client has no pool
