@@ -29,8 +29,9 @@ from .faults import fault_point
 from .jobs import build_payload, encode
 from .keys import Keys, as_text
 from .leader import Leadership
-from .link import Arg, Link, read_all, usable
+from .link import read_all
 from .planner import Plan, jitter_delay, plan_job
+from .resp import Arg
 from .schedule import Job, Schedule
 from .scripts import Call, Scripts
 from .stats import DispatchStats
@@ -85,7 +86,6 @@ class Dispatcher:
         self._client = client
         self._keys = keys
         self._scripts = Scripts(client)
-        self._link = Link(client) if usable(client) else None
         self._clock = clock
         self.leadership = leadership
         self.schedule = schedule
@@ -248,7 +248,7 @@ class Dispatcher:
             ["HMGET", self._keys.state(job.name), "watermark", "digest"] for job in jobs
         ]
         reads.append(["HKEYS", self._keys.paused()])
-        *rows, paused = read_all(self._client, self._link, reads)
+        *rows, paused = read_all(self._client, self._scripts.link, reads)
         self._paused = {as_text(p) for p in paused}
         return [
             (int(float(mark)) if mark is not None else None, as_text(digest) if digest else None)

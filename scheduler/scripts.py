@@ -17,7 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .link import Arg, Link, bulks, pack, usable
+from .link import Link, usable
+from .resp import Arg, bulks, pack
 
 if TYPE_CHECKING:
     import redis
@@ -53,11 +54,13 @@ def script_names() -> list[str]:
 
 class Scripts:
     """The scripts registered on one Redis client; ``spin`` is the Link's (seconds spent
-    polling for a reply before blocking; None: the default for this machine)."""
+    polling for a reply before blocking; None: the default for this machine). ``link``
+    is that Link, shared with other calls of the same owner; None where the client must
+    take redis-py's path."""
 
     def __init__(self, client: redis.Redis, spin: float | None = None) -> None:
         self._client = client
-        self._link = Link(client, spin) if usable(client) else None
+        self.link = Link(client, spin) if usable(client) else None
         self._heads: dict[tuple[str, tuple[str, ...], int], bytes] = {}
         self._scripts: dict[str, Script] = {
             name: client.register_script(script_source(name)) for name in script_names()
@@ -72,9 +75,9 @@ class Scripts:
         its retries and a script reload.
         """
         script = self._scripts[name]
-        if self._link is not None:
+        if self.link is not None:
             try:
-                return self._link.call(self._command(script.sha, keys, args))
+                return self.link.call(self._command(script.sha, keys, args))
             except (RedisConnectionError, RedisTimeoutError, NoScriptError):
                 pass
         return self.run_on(self._client, name, keys, args)
@@ -102,17 +105,17 @@ class Scripts:
                 made.append((keys, args))
                 yield self._command(script.sha, keys, args)
 
-        if self._link is None:
+        if self.link is None:
             return [self.run_on(self._client, name, keys, args) for keys, args in calls]
         try:
-            replies = self._link.call_many(commands())
+            replies = self.link.call_many(commands())
         except (RedisConnectionError, RedisTimeoutError):
             made.extend(calls)
             return [self.run_on(self._client, name, keys, args) for keys, args in made]
         missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missed:  # a server without the script refuses every call: load it, send them again
             self.load(name)
-            again = self._link.call_many(self._command(script.sha, *made[i]) for i in missed)
+            again = self.link.call_many(self._command(script.sha, *made[i]) for i in missed)
             for index, reply in zip(missed, again, strict=True):
                 replies[index] = reply
         for reply in replies:

@@ -12,9 +12,10 @@ import pytest
 import redis
 from redis.exceptions import NoScriptError
 
-from scheduler.link import Arg, Link, read_all
+from scheduler.link import Link, read_all
 from scheduler.queue import Queue
-from scheduler.scripts import Scripts, pack
+from scheduler.resp import Arg, pack
+from scheduler.scripts import Scripts
 from tests.helpers import wait_until
 
 
@@ -80,7 +81,7 @@ def queue_with_a_killed_link(client: redis.Redis, namespace: str) -> Queue:
     """A Queue that has enqueued one job, whose Link connection the server then closed."""
     queue = Queue(client, namespace)
     queue.enqueue("tests.tasks:noop")
-    link = queue._scripts._link
+    link = queue._scripts.link
     assert link is not None
     client.client_kill_filter(_id=str(client_id(link)))
     return queue
@@ -149,8 +150,8 @@ def test_replies_that_keep_missing_the_spin_stop_it_for_a_while(
 
 def test_spin_zero_always_blocks(client: redis.Redis) -> None:
     scripts = Scripts(client, spin=0.0)
-    assert scripts._link is not None and scripts._link.spin == 0.0
-    assert scripts._link.call(pack("PING")) == b"PONG"
+    assert scripts.link is not None and scripts.link.spin == 0.0
+    assert scripts.link.call(pack("PING")) == b"PONG"
 
 
 def test_call_many_pipelines_and_returns_error_replies_in_place(link: Link, namespace: str) -> None:
@@ -211,7 +212,7 @@ def test_run_many_after_a_broken_connection_runs_every_call_through_redis_py(
 def test_run_many_without_a_link_runs_one_call_at_a_time(redis_url: str, namespace: str) -> None:
     with redis.Redis.from_url(redis_url, decode_responses=True) as client:
         queue = Queue(client, namespace)
-        assert queue._scripts._link is None
+        assert queue._scripts.link is None
         assert queue._scripts.run_many("enqueue", enqueue_calls(queue, 2)) == [1, 1]
         assert queue.depth() == 2
 

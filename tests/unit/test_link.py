@@ -1,4 +1,5 @@
-"""The Link's RESP2 reply parser and its spin setting (no Redis needed)."""
+"""The RESP2 packing and reply parser (scheduler/resp.py), and the Link's spin setting
+(no Redis needed)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import redis
 from redis.exceptions import NoScriptError
 
 from scheduler.errors import ConfigError
-from scheduler.link import DEFAULT_SPIN, default_spin, parse, usable
-from scheduler.scripts import bulks, pack
+from scheduler.link import DEFAULT_SPIN, default_spin, usable
+from scheduler.resp import bulks, pack, parse
 
 
 @pytest.mark.parametrize(

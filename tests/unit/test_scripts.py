@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.scripts import pack, script_names, script_source
+from scheduler.resp import pack
+from scheduler.scripts import script_names, script_source
 
 
 def test_the_queue_scripts_are_there() -> None:
