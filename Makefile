@@ -1,16 +1,20 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# What they install is locked in requirements/dev.txt (docs/development.md says why and how).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements/dev.txt
+UV     := uv==0.13.10
+LATEST := .venv-latest
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test test-latest lock lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "scheduler needs Python 3.10 or newer; set PYTHON=python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -31,5 +35,22 @@ unit: $(STAMP)
 test: lint typecheck
 	$(PY) -m pytest -q
 
+# The suite against the newest releases pyproject.toml allows (no lock), then the YAML
+# loader's tests against the oldest PyYAML with no nesting limit of its own.
+test-latest:
+	@test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev,embedded]'
+	$(LATEST)/bin/python -m pip list --format freeze > $(LATEST)/versions.txt
+	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider
+	$(LATEST)/bin/python -m pip install --quiet 'pyyaml==6.0.3'
+	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_schedule_yaml.py
+
+# Refresh the lock to the newest releases pyproject.toml allows, for every platform and
+# Python 3.10+; commit requirements/dev.txt once `make test` passes on it.
+lock: $(STAMP)
+	$(PY) -m pip install --quiet '$(UV)'
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --extra dev --extra embedded \
+	  --universal --python-version 3.10 --generate-hashes --upgrade --quiet -o $(LOCK)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -194,7 +194,7 @@ def compose(
     except _Fatal as fatal:
         return None, [fatal.problem]
     except yaml.MarkedYAMLError as error:
-        return None, [_syntax_problem(error, path)]
+        return None, [_first_of(text, error, path, scope)]
     except yaml.YAMLError as error:
         return None, [Problem(path, 1, 1, f"invalid YAML: {error}")]
     finally:
@@ -239,6 +239,24 @@ def _check_text(data: str, path: str) -> str:
 def _position(before: str) -> tuple[int, int]:
     line = before.count("\n") + 1
     return line, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _first_of(text: str, error: yaml.MarkedYAMLError, path: str, scope: Scope | None) -> Problem:
+    """The library's syntax error, unless the text before it already breaks our own limits.
+
+    YAML libraries scan ahead and may stop on limits of their own (PyYAML 6.0.4 refuses a
+    thousand open brackets) before the composer has seen the 65th level; re-reading the
+    text up to the library's error applies this loader's limits whatever the library does.
+    """
+    mark = error.problem_mark
+    if mark is not None and mark.index > 0:
+        try:
+            _Composer(path, scope).run(text[: mark.index])
+        except _Fatal as fatal:
+            return fatal.problem
+        except yaml.YAMLError:
+            pass
+    return _syntax_problem(error, path)
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:

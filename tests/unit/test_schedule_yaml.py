@@ -7,7 +7,6 @@ never another exception, never a traceback.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +130,20 @@ def test_nesting_of_64_levels_is_the_limit() -> None:
     ]
 
 
-def test_a_million_open_brackets_fail_fast() -> None:
-    started = time.perf_counter()
+def test_a_million_open_brackets_meet_the_loaders_own_limit() -> None:
+    # PyYAML 6.0.4 stops at its own limit (a thousand levels) before the composer sees
+    # the 65th; the loader's limit and position hold whatever the library version.
     problems = problems_of("[" * 1_000_000)
-    assert time.perf_counter() - started < 1
-    assert [p.message for p in problems] == ["nested deeper than 64 levels"]
+    assert [(p.line, p.column, p.message) for p in problems] == [
+        (1, 65, "nested deeper than 64 levels")
+    ]
+
+
+def test_a_syntax_error_after_deep_nesting_reports_the_nesting() -> None:
+    problems = problems_of("a:\n  b: " + "[" * 70 + "\t@")
+    assert [(p.line, p.column, p.message) for p in problems] == [
+        (2, 68, "nested deeper than 64 levels")
+    ]
 
 
 def test_aliases_count_towards_the_nesting_limit() -> None:
