@@ -177,7 +177,9 @@ def stack(
     path.write_text(SCHEDULE)
     client = redis.Redis.from_url(redis_url)
     keys, clock = Keys(namespace), FakeClock(T0 + 1)
-    lease = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+    # The lease's time to live is real time in Redis while the clock is fake: long enough
+    # that a slow page load between two ticks never lets it lapse.
+    lease = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
     leader = RunLoop(client, keys, clock, ScheduleFile(str(path)), lease)
     leader.step()
     worker = Worker(client, AllowList(prefixes=["tests.browser"]), WorkerSettings(),

@@ -69,7 +69,7 @@ def busy_hour(stack: Stack) -> None:
 def standby(stack: Stack, tmp_path: Path) -> RunLoop:
     path = tmp_path / "standby.yml"
     path.write_text(SCHEDULE)
-    settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+    settings = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
     clock = FakeClock(stack.clock.now())
     loop = RunLoop(stack.client, stack.keys, clock, ScheduleFile(str(path)), settings)
     loop.step()

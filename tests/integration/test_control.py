@@ -78,7 +78,7 @@ def leader(
     client: redis.Redis, namespace: str, schedule: Path
 ) -> Iterator[tuple[RunLoop, FakeClock]]:
     clock = FakeClock(T0 + 1)
-    settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+    settings = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
     loop = RunLoop(client, Keys(namespace), clock, ScheduleFile(str(schedule)), settings)
     loop.step()
     yield loop, clock

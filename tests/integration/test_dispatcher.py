@@ -64,7 +64,7 @@ def make_loop(client: redis.Redis, keys: Keys) -> Iterator[LoopFactory]:
     loops: list[RunLoop] = []
 
     def make(path: Path, clock: FakeClock) -> RunLoop:
-        settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+        settings = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
         loop = RunLoop(client, keys, clock, ScheduleFile(str(path)), settings)
         loops.append(loop)
         return loop

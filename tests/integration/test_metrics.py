@@ -139,7 +139,7 @@ def test_a_leader_counts_fires_caught_up_and_lease_renewals_that_failed(
     path.write_text("jobs:\n  tick:\n    task: app.tasks:tick\n    every: 15s\n")
     client = redis.Redis.from_url(redis_url)
     clock, keys = FakeClock(1_767_225_600), Keys(namespace)
-    settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+    settings = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
     loop = RunLoop(client, keys, clock, ScheduleFile(str(path)), settings)
     stats = loop.dispatcher.stats
     loop.step()  # leader from T0

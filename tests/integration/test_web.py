@@ -62,7 +62,7 @@ def clock() -> FakeClock:
 def leader(client: redis.Redis, keys: Keys, clock: FakeClock, tmp_path: Path) -> Iterator[RunLoop]:
     path = tmp_path / "schedule.yml"
     path.write_text(SCHEDULE)
-    settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
+    settings = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
     loop = RunLoop(client, keys, clock, ScheduleFile(str(path)), settings)
     loop.step()
     yield loop

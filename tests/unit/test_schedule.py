@@ -7,7 +7,6 @@ test_schedule_yaml.py.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from textwrap import dedent
 from zoneinfo import ZoneInfo
@@ -213,26 +212,22 @@ def test_start_without_any_rule_reports_both() -> None:
     ]
 
 
-def test_alias_bomb_gives_one_clear_error_fast() -> None:
+def test_alias_bomb_gives_one_clear_error() -> None:
     lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for i in range(1, 10):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
-    started = time.perf_counter()
     problem = only_problem("\n".join([*lines, "jobs: {}"]))
-    assert time.perf_counter() - started < 1
     assert (problem.line, problem.message) == (
         6,
         "aliases expand to over 100000 nodes; write it out",
     )
 
 
-def test_file_over_16_mib_gives_one_line_fast(tmp_path: Path) -> None:
+def test_file_over_16_mib_gives_one_line(tmp_path: Path) -> None:
     path = tmp_path / "schedule.yml"
     path.write_bytes(b"jobs: {}\n" + b"# padding padding padding\n" * 800_000)
-    started = time.perf_counter()
     with pytest.raises(ScheduleInvalid) as caught:
         load_schedule(path)
-    assert time.perf_counter() - started < 1
     assert str(caught.value) == f"{path}:1:1: the file is 19.8 MiB; the limit is 16 MiB"
 
 
@@ -577,13 +572,11 @@ def test_example_file_loads_with_every_kind_of_rule() -> None:
     assert all(job.task.startswith("examples.tasks:") for job in schedule.jobs.values())
 
 
-def test_ten_thousand_jobs_load_quickly() -> None:
+def test_ten_thousand_jobs_load() -> None:
     text = "jobs:\n" + "".join(
         f"  job-{i}:\n    task: app.jobs:run\n    every: {i % 59 + 1}m\n    args: [{i}]\n"
         for i in range(10_000)
     )
-    started = time.perf_counter()
     schedule = parse_schedule(text)
     assert len(schedule.jobs) == 10_000
-    assert time.perf_counter() - started < 3
     assert isinstance(schedule, Schedule)
