@@ -9,16 +9,21 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
+from dateutil.parser import isoparse
 
+from .clock import Clock, SystemClock
 from .describe import utc_text
-from .errors import BadSetting, ConfigError, RedisUnavailable, SchedulerError
+from .errors import BadSetting, ConfigError, RedisUnavailable, RuleError, SchedulerError
 from .planner import Fire, select_jobs, upcoming
+from .rules import LAST_INSTANT, parse_duration
 from .schedule import Job, Schedule, load_schedule
 
 # name -> "module:attribute" of a click command, imported on first use.
@@ -67,39 +72,100 @@ def schedule_path(value: str | None) -> str:
 schedule_argument = click.argument("schedule", required=False, metavar="[SCHEDULE]")
 
 
+def loaded_schedule(schedule: str | None) -> Schedule:
+    """The schedule SCHEDULE names, its warnings printed on stderr (they do not stop it)."""
+    loaded = load_schedule(schedule_path(schedule))
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    return loaded
+
+
+def command_clock(default: Clock) -> Clock:
+    """The clock ``main`` was given (tests pin "now" with one), else ``default``."""
+    given: Clock | None = click.get_current_context().obj
+    return given if given is not None else default
+
+
 @cli.command()
 @schedule_argument
 def check(schedule: str | None) -> None:
-    """Validate SCHEDULE: exit 0, or exit 2 with one line per problem."""
-    loaded = load_schedule(schedule_path(schedule))
+    """Validate SCHEDULE: exit 0 (warnings on stderr), or exit 2 with one line per problem."""
+    loaded = loaded_schedule(schedule)
     enabled = sum(job.enabled for job in loaded.jobs.values())
+    count = len(loaded.warnings)
+    warned = f", {count} warning{'s' if count > 1 else ''}" if count else ""
     click.echo(
-        f"{loaded.path}: OK, {len(loaded.jobs)} jobs ({enabled} enabled), digest {loaded.digest}"
+        f"{loaded.path}: OK, {len(loaded.jobs)} jobs ({enabled} enabled), "
+        f"digest {loaded.digest}{warned}"
     )
 
 
-class Instant(click.ParamType):  # type: ignore[type-arg]
-    """An ISO 8601 instant with an offset or Z, as epoch seconds."""
+@dataclass(frozen=True)
+class When:
+    """A time as given on the command line (``text``, to ``option``): ``fixed`` epoch
+    seconds, or ``offset`` seconds from now (``now`` itself is offset 0)."""
 
-    name = "INSTANT"
+    text: str
+    fixed: int | None = None
+    offset: int = 0
+    option: str = "--from"
+
+    def resolve(self, now: float) -> int:
+        """Epoch seconds, relative forms read against ``now``; BadParameter outside the
+        years rules work in (1970 to 9998)."""
+        instant = self.fixed if self.fixed is not None else int(now) + self.offset
+        if not 0 <= instant < LAST_INSTANT:
+            raise click.BadParameter(
+                f"{self.text!r} is {'before 1970' if instant < 0 else 'after 9998'}; "
+                "times from 1970 to 9998 are accepted",
+                click.get_current_context(),
+                param_hint=f"'{self.option}'",
+            )
+        return instant
+
+
+INSTANT_FORMS = "now, -2h, +30m, +1d2h, or ISO 8601 with an offset (2026-03-08T09:00:00Z)"
+_RELATIVE = re.compile(r"(?:now)?([+-])(.+)", re.IGNORECASE)
+
+
+def parse_when(text: str, option: str = "--from") -> When:
+    """``now``, ``-2h`` / ``+30m`` / ``now-1d2h`` (a duration as in the schedule file) or
+    an ISO 8601 instant with an offset; ValueError saying what is accepted otherwise."""
+    text = text.strip()
+    relative = _RELATIVE.fullmatch(text)
+    if text.lower() == "now":
+        return When(text, option=option)
+    if relative is not None:
+        try:
+            seconds = parse_duration(relative.group(2))
+        except RuleError as error:
+            raise ValueError(f"{text!r}: {error.message}") from None
+        sign = 1 if relative.group(1) == "+" else -1
+        return When(text, offset=sign * seconds, option=option)
+    try:
+        moment = isoparse(text)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not a time: write {INSTANT_FORMS}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no offset: add Z or e.g. +01:00 ({INSTANT_FORMS})")
+    return When(text, fixed=int(moment.timestamp()), option=option)
+
+
+class Instant(click.ParamType):  # type: ignore[type-arg]
+    """A time option (``--from``, ``--to``): what ``parse_when`` reads, as a When."""
+
+    name = "TIME"
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        if isinstance(value, int):
+    ) -> When:
+        if isinstance(value, When):
             return value
-        text = str(value).strip()
+        option = param.opts[0] if param is not None and param.opts else "--from"
         try:
-            parsed = datetime.fromisoformat(
-                text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-            )
-        except ValueError:
-            self.fail(
-                f"'{value}' is not an ISO 8601 instant (e.g. 2026-03-08T09:00:00Z)", param, ctx
-            )
-        if parsed.tzinfo is None:
-            self.fail(f"'{value}' has no offset: add Z or e.g. +01:00", param, ctx)
-        return int(parsed.timestamp())
+            return parse_when(str(value), option)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 @cli.command(name="next")
@@ -116,19 +182,21 @@ class Instant(click.ParamType):  # type: ignore[type-arg]
     "--from",
     "after",
     type=Instant(),
-    default=None,
-    help="List fires strictly after this instant (ISO 8601 with offset; default now).",
+    default="now",
+    show_default=True,
+    help="List fires strictly after this time: now, -2h, +30m, +1d2h, or ISO 8601 with "
+    "an offset (2026-03-08T09:00:00Z).",
 )
 @click.option("--job", "jobs", multiple=True, metavar="NAME", help="Only this job (repeatable).")
 @click.option("--all", "include_disabled", is_flag=True, help="Include disabled jobs, marked.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array sorted by time, then job.")
 def next_(
-    schedule: str | None, count: int, after: int | None, jobs: Sequence[str],
+    schedule: str | None, count: int, after: When, jobs: Sequence[str],
     include_disabled: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """List the next fire times of each enabled job, local time and UTC."""
-    loaded = load_schedule(schedule_path(schedule))
-    start = after if after is not None else int(datetime.now(timezone.utc).timestamp())
+    loaded = loaded_schedule(schedule)
+    start = after.resolve(command_clock(SystemClock()).now())
     fires = upcoming(select_jobs(loaded, jobs, include_disabled), start, count)
     click.echo(fires_json(fires) if as_json else fires_table(loaded, fires))
 
@@ -166,22 +234,31 @@ def fires_table(schedule: Schedule, fires: Sequence[Fire]) -> str:
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _job_block(job: Job, instants: Sequence[int]) -> list[str]:
-    zone = ZoneInfo(job.timezone)
+def job_heading(job: Job) -> str:
+    """``weekly-report: at 09:00 on Monday (cron: 0 9 * * MON)``, marked if disabled."""
     state = "  [disabled]" if not job.enabled else ""
-    lines = [f"{job.name}: {job.rule.describe()} ({job.rule.kind}: {job.rule.text}){state}"]
-    for instant in instants:
-        moment = datetime.fromtimestamp(instant, zone)
-        local = moment.isoformat()  # 2026-11-23T10:00:00+01:00
-        when = f"{_WEEKDAYS[moment.weekday()]} {local[:10]} {local[11:19]} {local[19:]}"
-        lines.append(f"  {when} {job.timezone:<20} {utc_text(instant)}")
-    return lines
+    return f"{job.name}: {job.rule.describe()} ({job.rule.kind}: {job.rule.text}){state}"
 
 
-def main() -> None:
-    """Console entry point: user errors become one line on stderr and a non-zero exit."""
+def fire_line(job: Job, instant: int) -> str:
+    """``  Mon 2026-01-05 09:00:00 -05:00 America/New_York     2026-01-05T14:00:00Z``."""
+    moment = datetime.fromtimestamp(instant, ZoneInfo(job.timezone))
+    local = moment.isoformat()  # 2026-11-23T10:00:00+01:00
+    when = f"{_WEEKDAYS[moment.weekday()]} {local[:10]} {local[11:19]} {local[19:]}"
+    return f"  {when} {job.timezone:<20} {utc_text(instant)}"
+
+
+def _job_block(job: Job, instants: Sequence[int]) -> list[str]:
+    return [job_heading(job), *(fire_line(job, instant) for instant in instants)]
+
+
+def main(clock: Clock | None = None) -> None:
+    """Console entry point: user errors become one line on stderr and a non-zero exit.
+
+    ``clock`` stands in for the host's and Redis's clocks where a command reads "now"
+    (tests pin it with a FakeClock)."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False, obj=clock)
     except click.exceptions.Abort:
         code = 130
     except click.UsageError as exc:

@@ -14,13 +14,23 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
-from .cli import Instant, schedule_path
+from .cli import (
+    INSTANT_FORMS,
+    Instant,
+    When,
+    command_clock,
+    fire_line,
+    job_heading,
+    local_text,
+    schedule_path,
+)
 from .cli_redis import connect, redis_options, safe_namespace
 from .clock import RedisClock
-from .control import Control, dead_summary
+from .control import BackfillFire, Control, dead_summary
 from .describe import utc_text
 from .keys import Keys
 from .planner import select_jobs
@@ -45,7 +55,8 @@ def _schedule_option(command: F) -> F:
 
 def _control(redis_url: str, namespace: str) -> Control:
     client = connect(redis_url, timeout=10.0)
-    return Control(client, Keys(safe_namespace(namespace)), RedisClock(client))
+    clock = command_clock(RedisClock(client))
+    return Control(client, Keys(safe_namespace(namespace)), clock)
 
 
 def _job(control: Control, name: str, schedule_file: str | None) -> Job:
@@ -105,26 +116,73 @@ def resume(job_name: str, schedule_file: str | None, as_json: bool, redis_url: s
 
 @click.command()
 @click.argument("job_name", metavar="JOB")
-@click.option("--from", "start", type=Instant(), required=True,
-              help="Window start (exclusive), ISO 8601 with offset.")  # fmt: skip
-@click.option("--to", "end", type=Instant(), required=True,
-              help="Window end (inclusive), ISO 8601 with offset.")  # fmt: skip
+@click.option(
+    "--from",
+    "start",
+    type=Instant(),
+    required=True,
+    help=f"Window start (exclusive): {INSTANT_FORMS}.",
+)
+@click.option(
+    "--to",
+    "end",
+    type=Instant(),
+    default="now",
+    show_default=True,
+    help=f"Window end (inclusive): {INSTANT_FORMS}.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be enqueued; change nothing.")
 @_schedule_option
 @_options
-def backfill(job_name: str, start: int, end: int, dry_run: bool, schedule_file: str | None,
-             as_json: bool, redis_url: str, namespace: str) -> None:  # fmt: skip
+def backfill(
+    job_name: str,
+    start: When,
+    end: When,
+    dry_run: bool,
+    schedule_file: str | None,
+    as_json: bool,
+    redis_url: str,
+    namespace: str,
+) -> None:
     """Enqueue JOB's fires between --from and --to that were never enqueued, once each."""
-    if end <= start:
-        raise click.BadParameter("--to must be after --from", param_hint="--to")
     control = _control(redis_url, namespace)
-    fires = control.backfill(_job(control, job_name, schedule_file), start, end, dry_run=dry_run)
-    rows = [{"at": utc_text(f.at), "outcome": f.outcome} for f in fires]
+    now = control.clock.now()
+    after, until = start.resolve(now), end.resolve(now)
+    if until <= after:
+        raise click.BadParameter("--to must be after --from", param_hint="'--to'")
+    job = _job(control, job_name, schedule_file)
+    fires = control.backfill(job, after, until, dry_run=dry_run)
+    window = (after, until)
+    _emit(
+        as_json,
+        _backfill_document(job, window, dry_run, fires),
+        _backfill_text(job, window, dry_run, fires),
+    )
+
+
+def _backfill_document(
+    job: Job, window: tuple[int, int], dry_run: bool, fires: Sequence[BackfillFire]
+) -> dict[str, Any]:
+    zone = ZoneInfo(job.timezone)
+    rows = [
+        {"at": utc_text(f.at), "local": local_text(f.at, zone), "outcome": f.outcome} for f in fires
+    ]
+    when = {"from": utc_text(window[0]), "to": utc_text(window[1])}
+    return {"job": job.name, **when, "dry_run": dry_run, "fires": rows}
+
+
+def _backfill_text(
+    job: Job, window: tuple[int, int], dry_run: bool, fires: Sequence[BackfillFire]
+) -> str:
+    """Like `next`: the job, then each fire in its zone and in UTC, with its outcome."""
+    lines = [job_heading(job), *(f"{fire_line(job, f.at)}  {f.outcome}" for f in fires)]
     verb = "would enqueue" if dry_run else "enqueued"
     count = sum(f.outcome == "enqueued" for f in fires)
-    lines = [f"{row['at']}  {row['outcome']}" for row in rows]
-    lines.append(f"{job_name}: {verb} {count} of {len(fires)} fires in the window")
-    _emit(as_json, {"job": job_name, "dry_run": dry_run, "fires": rows}, "\n".join(lines))
+    lines.append(
+        f"{job.name}: {verb} {count} of {len(fires)} fires after {utc_text(window[0])} "
+        f"up to {utc_text(window[1])}"
+    )
+    return "\n".join(lines)
 
 
 @click.group()

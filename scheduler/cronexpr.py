@@ -3,7 +3,12 @@
 Five fields (minute hour day-of-month month day-of-week) or six with seconds first. Each
 field is a comma list of ``*``, ``N``, ``A-B``, any of those with ``/STEP``, names (JAN,
 MON), ``L`` in day-of-month and ``DOW#N`` in day-of-week. ``?`` is read as ``*`` in the
-two day fields, as Quartz users write it.
+two day fields, as Quartz users write it. Sunday is 0 or 7, so a day-of-week range that
+ends on Sunday (``SAT-SUN``, ``MON-SUN``, ``5-0``) runs to 7.
+
+Forms of other cron libraries that would be misread are caught here: robfig/cron's
+``TZ=``/``CRON_TZ=`` prefix is refused, and ``seconds_last_form`` spots croniter's
+six-field form with seconds last, for the loader to warn about (docs/schedule.md).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ MACROS = {
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 CRON_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
+_ZONE_PREFIX = re.compile(r"(CRON_TZ|TZ)=(\S*)\s*")
+_DIGITS_ONLY = re.compile(r"[0-9*/,-]*[0-9][0-9*/,-]*")
 _ITEM = re.compile(r"^(?:(\*|\?)|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:/(\d+))?$")
 
 
@@ -141,6 +148,8 @@ def parse_cron(expression: str) -> CronFields:
     Pure, and schedules repeat expressions, so results are remembered.
     """
     text = expand_macro(expression)
+    lead = len(expression) - len(expression.lstrip())
+    _refuse_zone_prefix(text, lead)
     spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
     if len(spans) not in (5, 6):
         raise RuleError(
@@ -150,11 +159,57 @@ def parse_cron(expression: str) -> CronFields:
         )
     if len(spans) == 5:
         spans.insert(0, ("0", 0))
-    lead = len(expression) - len(expression.lstrip())
     parsed = {}
     for (token, offset), name in zip(spans, _FIELDS, strict=True):
-        parsed[name] = _parse_field(token, _FIELDS[name], offset + lead)
+        try:
+            parsed[name] = _parse_field(token, _FIELDS[name], offset + lead)
+        except RuleError as error:
+            raise _seconds_last_hint(error, expression, name) from None
     return _assemble(parsed, [token for token, _ in spans])
+
+
+def _refuse_zone_prefix(text: str, lead: int) -> None:
+    """robfig/cron's ``TZ=Zone 0 9 * * *``: the zone belongs in the job's ``timezone:``."""
+    match = _ZONE_PREFIX.match(text)
+    if match is not None:
+        prefix, zone = match.group(1), match.group(2)
+        rest = text[match.end() :]
+        raise RuleError(
+            f"'{prefix}={zone}' sets a time zone inside the expression (robfig/cron's form); "
+            f"use timezone: {zone or 'ZONE'} in the job and cron: '{rest}'",
+            lead,
+        )
+
+
+def _seconds_last_hint(error: RuleError, expression: str, field: str) -> RuleError:
+    """``error``, saying how to write croniter's seconds-last form if that is what it is."""
+    found = seconds_last_form(expression) if field == "day-of-week" else None
+    if found is None:
+        return error
+    return RuleError(
+        f"{error.message} (six fields put seconds first; for seconds last as in croniter, "
+        f"write '{found[0]}')",
+        error.offset,
+    )
+
+
+def seconds_last_form(expression: str) -> tuple[str, int] | None:
+    """The expression with its last field moved to the front, if it looks like croniter's
+    six fields with seconds *last*; and the offset of that last field. Else None.
+
+    It looks so when it has six fields, its last field (day of week when read seconds
+    first) is written with digits only (``0``, ``30``, ``1-5``, ``*/10``: no weekday name,
+    no ``*``, ``?`` or ``#``), and the moved expression is valid too.
+    """
+    spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", expression)]
+    if len(spans) != 6 or not _DIGITS_ONLY.fullmatch(spans[5][0]):
+        return None
+    moved = " ".join([spans[5][0], *(token for token, _ in spans[:5])])
+    try:
+        parse_cron(moved)
+    except RuleError:
+        return None
+    return moved, spans[5][1]
 
 
 def _assemble(parsed: dict[str, _Parsed], tokens: list[str]) -> CronFields:
@@ -207,6 +262,8 @@ def _parse_item(item: str, spec: _Field, offset: int, into: _Parsed) -> None:
     else:
         low = _value(first, spec, offset)
         high = _value(last, spec, offset) if last else (spec.high if step else low)
+        if spec.name == "day-of-week" and last and high == 0 < low:
+            high = 7  # Sunday is 7 too, so a range may end on it: SAT-SUN
     if low > high:
         raise RuleError(
             f"{spec.name} range {item} runs backwards (write {low}-{spec.high},"

@@ -28,18 +28,24 @@ class RuleError(SchedulerError, ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a schedule file, with where it is."""
+    """One problem found in a schedule file, with where it is.
+
+    A ``warning`` is a problem that does not stop the file from loading: something valid
+    that is probably not what was meant (docs/schedule.md, "Warnings").
+    """
 
     path: str
     line: int
     column: int
     message: str
     job: str | None = None
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}"
+        kind = "warning: " if self.warning else ""
         job = f"job '{self.job}': " if self.job is not None else ""
-        return f"{where}: {job}{self.message}"
+        return f"{where}: {kind}{job}{self.message}"
 
 
 class ScheduleInvalid(SchedulerError):

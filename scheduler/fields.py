@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.parser import isoparse
 
-from . import rules
+from . import describe, rules
+from .cronexpr import parse_cron, seconds_last_form
 from .errors import RuleError
 from .yamlnodes import Mapping, Node, Scalar, Sequence
 
@@ -302,3 +303,22 @@ def read_cron(node: Node, zone: ZoneInfo) -> tuple[rules.Rule, Any]:
     """A ``cron`` rule and its normal form (for the digest)."""
     expression = text_of(node, 'a cron expression like "0 9 * * MON"')
     return rules.Cron(expression, zone), {"cron": " ".join(expression.split())}
+
+
+def cron_warning(node: Node) -> Invalid | None:
+    """What looks wrong in a valid cron rule, at its column, or None: a six-field rule that
+    seems written with seconds last, as croniter reads six fields (docs/schedule.md)."""
+    if not isinstance(node, Scalar):
+        return None
+    text = node.text
+    found = seconds_last_form(text)
+    if found is None:
+        return None
+    moved, offset = found
+    read, meant = describe.cron(parse_cron(text)), describe.cron(parse_cron(moved))
+    message = (
+        f"cron {shown(text)} has six fields, so seconds come first: {read}. If seconds "
+        f"come last as in croniter ({meant}), write {shown(moved)}; to keep this reading "
+        "and silence the warning, name the weekdays (SUN..SAT)"
+    )
+    return Invalid(message, node, node.text_column(offset))

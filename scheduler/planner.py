@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import UnknownJob
+from .rules import LAST_INSTANT
 from .schedule import Job, Schedule
 
 
@@ -23,13 +24,14 @@ class Fire:
 
 
 def upcoming(jobs: Iterable[Job], after: int, count: int) -> list[Fire]:
-    """The next ``count`` fires of each job strictly after ``after``, by time then job name."""
+    """The next ``count`` fires of each job strictly after ``after``, by time then job name
+    (none from year 9999 on, which the calendar cannot show)."""
     fires = []
     for job in jobs:
         at = after
         for _ in range(count):
             nxt = job.rule.next_after(at)
-            if nxt is None:
+            if nxt is None or nxt >= LAST_INSTANT:
                 break
             fires.append(Fire(job, nxt))
             at = nxt

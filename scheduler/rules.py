@@ -33,7 +33,7 @@ from .zones import Segment, timeline, year_start
 WEEKDAY_NAMES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 DAY = 86400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_LAST_INSTANT = year_start(9999)
+LAST_INSTANT = year_start(9999)  # rules look for fires before this instant, not after
 _HORIZON = 500 * 366 * DAY
 _UNITS = {"w": 7 * DAY, "d": DAY, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(\d+)([wdhms])")
@@ -197,7 +197,7 @@ class _WallRule(Rule):
         if not self._ever_fires():
             return None
         at = instant + 1
-        horizon = min(instant + _HORIZON, _LAST_INSTANT)
+        horizon = min(instant + _HORIZON, LAST_INSTANT)
         while at < horizon:
             segment = self._timeline.segment(at)
             found = self._fire_in(segment, at)

@@ -1,9 +1,10 @@
 """The schedule file: YAML text -> a validated ``Schedule`` of jobs (SPEC section 1).
 
 Reading is strict and collects every problem, each with its line, column and job, then
-raises them together as ``ScheduleInvalid``. No clock, no Redis; ``load_schedule`` only
-reads the file. The user's reference is docs/schedule.md; YAML itself is read by
-``yamlnodes``.
+raises them together as ``ScheduleInvalid``. Warnings (valid, but probably not what was
+meant) do not stop the load; they travel with the schedule. No clock, no Redis;
+``load_schedule`` only reads the file. The user's reference is docs/schedule.md; YAML
+itself is read by ``yamlnodes``.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ class Job:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A loaded schedule file: its jobs in file order and a digest of what they mean."""
+    """A loaded schedule file: its jobs in file order, a digest of what they mean, and its
+    warnings (each a ``Problem`` with ``warning`` set), in file order."""
 
     path: str
     timezone: str
     jobs: AnyMapping[str, Job]
     digest: str
+    warnings: tuple[Problem, ...] = ()
 
 
 def parse_schedule(text: str | bytes, path: str = "<string>") -> Schedule:
@@ -118,6 +121,7 @@ class _Reader:
     def __init__(self, path: str, problems: list[Problem]) -> None:
         self.path = path
         self.problems = list(problems)
+        self.warnings: list[Problem] = []
         self.zones: dict[str, ZoneInfo] = {"UTC": rules.load_zone("UTC")}
         self.rule_forms: dict[str, Any] = {}
         self.job: str | None = None
@@ -125,6 +129,12 @@ class _Reader:
     def report(self, node: Node, message: str, column: int | None = None) -> None:
         where = column if column is not None else node.column
         self.problems.append(Problem(self.path, node.line, where, message, self.job))
+
+    def warn(self, found: fields.Invalid | None) -> None:
+        if found is not None:
+            node, where = found.node, found.column or found.node.column
+            problem = Problem(self.path, node.line, where, found.message, self.job, warning=True)
+            self.warnings.append(problem)
 
     def value(self, parent: Mapping, key: str, parse: Callable[[Node], Any], label: str) -> Any:
         try:
@@ -171,7 +181,8 @@ class _Reader:
         jobs = self.jobs(root, self.defaults(root), zone)
         if jobs is None or self.problems:
             return None
-        return Schedule(self.path, zone, jobs, _digest(jobs, self.rule_forms))
+        digest = _digest(jobs, self.rule_forms)
+        return Schedule(self.path, zone, jobs, digest, tuple(self.warnings))
 
     def defaults(self, root: Mapping) -> dict[str, Any]:
         result: dict[str, Any] = {"args": (), "kwargs": {}}
@@ -280,6 +291,8 @@ class _Reader:
         if made is not None and kind != "every" and made[0].next_after(NEVER_BEFORE) is None:
             shown = f" {fields.shown(node.text)}" if isinstance(node, Scalar) else ""
             self.report(node, f"{kind}{shown} never fires")
+        elif made is not None and kind == "cron":
+            self.warn(fields.cron_warning(node))
         return made
 
     def monthly(self, node: Node, zone: ZoneInfo) -> tuple[rules.Rule, Any] | None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from scheduler.cli import main
+from scheduler.clock import Clock
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
@@ -20,12 +21,15 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
         time.sleep(0.005)
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the `scheduler` command in this process: (exit code, stdout, stderr)."""
+def run_cli(
+    capsys: pytest.CaptureFixture[str], *args: str, clock: Clock | None = None
+) -> tuple[int, str, str]:
+    """Run the `scheduler` command in this process: (exit code, stdout, stderr); ``clock``
+    pins what it reads as "now"."""
     old = sys.argv
     sys.argv = ["scheduler", *args]
     try:
-        main()
+        main(clock)
     except SystemExit as exc:
         code = int(exc.code or 0)
     else:

@@ -158,6 +158,93 @@ def test_backfill_enqueues_each_missed_fire_once_and_a_second_run_nothing(
     assert len(fires) == len(set(fires)) == 30
 
 
+MADRID = """\
+jobs:
+  standup:
+    task: tests.tasks:add
+    cron: "30 9 * * MON-FRI"
+    timezone: Europe/Madrid
+"""
+MONDAY_NOON = 1_774_872_000  # 2026-03-30T12:00:00Z; Madrid went to summer time on the 29th
+
+
+def test_backfill_lists_fires_in_the_jobs_zone_and_in_utc(
+    cli: Cli, client: redis.Redis, namespace: str, tmp_path: Path
+) -> None:
+    # Madrid moved to summer time on Sunday 29 March 2020; every fire is before now.
+    path = tmp_path / "madrid.yml"
+    path.write_text(MADRID)
+    window = ("--from", "2020-03-26T12:00:00Z", "--to", "2020-03-30T12:00:00Z")
+    code, out, err = cli("backfill", "standup", *window, "--schedule", str(path), "--dry-run")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "standup: at 09:30 on Monday to Friday (cron: 30 9 * * MON-FRI)",
+        "  Fri 2020-03-27 09:30:00 +01:00 Europe/Madrid        2020-03-27T08:30:00Z  enqueued",
+        "  Mon 2020-03-30 09:30:00 +02:00 Europe/Madrid        2020-03-30T07:30:00Z  enqueued",
+        "standup: would enqueue 2 of 2 fires after 2020-03-26T12:00:00Z up to 2020-03-30T12:00:00Z",
+    ]
+    document = cli.json("backfill", "standup", *window, "--schedule", str(path), "--dry-run")
+    assert document["fires"] == [  # type: ignore[index]
+        {"at": "2020-03-27T08:30:00Z", "local": "2020-03-27T09:30:00+01:00", "outcome": "enqueued"},
+        {"at": "2020-03-30T07:30:00Z", "local": "2020-03-30T09:30:00+02:00", "outcome": "enqueued"},
+    ]
+    assert (document["from"], document["to"]) == ("2020-03-26T12:00:00Z", "2020-03-30T12:00:00Z")  # type: ignore[index]
+    assert scheduled(client, namespace) == []
+
+
+def test_backfill_reads_now_and_relative_times_on_the_clock(
+    capsys: pytest.CaptureFixture[str],
+    client: redis.Redis,
+    namespace: str,
+    tmp_path: Path,
+    redis_url: str,
+) -> None:
+    path = tmp_path / "madrid.yml"
+    path.write_text(MADRID)
+    common = ("--schedule", str(path), "--redis", redis_url, "--namespace", namespace, "--json")
+    clock = FakeClock(MONDAY_NOON)
+    code, out, err = run_cli(capsys, "backfill", "standup", "--from", "-4d", *common, clock=clock)
+    assert (code, err) == (0, "")  # --to is now by default
+    document = json.loads(out)
+    assert (document["from"], document["to"]) == ("2026-03-26T12:00:00Z", "2026-03-30T12:00:00Z")
+    assert [f["outcome"] for f in document["fires"]] == ["enqueued", "enqueued"]
+    assert scheduled(client, namespace) == [
+        ("standup", 1_774_600_200),  # 2026-03-27T08:30:00Z
+        ("standup", 1_774_855_800),  # 2026-03-30T07:30:00Z
+    ]
+    # After now, a fire is the dispatcher's to enqueue (pending); now-1w2h is read as well.
+    window = ("--from", "now-1w2h", "--to", "+1d")
+    code, out, err = run_cli(capsys, "backfill", "standup", *window, *common, clock=clock)
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert (document["from"], document["to"]) == ("2026-03-23T10:00:00Z", "2026-03-31T12:00:00Z")
+    assert [(f["at"], f["outcome"]) for f in document["fires"]] == [
+        ("2026-03-24T08:30:00Z", "enqueued"),
+        ("2026-03-25T08:30:00Z", "enqueued"),
+        ("2026-03-26T08:30:00Z", "enqueued"),
+        ("2026-03-27T08:30:00Z", "already enqueued"),
+        ("2026-03-30T07:30:00Z", "already enqueued"),
+        ("2026-03-31T07:30:00Z", "pending"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (("--from", "yesterday"), "'--from': 'yesterday' is not a time: write now, -2h, +30m"),
+        (("--from", "-1h", "--to", "-2h"), "'--to': --to must be after --from"),
+        (("--from", "-1h", "--to", "2026-03-30T12:00"), "'--to': '2026-03-30T12:00' has no offset"),
+    ],
+)
+def test_backfill_refuses_a_bad_time_in_one_line(
+    cli: Cli, window: tuple[str, ...], message: str
+) -> None:
+    code, out, err = cli("backfill", "minutely", *window)
+    assert (code, out) == (2, "")
+    [line] = err.splitlines()
+    assert message in line
+
+
 def test_dead_list_show_retry_and_purge(cli: Cli, client: redis.Redis, namespace: str) -> None:
     keys = Keys(namespace)
     for n in (1, 2, 3):

@@ -197,6 +197,8 @@ def _element(text: str, lo: int, hi: int, names: dict[str, int] | None) -> set[i
     elif "-" in body:
         a, b = body.split("-")
         first, last = _number(a, lo, hi, names), _number(b, lo, hi, names)
+        if names is WEEKDAYS and 0 == last < first:
+            last = 7  # a range ending on Sunday: SAT-SUN is 6-7
         if first > last:
             raise ValueError(f"reversed range {text!r}")
     elif step_text:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.clock import FakeClock
 from tests.helpers import run_cli
 
 GOOD = """\
@@ -139,7 +140,11 @@ def test_next_for_one_job(capsys: pytest.CaptureFixture[str], good: Path) -> Non
     [
         (("--job", "invoice"), "no job named 'invoice'"),
         (("--from", "2026-03-29T00:00:00"), "has no offset"),
-        (("--from", "tomorrow"), "not an ISO 8601 instant"),
+        (("--from", "tomorrow"), "'--from': 'tomorrow' is not a time: write now, -2h, +30m,"),
+        (("--from", "-2x"), "'--from': '-2x': '2x' is not a duration (write e.g. 90s, 15m"),
+        (("--from", "+0s"), "'--from': '+0s': a duration must be more than zero"),
+        (("--from", "0001-01-01T00:00:00Z"), "is before 1970; times from 1970 to 9998"),
+        (("--from", "+9999999w"), "'--from': '+9999999w' is after 9998"),
         (("--count", "0"), "--count"),
     ],
 )
@@ -151,6 +156,108 @@ def test_next_refuses_bad_options_in_one_line(
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert message in err
+
+
+NOW = 1_774_742_400  # 2026-03-29T00:00:00Z, a Sunday; Madrid moves to summer time at 01:00Z
+
+
+@pytest.mark.parametrize(
+    ("when", "first"),
+    [
+        ("now", "2026-03-29T00:15:00Z"),
+        ("NOW", "2026-03-29T00:15:00Z"),
+        ("-2h", "2026-03-28T22:15:00Z"),
+        ("+30m", "2026-03-29T00:45:00Z"),
+        ("+1d2h", "2026-03-30T02:15:00Z"),
+        ("now-90", "2026-03-29T00:00:00Z"),  # 90 seconds, as in the schedule file
+        ("2026-03-29T00:00:00Z", "2026-03-29T00:15:00Z"),
+        ("2026-03-29T02:00+01:00", "2026-03-29T01:15:00Z"),
+    ],
+)
+def test_next_from_reads_now_and_times_relative_to_it(
+    capsys: pytest.CaptureFixture[str], good: Path, when: str, first: str
+) -> None:
+    args = ("next", str(good), "--job", "cleanup-guests", "--json", "-n", "1", "--from", when)
+    code, out, err = run(capsys, *args, clock=FakeClock(NOW))
+    assert (code, err) == (0, "")
+    assert [row["at"] for row in json.loads(out)] == [first]
+
+
+def test_next_from_defaults_to_now_on_the_clock(
+    capsys: pytest.CaptureFixture[str], good: Path
+) -> None:
+    code, out, _ = run(capsys, "next", str(good), "--json", "-n", "1", clock=FakeClock(NOW + 1))
+    assert code == 0
+    assert json.loads(out)[0] == {
+        "job": "cleanup-guests",
+        "at": "2026-03-29T00:15:00Z",
+        "local": "2026-03-29T01:15:00+01:00",
+    }
+
+
+def test_next_near_the_end_of_the_calendar_stops_before_year_9999(
+    capsys: pytest.CaptureFixture[str], good: Path
+) -> None:
+    args = ("next", str(good), "--job", "cleanup-guests", "--json", "-n", "100")
+    code, out, err = run(capsys, *args, "--from", "9998-12-31T23:00:00Z")
+    assert (code, err) == (0, "")
+    assert json.loads(out)[-1]["at"] == "9998-12-31T23:45:00Z"
+
+
+CRON_HAZARDS = """jobs:
+  weekend:
+    task: myapp.jobs:weekend
+    cron: "0 9 * * SAT-SUN"
+  daily-croniter:
+    task: myapp.jobs:daily
+    cron: "30 9 * * * 0"
+"""
+
+
+def test_check_warns_of_a_seconds_last_cron_on_stderr_and_still_passes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text(CRON_HAZARDS)
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 0
+    assert out.startswith(f"{path}: OK, 2 jobs (2 enabled), digest ")
+    assert out.rstrip().endswith(", 1 warning")
+    [line] = err.splitlines()
+    assert line.startswith(f"{path}:7:23: warning: job 'daily-croniter': cron '30 9 * * * 0' ")
+    assert "write '0 30 9 * * *'" in line
+    assert "name the weekdays (SUN..SAT)" in line
+
+
+def test_next_reads_a_weekday_range_ending_on_sunday(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text(CRON_HAZARDS)
+    args = ("next", str(path), "--job", "weekend", "-n", "3", "--from", "2026-03-27T00:00:00Z")
+    code, out, err = run(capsys, *args)
+    assert code == 0
+    assert out.splitlines() == [
+        "weekend: at 09:00 on Saturday and Sunday (cron: 0 9 * * SAT-SUN)",
+        "  Sat 2026-03-28 09:00:00 +00:00 UTC                  2026-03-28T09:00:00Z",
+        "  Sun 2026-03-29 09:00:00 +00:00 UTC                  2026-03-29T09:00:00Z",
+        "  Sat 2026-04-04 09:00:00 +00:00 UTC                  2026-04-04T09:00:00Z",
+    ]
+    assert "warning: job 'daily-croniter'" in err  # next shows the file's warnings too
+
+
+def test_check_says_use_timezone_for_a_robfig_zone_prefix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text("jobs:\n  a:\n    task: x.y:z\n    cron: TZ=America/New_York 0 9 * * *\n")
+    code, out, err = run(capsys, "check", str(path))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"{path}:4:11: job 'a': cron: 'TZ=America/New_York' sets a time zone inside the "
+        "expression (robfig/cron's form); use timezone: America/New_York in the job and "
+        "cron: '0 9 * * *'"
+    ]
 
 
 def test_check_and_next_never_import_redis(good: Path) -> None:

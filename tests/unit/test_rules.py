@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduler.cronexpr import seconds_last_form
 from scheduler.errors import RuleError
 from scheduler.rules import (
     Cron,
@@ -234,6 +235,23 @@ CRON_CASES = [
     Case("0 0 * * */2", "2024-05-01T00:00:00Z",  # 0, 2, 4, 6: Sun, Tue, Thu, Sat
          ["2024-05-02T00:00:00+00:00", "2024-05-04T00:00:00+00:00", "2024-05-05T00:00:00+00:00",
           "2024-05-07T00:00:00+00:00"]),
+    # a range may end on Sunday: it ends at 7 (as cronsim and croniter read it)
+    Case("0 0 * * SAT-SUN", "2024-05-01T00:00:00Z",
+         ["2024-05-04T00:00:00+00:00", "2024-05-05T00:00:00+00:00", "2024-05-11T00:00:00+00:00",
+          "2024-05-12T00:00:00+00:00"]),
+    Case("0 0 * * MON-SUN", "2024-05-01T00:00:00Z",  # every day
+         ["2024-05-02T00:00:00+00:00", "2024-05-03T00:00:00+00:00", "2024-05-04T00:00:00+00:00",
+          "2024-05-05T00:00:00+00:00", "2024-05-06T00:00:00+00:00"]),
+    Case("0 0 * * fri-sun", "2024-05-01T00:00:00Z",
+         ["2024-05-03T00:00:00+00:00", "2024-05-04T00:00:00+00:00", "2024-05-05T00:00:00+00:00",
+          "2024-05-10T00:00:00+00:00"]),
+    Case("0 0 * * 5-0", "2024-05-01T00:00:00Z",  # 0 is Sunday too
+         ["2024-05-03T00:00:00+00:00", "2024-05-04T00:00:00+00:00", "2024-05-05T00:00:00+00:00",
+          "2024-05-10T00:00:00+00:00"]),
+    Case("0 0 * * THU-SUN/2", "2024-05-01T00:00:00Z",  # 4-7/2: Thursday and Saturday
+         ["2024-05-02T00:00:00+00:00", "2024-05-04T00:00:00+00:00", "2024-05-09T00:00:00+00:00"]),
+    Case("0 0 * * SUN-SUN", "2024-05-01T00:00:00Z",  # Sunday alone, not the whole week
+         ["2024-05-05T00:00:00+00:00", "2024-05-12T00:00:00+00:00"]),
     # L: the last day of the month (2024 is a leap year, 2023 is not)
     Case("0 0 L * *", "2024-01-15T00:00:00Z",
          ["2024-01-31T00:00:00+00:00", "2024-02-29T00:00:00+00:00", "2024-03-31T00:00:00+00:00",
@@ -403,6 +421,11 @@ BAD_FIELDS = [
     ("0 0 20-10 * *", 2),
     ("0 0 * DEC-JAN *", 3),
     ("0 0 * * FRI-MON", 4),
+    ("0 0 * * SUN-SAT-SUN", 4),
+    # robfig/cron's zone prefix: the zone goes in the job's timezone
+    ("TZ=America/New_York 0 9 * * *", 0),
+    ("CRON_TZ=Europe/Madrid 0 9 * * *", 0),
+    ("0 9 * * * 30", 5),  # croniter's seconds last, read seconds first
 ]
 # fmt: on
 
@@ -424,6 +447,49 @@ def test_cron_rejects_a_bad_field_and_points_at_it(expression: str, field: int) 
     assert caught.value.offset is not None, "the loader needs the column of the bad field"
     # inside the field, or just past its end when something is missing there ("1,")
     assert first <= caught.value.offset <= end, (caught.value.offset, (first, end))
+
+
+def test_cron_zone_prefix_says_to_use_timezone() -> None:
+    with pytest.raises(RuleError) as caught:
+        Cron("TZ=America/New_York 0 9 * * MON", UTC)
+    message = caught.value.message
+    assert "use timezone: America/New_York in the job and cron: '0 9 * * MON'" in message
+
+
+def test_cron_day_of_week_out_of_range_in_six_fields_shows_the_seconds_last_form() -> None:
+    with pytest.raises(RuleError) as caught:
+        Cron("0 9 * * * 30", UTC)
+    assert "day-of-week 30 is out of range 0-7" in caught.value.message
+    assert "for seconds last as in croniter, write '30 0 9 * * *'" in caught.value.message
+
+
+# (expression, the same with its last field first) when it reads as croniter's seconds-last
+# form, or None when it does not
+SECONDS_LAST = [
+    ("30 9 * * * 0", "0 30 9 * * *"),  # croniter: 09:30:00 daily; here: 09:30 past, Sundays
+    ("0 9 * * * */15", "*/15 0 9 * * *"),
+    ("0 0 9 * * 1-5", "1-5 0 0 9 * *"),  # digits are ambiguous even when meant seconds first
+    ("  30 9 * * *   0  ", "0 30 9 * * *"),
+    ("0 0 9 * * MON-FRI", None),  # a weekday name: a day of week
+    ("0 0 9 * * mon", None),
+    ("0 */5 * * * *", None),  # `*` is every day, as seconds-first writers mean it
+    ("0 0 9 ? * 2", None),  # `?` is a day field's
+    ("0 0 9 * * 1#2", None),  # `#` is a day of week's
+    ("0 30 9 * * 1", None),  # 30 is no hour: it cannot be seconds last
+    ("0 0 0 * * 1", None),  # 0 is no day of the month
+    ("30 9 * * 0", None),  # five fields
+    ("@daily", None),
+]
+
+
+@pytest.mark.parametrize(("expression", "moved"), SECONDS_LAST)
+def test_seconds_last_form_is_spotted_by_digits_in_the_last_of_six_fields(
+    expression: str, moved: str | None
+) -> None:
+    found = seconds_last_form(expression)
+    assert (found[0] if found else None) == moved
+    if found:
+        assert expression[found[1] :].startswith(expression.split()[5])
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,7 @@ def month_text(n: int) -> st.SearchStrategy[str]:
 
 
 def weekday_text(n: int) -> st.SearchStrategy[str]:  # cron numbering, 7 is Sunday too
-    return st.just(str(n)) if n == 7 else st.one_of(st.just(str(n)), cased(DOW_NAMES[n]))
+    return st.one_of(st.just(str(n)), cased(DOW_NAMES[n % 7]))  # 7 as SUN ends SAT-SUN
 
 
 def clock_favourites(zone: ZoneInfo, start: int, end: int) -> tuple[list[int], list[int]]:

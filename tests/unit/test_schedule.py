@@ -72,6 +72,7 @@ BAD_FILES = [
     bad(JOB + '    cron: "* * * *"\n', "4:12", "cron: ", "5 fields"),
     bad(JOB + "    cron: 17\n", "4:11", "cron: "),
     bad(JOB + "    cron: '0 0 30 2 *'\n", "4:11", "cron '0 0 30 2 *' never fires"),
+    bad(JOB + "    cron: TZ=UTC 0 9 * * *\n", "4:11", "cron: ", "use timezone: UTC in the job"),
     bad(JOB + "    cron: * * * * *\n", "4:12", "invalid YAML", "quote a value", job=None),
     bad(JOB + "    cron: @daily\n", "4:11", "invalid YAML", "quote a value", job=None),
     bad(JOB + "    monthly: {day: 0}\n", "4:20", "monthly day: ", "1..31", "got the number 0"),
@@ -194,6 +195,18 @@ def test_every_problem_of_a_file_is_reported_at_once_in_file_order() -> None:
         (11, 14, "cleanup", "enabled"),
         (12, 3, "cleanup", "duplicate key 'cleanup' (first at 7"),
     ]
+
+
+def test_seconds_last_cron_is_a_warning_at_its_last_field_and_the_file_loads() -> None:
+    text = JOB + "    cron: '30 9 * * * 0'\n  b:\n    task: app.jobs:run\n    cron: 0 0 9 * * SUN\n"
+    schedule = parse_schedule(text, "schedule.yml")
+    [warning] = schedule.warnings
+    assert (warning.line, warning.column, warning.job, warning.warning) == (4, 23, "a", True)
+    assert str(warning).startswith("schedule.yml:4:23: warning: job 'a': cron '30 9 * * * 0'")
+    assert "at second 30 of minutes 9 past hours 0-23 on Sunday" in warning.message
+    assert "croniter (at 09:30), write '0 30 9 * * *'" in warning.message
+    assert schedule.jobs["a"].rule.next_after(T0) == T0 + 6 * 86400 + 9 * 60 + 30  # as read
+    assert parse_schedule(text.replace("* 0'", "* SUN'")).warnings == ()
 
 
 def test_unknown_alias_is_reported_where_it_is_used() -> None:
