@@ -1,7 +1,8 @@
 """The schedule file as a running process sees it: reloaded when it changes, never broken.
 
 A new version is read and validated first; if it has problems they are logged and the
-old schedule stays in force. What changed (jobs added, removed, changed) is logged.
+old schedule stays in force. What changed (jobs added, removed, changed) is logged, and
+so are the warnings of each schedule taken (they do not stop it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class ScheduleFile:
         self.path = path
         raw = self._read()
         self.schedule = parse_schedule(raw, path)
+        _log_warnings(self.schedule)
         self.text = raw.decode("utf-8")
         self._stamp = self._stat()
         self._sha = _sha(raw)
@@ -72,6 +74,7 @@ class ScheduleFile:
             self.schedule.digest, new.digest, ",".join(change.added) or "-",
             ",".join(change.removed) or "-", ",".join(change.changed) or "-",
         )  # fmt: skip
+        _log_warnings(new)
         self.schedule, self.text, self._sha = new, text, _sha(raw)
         return change
 
@@ -88,6 +91,11 @@ class ScheduleFile:
         except OSError:
             return (0, 0, 0)
         return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _log_warnings(schedule: Schedule) -> None:
+    for warning in schedule.warnings:
+        log.warning("schedule warning: %s", warning)
 
 
 def diff(old: Schedule, new: Schedule) -> Change:

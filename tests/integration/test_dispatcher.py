@@ -228,6 +228,28 @@ def test_a_job_added_to_the_file_starts_now_and_a_bad_edit_keeps_the_old_schedul
     ]
 
 
+def test_a_schedule_with_a_warning_runs_and_logs_the_warning_at_each_load(
+    client: redis.Redis,
+    keys: Keys,
+    make_loop: LoopFactory,
+    schedule_file: Callable[[str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(T0 + 1)
+    path = schedule_file(EVERY_15S)
+    loop = make_loop(path, clock)
+    loop.step()
+    path.write_text(EVERY_15S + "  croniter:\n    task: app.tasks:x\n    cron: '30 9 * * * 0'\n")
+    with caplog.at_level(logging.WARNING):
+        loop.request_reload()
+        advance(clock, loop, 15)
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert record.getMessage().startswith(f"schedule warning: {path}:")
+    assert "job 'croniter': cron '30 9 * * * 0' has six fields" in record.getMessage()
+    assert "croniter" in loop.source.schedule.jobs  # taken: a warning does not refuse it
+    assert fires(client, keys) == [("tick", T0 + 15)]
+
+
 def test_a_job_whose_rule_changes_starts_from_now(
     client: redis.Redis, keys: Keys, make_loop: LoopFactory, schedule_file: Callable[[str], Path]
 ) -> None:
