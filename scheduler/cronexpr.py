@@ -7,8 +7,9 @@ two day fields, as Quartz users write it. Sunday is 0 or 7, so a day-of-week ran
 ends on Sunday (``SAT-SUN``, ``MON-SUN``, ``5-0``) runs to 7.
 
 Forms of other cron libraries that would be misread are caught here: robfig/cron's
-``TZ=``/``CRON_TZ=`` prefix is refused, and ``seconds_last_form`` spots croniter's
-six-field form with seconds last, for the loader to warn about (docs/schedule.md).
+``TZ=``/``CRON_TZ=`` prefix and ``@every`` are refused saying what to write, and
+``seconds_last_form`` spots croniter's six-field form with seconds last, for the loader
+to warn about (docs/schedule.md).
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def expand_macro(expression: str) -> str:
     text = expression.strip()
     if text.startswith("@"):
         macro = MACROS.get(text.lower())
+        if text.lower().startswith("@every"):
+            period = text[len("@every") :].strip() or "5m"
+            raise RuleError(f"'{text}' is robfig/cron's; write every: {period} instead of cron", 0)
         if macro is None:
             known = " ".join(m for m in MACROS if m not in ("@annually", "@midnight"))
             raise RuleError(f"unknown cron macro '{text}' (known: {known})", 0)

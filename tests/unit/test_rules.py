@@ -456,6 +456,11 @@ def test_cron_zone_prefix_says_to_use_timezone() -> None:
     assert "use timezone: America/New_York in the job and cron: '0 9 * * MON'" in message
 
 
+def test_cron_every_macro_says_to_use_an_every_rule() -> None:
+    with pytest.raises(RuleError, match=r"'@every 1h30m' is robfig/cron's; write every: 1h30m"):
+        Cron("@every 1h30m", UTC)
+
+
 def test_cron_day_of_week_out_of_range_in_six_fields_shows_the_seconds_last_form() -> None:
     with pytest.raises(RuleError) as caught:
         Cron("0 9 * * * 30", UTC)
