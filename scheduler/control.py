@@ -72,9 +72,7 @@ class Control:
             job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=self.clock.now(),
             retries=job.retries, timeout=job.timeout, schedule=job.name,
         )  # fmt: skip
-        k = self.keys
-        keys = [k.queue(job.queue), k.wake(job.queue), k.delayed(job.queue), k.queues()]
-        self._scripts.run("enqueue", keys, [encode(payload), job.queue, ""])
+        self._scripts.run("enqueue", *self.queue.enqueue_call(payload))
         return str(payload["id"])
 
     def pause(self, name: str, by: str, reason: str | None = None) -> Pause:

@@ -29,11 +29,9 @@ from .faults import fault_point
 from .jobs import build_payload, encode
 from .keys import Keys, as_text
 from .leader import Leadership
-from .link import read_all
 from .planner import Plan, jitter_delay, plan_job
-from .resp import Arg
 from .schedule import Job, Schedule
-from .scripts import Call, Scripts
+from .scripts import Arg, Call, Scripts
 from .stats import DispatchStats
 
 log = logging.getLogger(__name__)
@@ -248,7 +246,7 @@ class Dispatcher:
             ["HMGET", self._keys.state(job.name), "watermark", "digest"] for job in jobs
         ]
         reads.append(["HKEYS", self._keys.paused()])
-        *rows, paused = read_all(self._client, self._scripts.link, reads)
+        *rows, paused = read_all(self._client, reads)
         self._paused = {as_text(p) for p in paused}
         return [
             (int(float(mark)) if mark is not None else None, as_text(digest) if digest else None)
@@ -302,6 +300,14 @@ def _payload(job: Job, at: int, now: float) -> dict[str, Any]:
         scheduled_for=at,
         expires_at=at + job.expires if job.expires else None,
     )
+
+
+def read_all(client: redis.Redis, commands: list[list[Arg]]) -> list[Any]:
+    """The replies to ``commands`` (each a name and its arguments), in one pipeline."""
+    with client.pipeline(transaction=False) as pipe:
+        for command in commands:
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        return list(pipe.execute())
 
 
 def _chunks(plans: list[Plan], size: int) -> Iterator[list[Plan]]:

@@ -40,6 +40,7 @@ from .errors import JobTimeout, PayloadError
 PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 3
+ENQUEUE_DEDUPE = 300  # seconds after an enqueue in which its job id is not enqueued again
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 _JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}\Z")

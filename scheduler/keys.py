@@ -17,6 +17,11 @@ Queues and delayed jobs
                                      workers BLPOP on the wake lists of their queues. A fetch
                                      that leaves a queue empty deletes its wake list.
     ``{ns}:queues``                  SET of every queue name ever enqueued to.
+    ``{ns}:enqueued:<id>``           STRING marker of a job id enqueued in the last
+                                     ``ENQUEUE_DEDUPE`` seconds (5 min), written by the
+                                     enqueue script: a call sent again (redis-py's retry of
+                                     a broken pipeline, the application's own retry) with
+                                     the same id enqueues nothing.
 
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
@@ -104,6 +109,10 @@ class Keys:
     def delayed(self, queue: str) -> str:
         """The sorted set of ``queue``'s delayed jobs and retries, scored by due time."""
         return f"{self.prefix}delayed:{queue}"
+
+    def enqueued(self, job_id: str) -> str:
+        """The marker of job ``job_id``'s enqueue, which makes sending it again a no-op."""
+        return f"{self.prefix}enqueued:{job_id}"
 
     def wake(self, queue: str) -> str:
         """The wake-up token list of ``queue``."""

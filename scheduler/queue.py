@@ -18,7 +18,7 @@ import redis
 
 from .clock import Clock, RedisClock
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, build_payload, check_queue_name, encode, run_at
+from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, build_payload, check_queue_name, encode, run_at
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -79,6 +79,8 @@ class Queue:
         ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
         ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
         seconds. Raises PayloadError for an invalid argument (nothing is enqueued).
+        A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
+        retried after a broken connection never makes two jobs.
         """
         new_id, keys, argv = self._prepare(
             task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
@@ -173,17 +175,25 @@ class Queue:
         retries: int | None,
         timeout: float | None,
         job_id: str | None,
-    ) -> tuple[str, list[str], list[str]]:
+    ) -> tuple[str, list[str], list[str | int]]:
         now = self.clock.now()
         due = run_at(now, delay, at)
         payload = build_payload(
             task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
             timeout=timeout, job_id=job_id,
         )  # fmt: skip
-        k = self.keys
-        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
         when = "" if due is None or due <= now else f"{due:.3f}"
-        return payload["id"], keys, [encode(payload), queue, when]
+        return payload["id"], *self.enqueue_call(payload, when)
+
+    def enqueue_call(
+        self, payload: dict[str, Any], when: str = ""
+    ) -> tuple[list[str], list[str | int]]:
+        """The enqueue script's keys and arguments for a built payload (``when``: epoch
+        seconds it is due, "" for now)."""
+        k, queue = self.keys, payload["queue"]
+        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
+        keys.append(k.enqueued(payload["id"]))
+        return keys, [encode(payload), queue, when, ENQUEUE_DEDUPE]
 
 
 class EnqueueBatch:
@@ -191,7 +201,7 @@ class EnqueueBatch:
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
-        self._pending: list[tuple[list[str], list[str]]] = []
+        self._pending: list[tuple[list[str], list[str | int]]] = []
 
     def enqueue(
         self,

@@ -8,26 +8,20 @@ Redis server restarted empty keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from redis.client import Pipeline
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from .link import Link, usable
-from .resp import Arg, bulks, pack
 
 if TYPE_CHECKING:
     import redis
     from redis.commands.core import Script
 
 _INCLUDE = "-- @include "
-_MAX_HEADS = 1024  # command heads cached
-_CACHED_KEYS = 8  # calls with more keys (adopt's, dispatch's) are packed whole each time
 
+Arg = str | bytes | int | float  # a command's name or argument, as redis-py sends it
 Call = tuple[Sequence[str], Sequence[Arg]]  # one script call's keys and arguments
 
 
@@ -53,33 +47,16 @@ def script_names() -> list[str]:
 
 
 class Scripts:
-    """The scripts registered on one Redis client; ``spin`` is the Link's (seconds spent
-    polling for a reply before blocking; None: the default for this machine). ``link``
-    is that Link, shared with other calls of the same owner; None where the client must
-    take redis-py's path."""
+    """The scripts registered on one Redis client, run through redis-py."""
 
-    def __init__(self, client: redis.Redis, spin: float | None = None) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self.link = Link(client, spin) if usable(client) else None
-        self._heads: dict[tuple[str, tuple[str, ...], int], bytes] = {}
         self._scripts: dict[str, Script] = {
             name: client.register_script(script_source(name)) for name in script_names()
         }
 
     def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
-        """Run script ``name`` (EVALSHA, loading it first if the server does not have it).
-
-        The call goes over a ``Link`` (scheduler/link.py) when the client allows it: the
-        command is packed here and its reply read there, without redis-py's command path.
-        On a connection error or NOSCRIPT it goes again through redis-py's own path, with
-        its retries and a script reload.
-        """
-        script = self._scripts[name]
-        if self.link is not None:
-            try:
-                return self.link.call(self._command(script.sha, keys, args))
-            except (RedisConnectionError, RedisTimeoutError, NoScriptError):
-                pass
+        """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
         return self.run_on(self._client, name, keys, args)
 
     def load(self, name: str) -> None:
@@ -87,35 +64,20 @@ class Scripts:
         self._client.script_load(self._scripts[name].script)
 
     def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
-        """Run script ``name`` once per (keys, args) that ``calls`` yields, in order; the
-        replies, in order.
+        """Run script ``name`` once per (keys, args) in ``calls``, in one pipeline; the
+        replies, in order. An error reply is raised.
 
-        Over a Link the calls are sent as they are yielded (small ones 16 KiB at a time)
-        and the replies read at the end, so Redis runs one call while the caller builds
-        the next. Only for scripts that may run twice with the same arguments: if the
-        connection breaks, every call goes again through redis-py, whether or not it had
-        run.
+        redis-py sends the whole pipeline again if its connection breaks, so every
+        script run this way must be safe to run twice with the same arguments (enqueue
+        is: a job id is enqueued once, see lua/enqueue.lua).
         """
-        script = self._scripts[name]
-        calls = iter(calls)  # on a broken connection, `made` plus the rest is every call
-        made: list[Call] = []
-
-        def commands() -> Iterator[bytes]:
-            for keys, args in calls:
-                made.append((keys, args))
-                yield self._command(script.sha, keys, args)
-
-        if self.link is None:
-            return [self.run_on(self._client, name, keys, args) for keys, args in calls]
-        try:
-            replies = self.link.call_many(commands())
-        except (RedisConnectionError, RedisTimeoutError):
-            made.extend(calls)
-            return [self.run_on(self._client, name, keys, args) for keys, args in made]
+        sha = self._scripts[name].sha
+        made = [(list(keys), list(args)) for keys, args in calls]
+        replies = self._pipelined(sha, made)
         missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missed:  # a server without the script refuses every call: load it, send them again
             self.load(name)
-            again = self.link.call_many(self._command(script.sha, *made[i]) for i in missed)
+            again = self._pipelined(sha, [made[i] for i in missed])
             for index, reply in zip(missed, again, strict=True):
                 replies[index] = reply
         for reply in replies:
@@ -123,26 +85,18 @@ class Scripts:
                 raise reply
         return replies
 
-    def _command(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> bytes:
-        """EVALSHA packed. The head (up to the last key) of a call with few keys, such as
-        an enqueue's, is cached: queues are few."""
-        if len(keys) > _CACHED_KEYS:
-            return pack("EVALSHA", sha, len(keys), *keys, *args)
-        shape = (sha, tuple(keys), len(args))
-        head = self._heads.get(shape)
-        if head is None:
-            if len(self._heads) >= _MAX_HEADS:
-                self._heads.clear()
-            count = b"*%d\r\n" % (3 + len(keys) + len(args))
-            head = self._heads[shape] = count + bulks(("EVALSHA", sha, len(keys), *keys))
-        return head + bulks(args)
+    def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+        with self._client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            return list(pipe.execute(raise_on_error=False))
 
     def run_on(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
         """Run script ``name`` on another client or a pipeline of the same server."""
         script = self._scripts[name]
         if isinstance(client, Pipeline):
             return script(keys=keys, args=args, client=client)
-        try:  # straight to the command: redis-py's Script wrapper costs ~10 µs a call
+        try:
             return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
             client.script_load(script.script)

@@ -30,6 +30,7 @@ from unittest import mock
 from .clock import Clock, SystemClock
 from .jobs import (
     DEFAULT_QUEUE,
+    ENQUEUE_DEDUPE,
     QueuedJob,
     build_payload,
     check_queue_name,
@@ -114,6 +115,7 @@ class RecordingQueue:
         self.jobs: list[RecordedJob] = []
         self.pending: list[RecordedJob] = []
         self.performed: list[RecordedJob] = []
+        self._enqueued_at: dict[str, float] = {}
 
     def enqueue(
         self,
@@ -239,8 +241,17 @@ class RecordingQueue:
         return RecordedJob.read(raw, when)
 
     def _accept(self, job: RecordedJob) -> None:
-        self.jobs.append(job)
-        self.pending.append(job)
+        if self._admit(job):
+            self.jobs.append(job)
+            self.pending.append(job)
+
+    def _admit(self, job: RecordedJob) -> bool:
+        """False for a job id enqueued within ENQUEUE_DEDUPE seconds, as a Queue does."""
+        now = self.clock.now()
+        if now - self._enqueued_at.get(job.id, -ENQUEUE_DEDUPE) < ENQUEUE_DEDUPE:
+            return False
+        self._enqueued_at[job.id] = now
+        return True
 
     def _next_due(self, queue: str | None, horizon: float) -> int | None:
         """The index in ``pending`` of the job to run next, if one is due."""
@@ -264,8 +275,9 @@ class InlineQueue(RecordingQueue):
     """
 
     def _accept(self, job: RecordedJob) -> None:
-        self.jobs.append(job)
-        self._perform(job)
+        if self._admit(job):
+            self.jobs.append(job)
+            self._perform(job)
 
 
 class RecordingBatch:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.resp import pack
 from scheduler.scripts import script_names, script_source
 
 
@@ -23,10 +22,3 @@ def test_an_include_line_is_replaced_by_the_fragment() -> None:
     source = script_source("enqueue")
     assert not any(line.startswith("-- @include") for line in source.splitlines())
     assert "local function push_job(queue_key, wake_key, payload)" in source
-
-
-def test_commands_are_packed_in_the_redis_protocol() -> None:
-    assert pack("EVALSHA", "ab", 1, "k", b"\x00v", 1.5) == (
-        b"*6\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$1\r\nk\r\n$2\r\n\x00v\r\n$3\r\n1.5\r\n"
-    )
-    assert pack("é") == b"*1\r\n$2\r\n\xc3\xa9\r\n"

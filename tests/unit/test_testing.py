@@ -264,7 +264,7 @@ def test_the_recorded_payload_is_what_the_real_queue_writes(
     double.enqueue("m:f", *args, queue="q", job_id="j1", **kwargs, **options)
     [recorded] = double.jobs
     due = "" if recorded.run_at is None else f"{recorded.run_at.timestamp():.3f}"
-    assert [recorded.payload, recorded.queue, due] == argv
+    assert [recorded.payload, recorded.queue, due] == argv[:3]
 
 
 # --- inline -------------------------------------------------------------------------------
@@ -589,3 +589,12 @@ def test_the_pytest_fixtures_record_run_inline_and_clean_up(pytester: pytest.Pyt
     pytester.makepyfile(shop=PLUGIN_APP, test_shop=PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=3)
+
+
+def test_a_job_id_recorded_twice_within_the_dedupe_window_is_one_job(
+    double: RecordingQueue,
+) -> None:
+    assert double.enqueue("tests.testing_app:follow_up", 1, job_id="j1") == "j1"
+    with double.batch() as batch:
+        batch.enqueue("tests.testing_app:follow_up", 1, job_id="j1")
+    assert [job.id for job in double.jobs] == ["j1"]

@@ -1,0 +1,71 @@
+"""A TCP proxy in front of a real redis-server that breaks its first connection after a
+given number of reply bytes: a connection that fails in the middle of a pipeline's
+replies, after Redis ran the commands, as a network fault does."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+
+class CuttingProxy:
+    """Forwards loopback connections to ``upstream``; the first is cut once ``cut_after``
+    bytes of replies went back through it. Later connections are left whole."""
+
+    def __init__(self, upstream: tuple[str, int], cut_after: int) -> None:
+        self.upstream = upstream
+        self.cut_after = cut_after
+        self.cuts = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._accepted = 0
+        self._threads: list[threading.Thread] = []
+
+    def serve(self) -> None:
+        """Accept connections until the listener is closed."""
+        while True:
+            try:
+                downstream, _ = self._listener.accept()
+            except OSError:
+                return
+            self._accepted += 1
+            limit = self.cut_after if self._accepted == 1 else None
+            upstream = socket.create_connection(self.upstream)
+            for source, sink, cap in ((downstream, upstream, None), (upstream, downstream, limit)):
+                pump = threading.Thread(target=self._pump, args=(source, sink, cap), daemon=True)
+                pump.start()
+                self._threads.append(pump)
+
+    def _pump(self, source: socket.socket, sink: socket.socket, cap: int | None) -> None:
+        sent = 0
+        try:
+            while chunk := source.recv(65536):
+                if cap is not None and sent + len(chunk) >= cap:
+                    sink.sendall(chunk[: cap - sent])
+                    self.cuts += 1
+                    break
+                sink.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@contextmanager
+def cutting_proxy(host: str, port: int, cut_after: int) -> Iterator[CuttingProxy]:
+    """A CuttingProxy serving in a thread for the duration of the block."""
+    proxy = CuttingProxy((host, port), cut_after)
+    thread = threading.Thread(target=proxy.serve, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
