@@ -22,7 +22,7 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from html import escape
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -32,6 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SESSION_COOKIE = "scheduler_session"
 AUTH_COOKIE = "scheduler_auth"
 CSRF_FIELD = "csrf"
+
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # kept as they are in a path and query
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -130,13 +132,22 @@ class Guard:
         """Set the auth cookie and go on to the page without the token in its address
         (a same-site refresh, so the SameSite=Strict cookie goes with it)."""
         query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-        target = request.url.path + (f"?{query}" if query else "")
+        target = local_path(request.url.path + (f"?{query}" if query else ""))
         response = _page(200, "Signed in", "Opening the dashboard...", refresh_to=target)
         response.set_cookie(
             AUTH_COOKIE, self._auth_cookie, httponly=True, samesite="strict",
             secure=request.url.scheme == "https",
         )  # fmt: skip
         return response
+
+
+def local_path(target: str | None) -> str:
+    """``target`` if it is a path on this site, percent-encoded so that no browser reads it
+    as another site (browsers drop tabs and newlines, and read ``\\`` as ``/``); else "/"."""
+    if not target or "\\" in target:
+        return "/"
+    quoted = quote(target, safe=_URL_SAFE)
+    return quoted if quoted.startswith("/") and not quoted.startswith("//") else "/"
 
 
 def _host_name(request: Request) -> str:

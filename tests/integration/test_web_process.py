@@ -3,6 +3,7 @@ credentials of hostile shapes, redirects after sign-in, forged proxy headers."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import os
 import re
@@ -174,3 +175,28 @@ def test_without_a_token_hostile_host_and_origin_headers_get_4xx(serve: Serve) -
     for origin in (b"http://[", b"http://[::1", "http://é".encode(), b"\xff"):
         assert web.request("POST", PAUSE, [cookie, ("Origin", origin)], b"").status == 403
     assert "Traceback" not in web.errors()
+
+
+# -- where signing in goes -----------------------------------------------------------------
+
+
+def refresh_target(reply: Reply) -> str:
+    found = re.search(r'content="0;url=([^"]*)"', reply.body)
+    assert found, reply.body
+    return html.unescape(found[1])
+
+
+def test_signing_in_goes_on_only_to_a_path_of_the_dashboard(serve: Serve) -> None:
+    web = serve("--token", "s3cret")
+    # Each would be another site for a browser: it drops tabs and newlines and reads a
+    # backslash as a slash.
+    for path in ("//evil.example/x", "///evil.example/x", "/%2F/evil.example/x",
+                 "/%5Cevil.example/x", "/%09/evil.example/x", "/%0A/evil.example/x"):  # fmt: skip
+        reply = web.request("GET", f"{path}?token=s3cret&a=1")
+        assert reply.status == 200, path
+        target = refresh_target(reply)
+        assert target.startswith("/") and not target.startswith("//"), (path, target)
+        assert not re.search(r"[\\\x00-\x20\x7f]", target), (path, target)
+        assert f'href="{target}"' in html.unescape(reply.body)
+    assert refresh_target(web.request("GET", "/dead?page=2&token=s3cret")) == "/dead?page=2"
+    assert refresh_target(web.request("GET", "//evil.example/x?token=s3cret")) == "/"
