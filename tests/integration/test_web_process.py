@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import http.client
+import json
 import os
 import re
 import subprocess
@@ -200,3 +201,43 @@ def test_signing_in_goes_on_only_to_a_path_of_the_dashboard(serve: Serve) -> Non
         assert f'href="{target}"' in html.unescape(reply.body)
     assert refresh_target(web.request("GET", "/dead?page=2&token=s3cret")) == "/dead?page=2"
     assert refresh_target(web.request("GET", "//evil.example/x?token=s3cret")) == "/"
+
+
+# -- proxy headers ---------------------------------------------------------------------------
+
+FORGED: list[Header] = [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")]
+BEARER: Header = ("Authorization", "Bearer s3cret")
+
+
+def paused_by(web: Web, redis_url: str, namespace: str) -> str:
+    """Pause the job from the dashboard, sending forged proxy headers: who Redis says did."""
+    assert web.request("POST", PAUSE, [BEARER, *FORGED], b"").status == 303
+    with redis.Redis.from_url(redis_url) as client:
+        record = client.hget(Keys(namespace).paused(), "nightly")
+        client.hdel(Keys(namespace).paused(), "nightly")
+    assert record is not None
+    return str(json.loads(record)["by"])
+
+
+def cookie_flags(web: Web) -> list[str]:
+    """The Set-Cookie headers of a first visit that signs in, sent with forged headers."""
+    return web.request("GET", "/?token=s3cret", FORGED).cookies()
+
+
+def test_proxy_headers_are_ignored_unless_their_sender_is_trusted(
+    serve: Serve, redis_url: str, namespace: str
+) -> None:
+    plain = serve("--token", "s3cret", "--schedule", "schedule.yml")
+    assert paused_by(plain, redis_url, namespace) == "dashboard (127.0.0.1)"
+    assert all("Secure" not in cookie for cookie in cookie_flags(plain))
+
+    elsewhere = serve("--token", "s3cret", "--schedule", "schedule.yml",
+                      "--forwarded-allow-ips", "10.0.0.0/8, 192.0.2.7")  # fmt: skip
+    assert paused_by(elsewhere, redis_url, namespace) == "dashboard (127.0.0.1)"
+    assert all("Secure" not in cookie for cookie in cookie_flags(elsewhere))
+
+    proxied = serve("--token", "s3cret", "--schedule", "schedule.yml",
+                    "--forwarded-allow-ips", "127.0.0.1")  # fmt: skip
+    assert paused_by(proxied, redis_url, namespace) == "dashboard (203.0.113.9)"
+    cookies = cookie_flags(proxied)
+    assert len(cookies) == 2 and all("Secure" in cookie for cookie in cookies)
