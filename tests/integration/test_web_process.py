@@ -21,6 +21,8 @@ from scheduler.dev import free_port
 from scheduler.keys import Keys
 from tests.helpers import wait_until
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE = "jobs:\n  nightly:\n    task: tests.tasks:noop\n    cron: '0 3 * * *'\n"
 Header = tuple[str, str | bytes]
