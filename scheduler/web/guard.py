@@ -64,7 +64,7 @@ def _digest(key: bytes, message: str) -> str:
 def _same_secret(supplied: str, expected: str) -> bool:
     """Constant-time equality of a secret sent by a client, whatever its characters (on
     text, ``compare_digest`` accepts ASCII only)."""
-    return hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), expected.encode())
+    return hmac.compare_digest(supplied.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 class Guard:
