@@ -73,11 +73,11 @@ def metrics_options(command: F) -> F:
     """Add ``--metrics-port`` and ``--metrics-host``."""
     command = click.option(
         "--metrics-host",
-        default="0.0.0.0",
+        default="127.0.0.1",
         show_default=True,
         metavar="HOST",
-        help="Address to serve metrics on; the default, every interface, lets a Prometheus "
-        "on another host scrape them (127.0.0.1 keeps them on this host).",
+        help="Address to serve metrics on (they have no authentication): this host only by "
+        "default; 0.0.0.0 (every interface) lets a Prometheus on another host scrape them.",
     )(command)
     return click.option(
         "--metrics-port",

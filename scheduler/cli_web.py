@@ -6,6 +6,7 @@ extra to install, on one line.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 import click
@@ -31,6 +32,26 @@ else:
 log = logging.getLogger(__name__)
 
 
+def _proxies(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The proxies to trust, as uvicorn reads them; BadParameter for anything but IP
+    addresses and networks (uvicorn would silently never match it)."""
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return "*"
+    trusted = []
+    for item in (part.strip() for part in value.split(",")):
+        try:
+            address = ipaddress.ip_network(item, strict=False) if "/" in item else None
+            trusted.append(str(address or ipaddress.ip_address(item)))
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network: give e.g. 10.0.0.5, 10.0.0.0/8, "
+                "::1, or * for any"
+            ) from None
+    return ",".join(trusted)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback needs --token.")  # fmt: skip
@@ -50,11 +71,18 @@ log = logging.getLogger(__name__)
     "--schedule", "schedule_file", default=None, metavar="FILE",
     help="Show the jobs of FILE while no leader has published its schedule.",
 )  # fmt: skip
+@click.option(
+    "--forwarded-allow-ips", "proxies", default=None, metavar="IPS", callback=_proxies,
+    help="Behind a reverse proxy: trust X-Forwarded-For and X-Forwarded-Proto from these "
+    "addresses or networks (comma-separated; * for any). By default no proxy header is "
+    "trusted.",
+)  # fmt: skip
 @redis_options
 @log_options
 def web(
     host: str, port: int, token: str | None, read_only: bool, refresh: float,
-    schedule_file: str | None, redis_url: str, namespace: str, log_level: str, log_format: str,
+    schedule_file: str | None, proxies: str | None, redis_url: str, namespace: str,
+    log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Serve the dashboard: leader, workers, queues, schedules, retries and dead jobs."""
     if MISSING is not None:
@@ -78,7 +106,10 @@ def web(
         "dashboard on http://%s:%d/%s%s", host if ":" not in host else f"[{host}]", port,
         "?token=<your token>" if token else "", " (read-only)" if read_only else "",
     )  # fmt: skip
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False,
+        proxy_headers=proxies is not None, forwarded_allow_ips=proxies,
+    )  # fmt: skip
 
 
 def _fallback(schedule_file: str | None) -> Schedule | None:

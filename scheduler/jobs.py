@@ -113,6 +113,11 @@ def check_queue_name(queue: str) -> str:
     return queue
 
 
+def is_job_id(text: str) -> bool:
+    """Is ``text`` a job id of the usual form (1-128 of A-Z a-z 0-9 _ . : -)?"""
+    return _JOB_ID.match(text) is not None
+
+
 def check_task_name(task: str) -> str:
     """Return ``task`` if it looks like ``package.module:callable``, else raise PayloadError."""
     if not isinstance(task, str) or not _valid(_TASK_NAME, task):
@@ -203,7 +208,7 @@ def peek(raw: bytes | str, name: str) -> str | None:
     """Field ``name`` of a payload that may not decode, if it is a string; else None."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = data.get(name) if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
@@ -286,7 +291,7 @@ def _check_build(
         raise PayloadError(f"retries must be an integer >= 0, not {retries!r}")
     if timeout is not None and (not _is_number(timeout) or timeout <= 0):
         raise PayloadError(f"timeout must be a number of seconds > 0, not {timeout!r}")
-    if job_id is not None and (not isinstance(job_id, str) or not _JOB_ID.match(job_id)):
+    if job_id is not None and (not isinstance(job_id, str) or not is_job_id(job_id)):
         raise PayloadError(f"invalid job id {job_id!r}: use 1-128 of A-Z a-z 0-9 _ . : -")
     if scheduled_for is not None and not _is_int(scheduled_for):
         raise PayloadError(f"scheduled_for must be epoch seconds (int), not {scheduled_for!r}")

@@ -2,37 +2,39 @@
 
 A retry waits in its queue's delayed set until its due time. "Run now" makes it due now
 (``ZADD XX``: only if it is still waiting) and wakes idle workers, whose next fetch
-promotes it; "delete" removes it. Both find the entry by job id.
+promotes it; "delete" removes it. Both find the entry by its job id, exactly: the ``id``
+field of each decoded payload must equal it, so a job whose arguments merely mention
+that id is never touched.
 """
 
 from __future__ import annotations
 
-import re
-
 import redis
 
+from ..jobs import is_job_id, peek
 from ..keys import Keys
 from ..queue import Queue
 
-_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 _WAKE_TOKENS = 16  # as in _push.lua
 
 
-def find_delayed(client: redis.Redis, keys: Keys, queue: str, job_id: str) -> bytes | None:
-    """The delayed payload of ``job_id`` in ``queue``, or None."""
-    pattern = '*"id":"' + _GLOB_SPECIAL.sub(r"\\\1", job_id) + '"*'
-    for member, _ in client.zscan_iter(keys.delayed(queue), match=pattern, count=1000):
-        return bytes(member)
-    return None
+def find_delayed(client: redis.Redis, keys: Keys, queue: str, job_id: str) -> list[bytes]:
+    """The delayed payloads of ``queue`` whose job id is ``job_id`` (none, or one unless
+    ids were reused)."""
+    # A usual id holds no glob or JSON-escaped character, so it appears verbatim in any
+    # JSON text of its payload: Redis may skip the members without it. Others are read all.
+    match = f"*{job_id}*" if is_job_id(job_id) else None
+    members = client.zscan_iter(keys.delayed(queue), match=match, count=1000)
+    return [bytes(member) for member, _ in members if peek(member, "id") == job_id]
 
 
 def retry_now(client: redis.Redis, keys: Keys, queue: str, job_id: str, now: float) -> bool:
     """Make a waiting retry due now and wake the workers; False if it no longer waits."""
-    member = find_delayed(client, keys, queue, job_id)
-    if member is None:
+    members = find_delayed(client, keys, queue, job_id)
+    if not members:
         return False
     pipe = client.pipeline(transaction=True)
-    pipe.zadd(keys.delayed(queue), {member: now}, xx=True, ch=True)
+    pipe.zadd(keys.delayed(queue), dict.fromkeys(members, now), xx=True, ch=True)
     pipe.lpush(keys.wake(queue), "1")
     pipe.ltrim(keys.wake(queue), 0, _WAKE_TOKENS - 1)
     changed, _, _ = pipe.execute()
@@ -41,8 +43,8 @@ def retry_now(client: redis.Redis, keys: Keys, queue: str, job_id: str, now: flo
 
 def delete_delayed(client: redis.Redis, keys: Keys, queue: str, job_id: str) -> bool:
     """Remove a waiting retry; False if it no longer waits."""
-    member = find_delayed(client, keys, queue, job_id)
-    return member is not None and bool(client.zrem(keys.delayed(queue), member))
+    members = find_delayed(client, keys, queue, job_id)
+    return bool(members) and bool(client.zrem(keys.delayed(queue), *members))
 
 
 def retry_all_dead(queue: Queue, ids: list[str]) -> tuple[int, int]:

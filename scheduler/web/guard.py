@@ -22,7 +22,7 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from html import escape
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -32,6 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SESSION_COOKIE = "scheduler_session"
 AUTH_COOKIE = "scheduler_auth"
 CSRF_FIELD = "csrf"
+
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # kept as they are in a path and query
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -59,6 +61,12 @@ def _digest(key: bytes, message: str) -> str:
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
+def _same_secret(supplied: str, expected: str) -> bool:
+    """Constant-time equality of a secret sent by a client, whatever its characters (on
+    text, ``compare_digest`` accepts ASCII only)."""
+    return hmac.compare_digest(supplied.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 class Guard:
     """The checks of one dashboard: token (or None), read-only switch, CSRF secret."""
 
@@ -84,13 +92,13 @@ class Guard:
         supplied = form.get(CSRF_FIELD, "")
         return (
             bool(session)
-            and hmac.compare_digest(supplied, self.csrf_token(session))
+            and _same_secret(supplied, self.csrf_token(session))
             and same_origin(request)
         )
 
     def refusal(self, request: Request) -> Response | None:
         """The response refusing ``request`` before it reaches a page, or None."""
-        if self.token is None and not is_loopback(request.url.hostname or ""):
+        if self.token is None and not is_loopback(_host_name(request)):
             return _page(400, "Unknown host", "This dashboard answers to localhost only.")
         if self.token is not None and not self._authenticated(request):
             if request.method == "GET" and self._token_matches(request.query_params.get("token")):
@@ -113,20 +121,18 @@ class Guard:
             request.scope["state"]["bearer"] = True
             return True
         cookie = request.cookies.get(AUTH_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie, self._auth_cookie)
+        return bool(cookie) and _same_secret(cookie, self._auth_cookie)
 
     def _token_matches(self, supplied: str | None) -> bool:
         return (
-            supplied is not None
-            and self.token is not None
-            and hmac.compare_digest(supplied.encode(), self.token.encode())
+            supplied is not None and self.token is not None and _same_secret(supplied, self.token)
         )
 
     def _sign_in(self, request: Request) -> Response:
         """Set the auth cookie and go on to the page without the token in its address
         (a same-site refresh, so the SameSite=Strict cookie goes with it)."""
         query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-        target = request.url.path + (f"?{query}" if query else "")
+        target = local_path(request.url.path + (f"?{query}" if query else ""))
         response = _page(200, "Signed in", "Opening the dashboard...", refresh_to=target)
         response.set_cookie(
             AUTH_COOKIE, self._auth_cookie, httponly=True, samesite="strict",
@@ -135,12 +141,34 @@ class Guard:
         return response
 
 
+def local_path(target: str | None) -> str:
+    """``target`` if it is a path on this site, percent-encoded so that no browser reads it
+    as another site (browsers drop tabs and newlines, and read ``\\`` as ``/``); else "/"."""
+    if not target or "\\" in target:
+        return "/"
+    quoted = quote(target, safe=_URL_SAFE)
+    return quoted if quoted.startswith("/") and not quoted.startswith("//") else "/"
+
+
+def _host_name(request: Request) -> str:
+    """The host name of the request's own ``Host`` header; "" if it has none that parses
+    (not the server's address, which Starlette falls back to)."""
+    try:
+        return urlsplit("//" + request.headers.get("host", "")).hostname or ""
+    except ValueError:
+        return ""
+
+
 def same_origin(request: Request) -> bool:
     """Does the request's ``Origin`` (else ``Referer``) name the host it was sent to?"""
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source or source == "null":
         return False
-    return urlsplit(source).netloc.lower() == request.headers.get("host", "").lower()
+    try:
+        netloc = urlsplit(source).netloc
+    except ValueError:  # not a URL ("http://[")
+        return False
+    return netloc.lower() == request.headers.get("host", "").lower()
 
 
 def _page(status: int, title: str, text: str, refresh_to: str | None = None) -> HTMLResponse:

@@ -23,7 +23,7 @@ from ..errors import PayloadError
 from ..keys import Keys, as_text
 from ..schedule import Job, Schedule
 from . import actions, data
-from .guard import CSRF_FIELD, Guard
+from .guard import CSRF_FIELD, Guard, local_path
 from .render import environment
 
 FLASH_COOKIE = "scheduler_flash"
@@ -157,7 +157,7 @@ class Dashboard:
             if not self.guard.form_allowed(request, form):
                 raise HTTPException(403, "this form is stale or did not come from here: reload")
             message = await run_in_threadpool(do, request, form)
-            response = RedirectResponse(_back(form.get("next")), status_code=303)
+            response = RedirectResponse(local_path(form.get("next")), status_code=303)
             response.set_cookie(
                 FLASH_COOKIE, quote(message), max_age=60, httponly=True, samesite="strict"
             )
@@ -233,13 +233,6 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 def _here(request: Request) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
-
-
-def _back(target: str | None) -> str:
-    """A local path to go back to (never another site)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 async def _read_form(request: Request) -> dict[str, str]:

@@ -3,6 +3,7 @@ and the Redis side of them (queue depths, cached between scrapes)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -81,8 +82,7 @@ def start(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Start]:
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "scheduler", command, *args, "--redis", redis_url]
-        cmd += ["--namespace", namespace, "--metrics-host", "127.0.0.1"]
-        cmd += ["--metrics-port", str(port)]
+        cmd += ["--namespace", namespace, "--metrics-port", str(port)]
         with (tmp_path / f"{command}.log").open("wb") as log:
             procs.append(subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=log))
         wait_until(lambda: scrape(port) is not None, what=f"{command}'s /metrics")
@@ -130,6 +130,40 @@ def test_metrics_move_as_jobs_fire_and_run(start: Start, redis_url: str, namespa
         assert value(port, "scheduler_queue_depth", queue="idle") == 3
         assert value(port, "scheduler_queue_delayed", queue="default") >= 1
     q.client.close()
+
+
+def outward_address() -> str:
+    """An address of this machine that is not loopback: where another host connects."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))  # sends nothing: only picks the route's address
+            address = str(sock.getsockname()[0])
+        except OSError:
+            address = ""
+    if not address or ipaddress.ip_address(address).is_loopback:
+        problem = "this machine has no address but loopback"
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return address
+
+
+def answers(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_metrics_listen_on_loopback_unless_told_otherwise(start: Start) -> None:
+    outside = outward_address()
+    local = start("worker", "--allow", "tests.tasks")
+    assert scrape(local) is not None  # served on 127.0.0.1
+    assert not answers(outside, local)  # and nowhere else
+    everywhere = start("worker", "--allow", "tests.tasks", "--metrics-host", "0.0.0.0")
+    assert answers(outside, everywhere)
 
 
 def test_a_leader_counts_fires_caught_up_and_lease_renewals_that_failed(

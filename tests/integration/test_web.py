@@ -218,29 +218,69 @@ def test_dead_jobs_are_retried_deleted_and_retried_all(
     assert client.zcard(keys.dead()) == 0
 
 
+def park_retry(client: redis.Redis, keys: Keys, job_id: str, due: float, **kwargs: object) -> bytes:
+    """Put a failed job's next attempt straight into the delayed set; its member."""
+    payload = build_payload(
+        "tests.tasks:fail", [], kwargs, queue="default", enqueued_at=T0, job_id=job_id
+    )
+    payload.update(attempt=2, error="ValueError: boom")
+    member = encode(payload).encode()
+    client.zadd(keys.delayed("default"), {member: due})
+    client.sadd(keys.queues(), "default")
+    return member
+
+
+def delayed_ids(client: redis.Redis, keys: Keys) -> dict[str, float]:
+    return {
+        json.loads(m)["id"]: s
+        for m, s in client.zrange(keys.delayed("default"), 0, -1, withscores=True)
+    }
+
+
 def test_a_waiting_retry_is_listed_made_due_now_or_deleted(
     browser: Browser, client: redis.Redis, keys: Keys, clock: FakeClock
 ) -> None:
     for job_id in ("r1", "r2"):
-        payload = build_payload(
-            "tests.tasks:fail", [], {}, queue="default", enqueued_at=T0, job_id=job_id
-        )
-        payload.update(attempt=2, error="ValueError: boom")
-        client.zadd(keys.delayed("default"), {encode(payload): T0 + 3600})
-        client.sadd(keys.queues(), "default")
+        park_retry(client, keys, job_id, T0 + 3600)
     web = browser()
     page = web.get("/retries").text
     assert "r1" in page and "r2" in page and "ValueError: boom" in page
     token = csrf_of(page)
     assert post(web, "/retries/default/r1/now", {"csrf": token}) == 303
-    due = {
-        json.loads(m)["id"]: s
-        for m, s in client.zrange(keys.delayed("default"), 0, -1, withscores=True)
-    }
-    assert due == {"r1": clock.now(), "r2": T0 + 3600}
+    assert delayed_ids(client, keys) == {"r1": clock.now(), "r2": T0 + 3600}
     assert client.llen(keys.wake("default")) == 1
     assert post(web, "/retries/default/r2/delete", {"csrf": token}) == 303
     assert client.zcard(keys.delayed("default")) == 1
+
+
+def test_retry_now_and_delete_act_on_the_job_of_that_id_not_one_that_mentions_it(
+    browser: Browser, client: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    # other-job's kwargs hold the id report-2026-11, in the very text a pattern over the
+    # payload would look for.
+    other = park_retry(client, keys, "other-job", T0 + 60, report={"id": "report-2026-11"})
+    assert b'"id":"report-2026-11"' in other
+    web = browser()
+    token = csrf_of(web.get("/retries").text)
+    for action in ("now", "delete"):  # report-2026-11 is not waiting (yet)
+        assert post(web, f"/retries/default/report-2026-11/{action}", {"csrf": token}) == 303
+        assert "report-2026-11: no longer waiting" in web.get("/retries").text
+        assert client.zscore(keys.delayed("default"), other) == T0 + 60
+
+    park_retry(client, keys, "report-2026-11", T0 + 3600)
+    park_retry(client, keys, "report-2026-1", T0 + 7200)  # a prefix of it
+    assert post(web, "/retries/default/report-2026-11/now", {"csrf": token}) == 303
+    assert "report-2026-11: due now" in web.get("/retries").text
+    assert delayed_ids(client, keys) == {
+        "other-job": T0 + 60, "report-2026-11": clock.now(), "report-2026-1": T0 + 7200,
+    }  # fmt: skip
+    assert post(web, "/retries/default/report-2026-11/delete", {"csrf": token}) == 303
+    assert "report-2026-11: deleted" in web.get("/retries").text
+    assert delayed_ids(client, keys) == {"other-job": T0 + 60, "report-2026-1": T0 + 7200}
+    assert post(web, "/retries/default/report-2026-*/delete", {"csrf": token}) == 303
+    assert "no longer waiting" in web.get("/retries").text  # an id, not a pattern
+    assert delayed_ids(client, keys) == {"other-job": T0 + 60, "report-2026-1": T0 + 7200}
+    assert client.zscore(keys.delayed("default"), other) == T0 + 60  # never touched
 
 
 def test_a_redirect_goes_back_only_to_a_local_path(browser: Browser) -> None:

@@ -32,6 +32,15 @@ def test_listening_beyond_loopback_without_a_token_is_refused(
     assert err.count("\n") == 1 and "--host 0.0.0.0" in err and "--token" in err
 
 
+@pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.0/40", "", "127.0.0.1,*", "1.2.3"])
+def test_a_proxy_that_is_not_an_address_or_network_is_refused(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, err = run(capsys, "--forwarded-allow-ips", value)
+    assert code == 2
+    assert err.count("\n") == 1 and "--forwarded-allow-ips" in err and "not an IP" in err
+
+
 def test_without_the_web_extra_the_command_says_what_to_install(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
