@@ -74,6 +74,7 @@ class Leadership:
         self._valid_until = 0.0
         self._client_id = 0
         self._liveness = True
+        self._following: object = None  # the leader this standby last said it follows
 
     @property
     def is_leader(self) -> bool:
@@ -153,6 +154,7 @@ class Leadership:
         if epoch:
             self.epoch = int(epoch)
             self._valid_until = started + self.settings.lease
+            self._following = None
             if state == b"acquired":
                 log.info("leadership acquired epoch=%s id=%s", self.epoch, self.id)
 
@@ -166,7 +168,23 @@ class Leadership:
         lease = json.loads(value)
         if lease.get("id") == self.id:
             return ""
-        return value if self._holder_gone(lease.get("client")) else None
+        if self._holder_gone(lease.get("client")):
+            return value
+        self._stand_by(lease)
+        return None
+
+    def _stand_by(self, lease: dict[str, Any]) -> None:
+        """Say once per leader that this process is a standby, and who leads."""
+        if lease.get("id") == self._following:
+            return
+        self._following = lease.get("id")
+        log.info(
+            "standing by leader=%s epoch=%s host=%s pid=%s",
+            lease.get("id"),
+            lease.get("epoch"),
+            lease.get("host"),
+            lease.get("pid"),
+        )
 
     def _holder_gone(self, client_id: object) -> bool:
         if not self._liveness or not isinstance(client_id, int):
