@@ -11,6 +11,7 @@ Redis closes with it: standbys poll the lease every ``poll_every`` seconds and t
 as soon as the holder's connection (``client``, its CLIENT ID) is gone from CLIENT LIST.
 A leader that is alive but stuck (SIGSTOP) keeps its connection, so its lease simply runs
 out after ``lease`` seconds. Every renew and release is a compare-and-set in Lua.
+A standby says once per leader that it stands by, and who leads.
 """
 
 from __future__ import annotations

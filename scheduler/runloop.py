@@ -1,7 +1,8 @@
 """`scheduler run`: the loop around the dispatcher. One pass is ``step()``; ``run()`` waits.
 
 Each pass renews or seeks the lease when due, does the once-a-second housekeeping
-(registry heartbeat, paused jobs, Redis generation, schedule file), and ticks the
+(schedule file, registry heartbeat with a refused file's problems, paused jobs, Redis
+generation, other replicas' schedules), and ticks the
 dispatcher while leader. The loop then sleeps until the next fire, lease renewal or
 housekeeping, whichever is first: no polling interval, so fires go in on time. Standbys
 sleep in a BLPOP on the lease's release list, so a leader's SIGTERM wakes them at once.
