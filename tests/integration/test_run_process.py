@@ -300,8 +300,8 @@ def test_a_refused_reload_shows_in_status_dashboard_and_metrics_until_a_good_fil
     common = ["--redis", cluster.url, "--namespace", cluster.namespace]
     assert run_cli(capsys, "health", "--role", "scheduler", *common)[0] == 0
 
-    web = TestClient(create_app(cluster.client, cluster.keys, RedisClock(cluster.client)),
-                     base_url="http://127.0.0.1:8080")  # fmt: skip
+    app = create_app(cluster.client, cluster.keys, RedisClock(cluster.client))
+    web = TestClient(app, base_url="http://127.0.0.1:8080")
     page = web.get("/").text
     assert "Schedule reload refused" in page and "&#39;1x&#39; is not a duration" in page
     assert "\x1b" not in page and "<b>name" not in page and "&lt;b&gt;name" in page
@@ -342,6 +342,8 @@ def test_a_standby_whose_file_stays_different_is_warned_about_once(
     cluster.start(schedule=other)
     warning = "replicas run different schedules"
     wait_until(lambda: warning in cluster.logs(), 20, "the divergence warning")
+    later = cluster.now() + 2
+    wait_until(lambda: min(cluster.heartbeats()) > later, 10, "two more comparisons")
     [line] = [line for line in cluster.logs().splitlines() if warning in line]
     assert parse_schedule(SCHEDULE).digest in line and parse_schedule(EDITED).digest in line
 
