@@ -66,8 +66,13 @@ def _serve_metrics(host: str, port: int, loop: RunLoop, client: redis.Redis, key
         return
     from . import metrics  # noqa: PLC0415 (an optional extra, imported only when asked for)
 
-    collector = metrics.DispatcherCollector(loop.dispatcher)
-    metrics.serve(host, port, collector, metrics.RedisCollector(client, keys))
+    metrics.serve(
+        host,
+        port,
+        metrics.DispatcherCollector(loop.dispatcher),
+        metrics.ScheduleFileCollector(loop.source),
+        metrics.RedisCollector(client, keys),
+    )
 
 
 def _handle_signals(loop: RunLoop) -> None:

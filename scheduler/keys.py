@@ -65,7 +65,9 @@ Leadership and the dispatcher (``scheduler run``)
     ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
                                      block on it so they take over at once.
     ``{ns}:schedulers``              ZSET scheduler id -> last heartbeat (epoch s).
-    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role (60 s TTL).
+    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role (60 s TTL),
+                                     and refused: JSON {at, count, problems (the first
+                                     20 lines)} while its schedule file is refused.
     ``{ns}:generation``              STRING random marker; if it vanishes, Redis lost its data.
     ``{ns}:schedule``                STRING JSON {path, digest, text, by, at}: the schedule
                                      the leader runs, for `status` and the dashboard.

@@ -11,6 +11,7 @@ Redis closes with it: standbys poll the lease every ``poll_every`` seconds and t
 as soon as the holder's connection (``client``, its CLIENT ID) is gone from CLIENT LIST.
 A leader that is alive but stuck (SIGSTOP) keeps its connection, so its lease simply runs
 out after ``lease`` seconds. Every renew and release is a compare-and-set in Lua.
+A standby says once per leader that it stands by, and who leads.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Leadership:
         self._valid_until = 0.0
         self._client_id = 0
         self._liveness = True
+        self._following: object = None  # the leader this standby last said it follows
 
     @property
     def is_leader(self) -> bool:
@@ -153,6 +155,7 @@ class Leadership:
         if epoch:
             self.epoch = int(epoch)
             self._valid_until = started + self.settings.lease
+            self._following = None
             if state == b"acquired":
                 log.info("leadership acquired epoch=%s id=%s", self.epoch, self.id)
 
@@ -166,7 +169,23 @@ class Leadership:
         lease = json.loads(value)
         if lease.get("id") == self.id:
             return ""
-        return value if self._holder_gone(lease.get("client")) else None
+        if self._holder_gone(lease.get("client")):
+            return value
+        self._stand_by(lease)
+        return None
+
+    def _stand_by(self, lease: dict[str, Any]) -> None:
+        """Say once per leader that this process is a standby, and who leads."""
+        if lease.get("id") == self._following:
+            return
+        self._following = lease.get("id")
+        log.info(
+            "standing by leader=%s epoch=%s host=%s pid=%s",
+            lease.get("id"),
+            lease.get("epoch"),
+            lease.get("host"),
+            lease.get("pid"),
+        )
 
     def _holder_gone(self, client_id: object) -> bool:
         if not self._liveness or not isinstance(client_id, int):

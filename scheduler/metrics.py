@@ -23,6 +23,7 @@ from .dispatcher import Dispatcher
 from .errors import ConfigError
 from .keys import Keys, as_text
 from .stats import Histogram
+from .watch import ScheduleFile
 from .worker import Worker
 
 try:
@@ -128,6 +129,22 @@ class DispatcherCollector:
             [JOB, "reason"],
             dict(stats.skipped),
             [(job.name, reason) for job in jobs for reason in ("misfire", "overlap")],
+        )
+
+
+class ScheduleFileCollector:
+    """`scheduler run`: whether the schedule file on disk was refused (it has problems, so
+    the process keeps running the last good version)."""
+
+    def __init__(self, source: ScheduleFile) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        """The metrics as they are now."""
+        yield _gauge(
+            "scheduler_schedule_reload_refused",
+            "1 while the schedule file has problems and an older schedule runs, else 0.",
+            int(self._source.refused is not None),
         )
 
 

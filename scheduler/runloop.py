@@ -1,7 +1,8 @@
 """`scheduler run`: the loop around the dispatcher. One pass is ``step()``; ``run()`` waits.
 
 Each pass renews or seeks the lease when due, does the once-a-second housekeeping
-(registry heartbeat, paused jobs, Redis generation, schedule file), and ticks the
+(schedule file, registry heartbeat with a refused file's problems, paused jobs, Redis
+generation, other replicas' schedules), and ticks the
 dispatcher while leader. The loop then sleeps until the next fire, lease renewal or
 housekeeping, whichever is first: no polling interval, so fires go in on time. Standbys
 sleep in a BLPOP on the lease's release list, so a leader's SIGTERM wakes them at once.
@@ -26,7 +27,7 @@ from .dispatcher import Dispatcher, DispatchSettings, TickReport
 from .errors import ConfigError
 from .keys import Keys, as_text
 from .leader import Leadership, LeaseSettings
-from .watch import Change, ScheduleFile
+from .watch import Change, Divergence, ScheduleFile
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class RunSettings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     heartbeat_every: float = 1.0
     allow_eviction: bool = False
+    divergence_grace: float = 5.0  # replicas may differ this long before a warning
 
 
 def check_eviction(client: redis.Redis, allow: bool) -> None:
@@ -87,7 +89,8 @@ class RunLoop:
         self._generation: str | None = None
         self._down_since: float | None = None
         self._backoff = 0.0
-        self._warned: set[tuple[str, str]] = set()
+        self._divergence = Divergence(self.settings.divergence_grace)
+        self._refused_at = 0.0
         self._started = clock.now()
 
     # -- control (signal handlers call these) ---------------------------------------------
@@ -175,6 +178,7 @@ class RunLoop:
     # -- housekeeping ----------------------------------------------------------------------
 
     def _housekeeping(self) -> None:
+        self._reload()  # first, so the heartbeat carries the schedule now in force
         now = self._clock.now()
         pipe = self._client.pipeline(transaction=False)
         self._heartbeat(pipe, now)
@@ -185,7 +189,6 @@ class RunLoop:
         self._check_generation(generation)
         self.dispatcher.set_paused({as_text(p) for p in paused})
         self._compare_schedules(lease)
-        self._reload()
 
     def _heartbeat(self, pipe: redis.client.Pipeline, now: float) -> None:
         me = self.leadership.id
@@ -200,6 +203,11 @@ class RunLoop:
         pipe.zadd(self._keys.schedulers(), {me: now})
         pipe.zremrangebyscore(self._keys.schedulers(), "-inf", now - 60)
         pipe.hset(self._keys.scheduler(me), mapping=info)  # type: ignore[arg-type]
+        refused = self.source.refused
+        if refused is None:
+            pipe.hdel(self._keys.scheduler(me), "refused")
+        else:
+            pipe.hset(self._keys.scheduler(me), "refused", refused.encode(self._refused_at))
         pipe.expire(self._keys.scheduler(me), 60)
 
     def _check_generation(self, seen: bytes | None) -> None:
@@ -230,17 +238,21 @@ class RunLoop:
             return
         raw = self._client.hget(self._keys.scheduler(leader), "digest")
         theirs, ours = (as_text(raw) if raw else None), self.source.schedule.digest
-        if theirs is None or theirs == ours or (theirs, ours) in self._warned:
-            return
-        self._warned.add((theirs, ours))
-        log.warning(
-            "replicas run different schedules: leader %s has digest=%s, this one digest=%s; "
-            "only the leader's schedule fires", leader, theirs, ours,
-        )  # fmt: skip
+        if self._divergence.warn(theirs, ours, self._clock.monotonic()):
+            log.warning(
+                "replicas run different schedules: leader %s has digest=%s, this one "
+                "digest=%s; only the leader's schedule fires",
+                leader,
+                theirs,
+                ours,
+            )
 
     def _reload(self) -> None:
         force, self._reload_requested = self._reload_requested, False
+        refused = self.source.refused
         change = self.source.reload(force=force)
+        if self.source.refused is not refused:
+            self._refused_at = self._clock.now()
         if change is None:
             return
         self.dispatcher.replace_schedule(self.source.schedule)

@@ -7,6 +7,7 @@ leader published (``{ns}:schedule``), else from a schedule file the caller passe
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 import redis
@@ -22,6 +23,31 @@ SCHEDULER_FRESH = 10.0  # a scheduler whose heartbeat is older than this is not 
 def iso(instant: float | None) -> str | None:
     """``2026-11-23T09:00:00Z`` (whole seconds), or None."""
     return None if instant is None else utc_text(instant)
+
+
+def printable(text: str) -> str:
+    """``text`` with control and format characters written as escapes (``\\x1b``), so text
+    from a schedule file or from Redis can neither drive a terminal nor hide in a page."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch)[0] == "C" else ch
+        for ch in text
+    )
+
+
+def reload_refusal(raw: bytes | str | None) -> dict[str, Any] | None:
+    """A scheduler's refused reload as it published it (its hash's ``refused``): ``{at,
+    count, problems}``, the problem lines made printable; None if there is none."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        at, count, problems = float(value["at"]), int(value["count"]), value["problems"]
+        utc_text(at)  # a time that can be shown
+        if not isinstance(problems, list):
+            raise TypeError("problems is not a list")
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
+        return {"at": None, "count": 1, "problems": ["(the record in Redis is unreadable)"]}
+    return {"at": at, "count": count, "problems": [printable(str(p)) for p in problems]}
 
 
 def published_schedule(client: redis.Redis, keys: Keys) -> Schedule | None:
@@ -75,6 +101,9 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
     rows = []
     for scheduler_id, info in zip(ids, pipe.execute(), strict=True):
         fields = {as_text(k): as_text(v) for k, v in info.items()}
+        refused = reload_refusal(fields.get("refused"))
+        if refused is not None:
+            refused["at"] = iso(refused["at"])
         rows.append(
             {
                 "id": scheduler_id,
@@ -83,6 +112,7 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
                 "role": fields.get("role"),
                 "digest": fields.get("digest"),
                 "started": iso(float(fields["started"])) if "started" in fields else None,
+                "reload_refused": refused,
             }
         )
     return rows
@@ -148,6 +178,21 @@ def _queues(client: redis.Redis, keys: Keys, names: list[str]) -> dict[str, int]
     return {name: int(depth) for name, depth in zip(names, pipe.execute(), strict=True)}
 
 
+def _refusal_lines(row: dict[str, Any]) -> list[str]:
+    refused = row.get("reload_refused")
+    if not refused:
+        return []
+    count, problems = refused["count"], refused["problems"]
+    lines = [
+        f"    schedule reload refused at {refused['at'] or '?'}, still running "
+        f"{row['digest']}: {count} problem{'' if count == 1 else 's'}"
+    ]
+    lines += [f"      {problem}" for problem in problems]
+    if count > len(problems):
+        lines.append(f"      ... and {count - len(problems)} more (see the process's log)")
+    return lines
+
+
 def render(status: dict[str, Any]) -> str:
     """The status document as a readable page."""
     leader = status["leader"]
@@ -161,6 +206,7 @@ def render(status: dict[str, Any]) -> str:
     ]
     for row in status["schedulers"]:
         lines.append(f"  {row['role'] or '?':8} {row['id']}  schedule {row['digest']}")
+        lines += _refusal_lines(row)
     lines.append("jobs:")
     for job in status["jobs"]:
         state = "disabled" if not job["enabled"] else "paused" if job["paused"] else ""

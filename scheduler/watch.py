@@ -1,14 +1,16 @@
 """The schedule file as a running process sees it: reloaded when it changes, never broken.
 
 A new version is read and validated first; if it has problems they are logged and the
-old schedule stays in force. What changed (jobs added, removed, changed) is logged, and
-so are the warnings of each schedule taken (they do not stop it).
+old schedule stays in force, and ``refused`` holds them until a good version is read
+(the run loop publishes them, see docs/operations.md). What changed (jobs added, removed,
+changed) is logged, and so are the warnings of each schedule taken (they do not stop it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from .schedule import Job, Schedule, parse_schedule
 
 log = logging.getLogger(__name__)
 
+SHOWN_PROBLEMS = 20  # a refusal publishes this many problem lines, and their count
+
 
 @dataclass(frozen=True)
 class Change:
@@ -26,6 +30,44 @@ class Change:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The version of the file on disk that was refused, and why (one line a problem)."""
+
+    problems: tuple[str, ...]
+
+    def encode(self, at: float) -> str:
+        """The refusal as published in the scheduler's hash (see ``scheduler.keys``)."""
+        shown = list(self.problems[:SHOWN_PROBLEMS])
+        return json.dumps({"at": at, "count": len(self.problems), "problems": shown})
+
+
+class Divergence:
+    """Whether to warn that this replica runs another schedule than the leader's.
+
+    After every edit replicas reload a second or so apart, so a difference is only
+    reported once it has lasted ``grace`` seconds, and once per pair of digests."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._since: tuple[tuple[str, str], float] | None = None
+        self._warned: set[tuple[str, str]] = set()
+
+    def warn(self, theirs: str | None, ours: str, mono: float) -> bool:
+        """True the first time ``theirs`` (the leader's digest) and ``ours`` have differed
+        for ``grace`` seconds as of monotonic instant ``mono``."""
+        if theirs is None or theirs == ours:
+            self._since = None
+            return False
+        pair = (theirs, ours)
+        if self._since is None or self._since[0] != pair:
+            self._since = (pair, mono)
+        if mono - self._since[1] < self.grace or pair in self._warned:
+            return False
+        self._warned.add(pair)
+        return True
 
 
 class ScheduleFile:
@@ -39,6 +81,7 @@ class ScheduleFile:
         self.text = raw.decode("utf-8")
         self._stamp = self._stat()
         self._sha = _sha(raw)
+        self.refused: Refusal | None = None
 
     def reload(self, force: bool = False) -> Change | None:
         """Read the file again if it changed (or ``force``); the change if one was taken."""
@@ -50,6 +93,7 @@ class ScheduleFile:
             text = self._read()
         except ScheduleNotFound as exc:
             log.error("schedule reload failed, keeping the old schedule: %s", exc)
+            self.refused, self._sha = Refusal((str(exc),)), ""
             return None
         if _sha(text) == self._sha:
             return None
@@ -66,6 +110,7 @@ class ScheduleFile:
             )  # fmt: skip
             for problem in exc.problems:
                 log.error("schedule problem: %s", problem)
+            self.refused = Refusal(tuple(str(p) for p in exc.problems))
             self._sha = _sha(raw)
             return None
         change = diff(self.schedule, new)
@@ -76,6 +121,7 @@ class ScheduleFile:
         )  # fmt: skip
         _log_warnings(new)
         self.schedule, self.text, self._sha = new, text, _sha(raw)
+        self.refused = None
         return change
 
     def _read(self) -> bytes:

@@ -15,7 +15,7 @@ import redis
 from ..errors import ScheduleInvalid
 from ..keys import Keys, as_text
 from ..schedule import Job, Schedule, parse_schedule
-from ..status import SCHEDULER_FRESH
+from ..status import SCHEDULER_FRESH, reload_refusal
 
 CHART_MINUTES = 60
 RECENT_RUNS = 20
@@ -86,7 +86,8 @@ def _float(value: bytes | str | None) -> float | None:
 
 
 def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
-    """Leader, standbys, workers, queues, the last hour's counts and the latest runs."""
+    """Leader, standbys, workers, queues, the last hour's counts and the latest runs, and the
+    scheduler processes whose schedule file was refused."""
     minute = int(now // 60)
     minutes = list(range(minute - CHART_MINUTES + 1, minute + 1))
     pipe = client.pipeline(transaction=False)
@@ -108,6 +109,7 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
         "leader": leader,
         "schedulers": details["schedulers"],
         "standbys": [s for s in details["schedulers"] if not leader or s["id"] != leader["id"]],
+        "refused": [s for s in details["schedulers"] if s["refused"]],
         "workers": [
             {**info, "heartbeat_age": now - score}
             for (_, score), info in zip(worker_scores, details["workers"], strict=True)
@@ -134,7 +136,7 @@ def _overview_details(
         pipe.lindex(keys.queue(queue), -1)
         pipe.zcard(keys.delayed(queue))
     replies = iter(pipe.execute())
-    schedulers = [{"id": i, **_text_map(next(replies))} for i in scheduler_ids]
+    schedulers = [_scheduler(i, _text_map(next(replies))) for i in scheduler_ids]
     workers, held_by_queue = [], dict.fromkeys(queues, 0)
     for worker_id in worker_ids:
         info = _text_map(next(replies))
@@ -153,6 +155,11 @@ def _overview_details(
              "in_progress": held_by_queue[queue]}
         )  # fmt: skip
     return {"schedulers": schedulers, "workers": workers, "queues": rows}
+
+
+def _scheduler(scheduler_id: str, info: dict[str, str]) -> dict[str, Any]:
+    """A scheduler process's hash, its refused reload (if any) read."""
+    return {"id": scheduler_id, **info, "refused": reload_refusal(info.get("refused"))}
 
 
 def next_up(schedule: Schedule, paused: set[str], now: float, count: int = 10) -> list[Any]:

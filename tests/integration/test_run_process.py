@@ -18,9 +18,15 @@ from pathlib import Path
 
 import pytest
 import redis
+from starlette.testclient import TestClient
 
-from scheduler.keys import Keys
-from tests.helpers import wait_until
+from scheduler.clock import RedisClock
+from scheduler.keys import Keys, as_text
+from scheduler.runloop import RunSettings
+from scheduler.schedule import parse_schedule
+from scheduler.web import create_app
+from tests.helpers import run_cli, wait_until
+from tests.integration.test_metrics import free_port, scrape, value
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -47,11 +53,14 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[object] = []
 
-    def start(self, faults: str = "", *extra: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, faults: str = "", *extra: str, schedule: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {**os.environ, "SCHEDULER_FAULTS": faults}
         log = open(self.workdir / f"run-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        path = str(schedule or self.schedule)
         cmd = [
-            sys.executable, "-m", "scheduler", "run", str(self.schedule), "--redis", self.url,
+            sys.executable, "-m", "scheduler", "run", path, "--redis", self.url,
             "--namespace", self.namespace, "--lease", "1.5", "--poll", "0.1", *extra,
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
@@ -79,6 +88,20 @@ class Cluster:
     def wait_for_fires(self, more: int, timeout: float = 15) -> None:
         target = self.count() + more
         wait_until(lambda: self.count() >= target, timeout, f"{more} more fires")
+
+    def digests(self) -> list[str]:
+        """The schedule digest each live scheduler process reports, in registry order."""
+        ids = self.client.zrange(self.keys.schedulers(), 0, -1)
+        return [as_text(self.client.hget(self.keys.scheduler(as_text(i)), "digest")) for i in ids]
+
+    def heartbeats(self) -> list[float]:
+        """Each live scheduler process's last heartbeat (epoch seconds)."""
+        return [s for _, s in self.client.zrange(self.keys.schedulers(), 0, -1, withscores=True)]
+
+    def now(self) -> float:
+        """Redis' clock, the one heartbeats are stamped with."""
+        seconds, micros = self.client.time()
+        return seconds + micros / 1e6
 
     def logs(self) -> str:
         return "".join(p.read_text() for p in sorted(self.workdir.glob("run-*.log")))
@@ -222,3 +245,116 @@ def test_json_logs_are_one_object_per_line_with_stable_fields(cluster: Cluster) 
     [fire] = [line for line in lines if line["event"] == "fire enqueued"][:1]
     assert fire["job"] == "second"
     assert set(fire) >= {"ts", "level", "logger", "event", "job", "fire", "lateness", "message"}
+
+
+# -- reloads and standbys ----------------------------------------------------------------
+
+EDITED = (
+    SCHEDULE
+    + """\
+  hourly:
+    task: app.tasks:report
+    every: 1h
+"""
+)
+
+BROKEN = (
+    SCHEDULE
+    + """\
+  "bad\\e[2J<b>name</b>":
+    task: app.tasks:tick
+    every: 1x
+"""
+)
+
+
+def status_of(cluster: Cluster, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    common = ["--redis", cluster.url, "--namespace", cluster.namespace]
+    code, out, err = run_cli(capsys, "status", *args, *common)
+    assert code == 0, err
+    return out
+
+
+def test_a_refused_reload_shows_in_status_dashboard_and_metrics_until_a_good_file(
+    cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    proc = cluster.start("", "--metrics-host", "127.0.0.1", "--metrics-port", str(port))
+    wait_until(lambda: cluster.leader_pid() == proc.pid, 10, "a leader")
+    wait_until(lambda: scrape(port) is not None, 10, "/metrics")
+    assert value(port, "scheduler_schedule_reload_refused") == 0
+    good = parse_schedule(SCHEDULE).digest
+    cluster.schedule.write_text(BROKEN)
+    refused = "scheduler_schedule_reload_refused"
+    wait_until(lambda: value(port, refused) == 1, 10, "the refusal in the metrics")
+
+    [row] = json.loads(status_of(cluster, capsys, "--json"))["schedulers"]
+    assert row["digest"] == good  # the old schedule keeps running
+    problems = row["reload_refused"]["problems"]
+    assert row["reload_refused"]["count"] == len(problems) == 2
+    assert any("'1x' is not a duration" in p for p in problems)
+    assert all("\x1b" not in p and "\\x1b[2J" in p for p in problems)  # escaped
+    text = status_of(cluster, capsys)
+    assert "schedule reload refused" in text and "'1x' is not a duration" in text
+    assert "\x1b" not in text and "\\x1b[2J" in text
+    common = ["--redis", cluster.url, "--namespace", cluster.namespace]
+    assert run_cli(capsys, "health", "--role", "scheduler", *common)[0] == 0
+
+    app = create_app(cluster.client, cluster.keys, RedisClock(cluster.client))
+    web = TestClient(app, base_url="http://127.0.0.1:8080")
+    page = web.get("/").text
+    assert "Schedule reload refused" in page and "&#39;1x&#39; is not a duration" in page
+    assert "\x1b" not in page and "<b>name" not in page and "&lt;b&gt;name" in page
+
+    cluster.schedule.write_text(EDITED)
+    wait_until(lambda: value(port, refused) == 0, 10, "the good file to load")
+    [row] = json.loads(status_of(cluster, capsys, "--json"))["schedulers"]
+    assert row["reload_refused"] is None and row["digest"] == parse_schedule(EDITED).digest
+    assert "refused" not in status_of(cluster, capsys)
+    assert "Schedule reload refused" not in web.get("/").text
+
+
+def test_an_edit_raises_no_alarm_between_leader_and_standby(cluster: Cluster) -> None:
+    first = cluster.start()
+    wait_until(lambda: cluster.leader_pid() == first.pid, 10, "a leader")
+    standby = cluster.start()
+    wait_until(lambda: len(cluster.digests()) == 2, 10, "the standby to register")
+    edits = [EDITED, EDITED.replace("every: 1h", "every: 2h")]
+    for n, text in enumerate(edits):
+        cluster.schedule.write_text(text)
+        if n:  # the standby's host is reloaded first (systemctl reload: SIGHUP)
+            os.kill(standby.pid, signal.SIGHUP)
+        new = parse_schedule(text).digest
+        wait_until(lambda: cluster.digests() == [new, new], 10, "both to reload")  # noqa: B023
+    # Both had well past the grace to tell the difference, had there been one.
+    settled = cluster.now() + RunSettings().divergence_grace + 1
+    wait_until(lambda: min(cluster.heartbeats()) > settled, 20, "heartbeats past the grace")
+    assert "different schedules" not in cluster.logs()
+
+
+def test_a_standby_whose_file_stays_different_is_warned_about_once(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    first = cluster.start()
+    wait_until(lambda: cluster.leader_pid() == first.pid, 10, "a leader")
+    other = tmp_path / "other.yml"
+    other.write_text(EDITED)
+    cluster.start(schedule=other)
+    warning = "replicas run different schedules"
+    wait_until(lambda: warning in cluster.logs(), 20, "the divergence warning")
+    later = cluster.now() + 2
+    wait_until(lambda: min(cluster.heartbeats()) > later, 10, "two more comparisons")
+    [line] = [line for line in cluster.logs().splitlines() if warning in line]
+    assert parse_schedule(SCHEDULE).digest in line and parse_schedule(EDITED).digest in line
+
+
+def test_a_standby_logs_once_that_it_stands_by_and_who_leads(cluster: Cluster) -> None:
+    first = cluster.start()
+    wait_until(lambda: cluster.leader_pid() == first.pid, 10, "a leader")
+    lease = json.loads(cluster.client.get(cluster.keys.lease()) or "{}")
+    cluster.start()
+    wait_until(lambda: "standing by" in cluster.logs(), 10, "the standby's line")
+    cluster.wait_for_fires(3)  # many looks at the lease later
+    lines = [line for line in cluster.logs().splitlines() if "standing by" in line]
+    assert len(lines) == 1, lines
+    assert f"leader={lease['id']}" in lines[0] and f"epoch={lease['epoch']}" in lines[0]

@@ -143,6 +143,28 @@ def test_job_data_is_escaped_everywhere(browser: Browser, client: redis.Redis, k
     assert "&lt;img src=x onerror=alert(2)&gt;" in web.get("/jobs/minutely").text
 
 
+def test_a_refused_schedule_file_shows_on_the_overview_escaped_until_fixed(
+    browser: Browser, leader: RunLoop, tmp_path: Path
+) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text(
+        SCHEDULE + f'  "x\\e[2J{HOSTILE}":\n    task: tests.tasks:noop\n    every: 1x\n'
+    )
+    leader.request_reload()
+    leader.step()
+    web = browser()
+    page = web.get("/").text
+    assert "Schedule reload refused" in page and "reload refused</a>" in page
+    assert leader.leadership.id in page.split("Schedule reload refused")[1]
+    assert "every: &#39;1x&#39; is not a duration" in page
+    assert "<script>alert" not in page and "\x1b" not in page
+    assert "x\\x1b[2J&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    path.write_text(SCHEDULE)
+    leader.request_reload()
+    leader.step()
+    assert "reload refused" not in web.get("/").text
+
+
 def test_the_dead_set_is_paginated_newest_first(
     browser: Browser, client: redis.Redis, keys: Keys
 ) -> None:

@@ -20,10 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import scheduler
 from scheduler.execution import DEAD, EXPIRED, OK, RETRY
-from scheduler.metrics import DispatcherCollector, WorkerCollector
+from scheduler.metrics import DispatcherCollector, ScheduleFileCollector, WorkerCollector
 from scheduler.planner import plan_job
 from scheduler.schedule import Schedule, parse_schedule
 from scheduler.stats import DispatchStats, Histogram, RunStats
+from scheduler.watch import ScheduleFile
 
 PACKAGE = Path(scheduler.__file__).parent
 DOC = (PACKAGE.parent / "docs" / "metrics.md").read_text()
@@ -206,6 +207,20 @@ def test_a_standby_exports_leader_0_and_epoch_0() -> None:
     assert found[("scheduler_leader_epoch", ())] == 0
 
 
+def test_a_refused_schedule_file_exports_1_until_a_good_one_loads(tmp_path: Path) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text(SCHEDULE)
+    source = ScheduleFile(str(path))
+    refused = ("scheduler_schedule_reload_refused", ())
+    assert scrape(ScheduleFileCollector(source))[refused] == 0
+    path.write_text(SCHEDULE + "  broken:\n    task: app.tasks:run\n    every: 1x\n")
+    source.reload(force=True)
+    assert scrape(ScheduleFileCollector(source))[refused] == 1
+    path.write_text(SCHEDULE.replace("1m", "2m"))
+    source.reload(force=True)
+    assert scrape(ScheduleFileCollector(source))[refused] == 0
+
+
 def test_the_worker_exports_runs_by_queue_and_task() -> None:
     stats = RunStats()
     shard = stats.shard()
@@ -306,6 +321,8 @@ def test_every_metric_is_documented_and_every_documented_one_exists() -> None:
     )
     names = {s[0] for s in scrape(dispatcher(parse_schedule(SCHEDULE), DispatchStats()))}
     names |= {s[0] for s in scrape(WorkerCollector(worker))}  # type: ignore[arg-type]
+    source = SimpleNamespace(refused=None)
+    names |= {s[0] for s in scrape(ScheduleFileCollector(source))}  # type: ignore[arg-type]
     families = {re.sub(r"_(bucket|count|sum)$", "", n) for n in names} | set(REDIS_METRICS)
     assert families == documented()
 
@@ -317,6 +334,7 @@ def test_the_example_alert_rules_are_a_valid_rule_file_on_real_metrics() -> None
         "SchedulerNoLeader",
         "SchedulerFiresLate",
         "SchedulerDeadSetGrowing",
+        "SchedulerScheduleRefused",
     ]
     for rule in rules:
         assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}
