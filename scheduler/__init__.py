@@ -1,7 +1,8 @@
 """scheduler: recurring jobs from one YAML file, enqueued exactly once per fire time.
 
-Public application API (SPEC section 5) is re-exported here as it lands. Names are loaded
-on first use, so ``import scheduler`` (and ``scheduler check``) never imports redis.
+The application API (docs/README: "In your application") and the error classes are
+re-exported here. ``Queue``, ``current_job`` and ``task`` load on first use, so
+``import scheduler`` (and ``scheduler check``) never imports redis.
 """
 
 from __future__ import annotations
@@ -9,13 +10,42 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .errors import (
+    ConfigError,
+    JobTimeout,
+    PayloadError,
+    RedisUnavailable,
+    RuleError,
+    ScheduleInvalid,
+    ScheduleNotFound,
+    SchedulerError,
+    TaskNotAllowed,
+    TaskNotFound,
+    UnknownJob,
+)
+
 if TYPE_CHECKING:
     from .jobs import current_job
     from .queue import Queue
     from .registry import task
 
 __version__ = "0.1.0"
-__all__ = ["Queue", "current_job", "task"]
+__all__ = [
+    "ConfigError",
+    "JobTimeout",
+    "PayloadError",
+    "Queue",
+    "RedisUnavailable",
+    "RuleError",
+    "ScheduleInvalid",
+    "ScheduleNotFound",
+    "SchedulerError",
+    "TaskNotAllowed",
+    "TaskNotFound",
+    "UnknownJob",
+    "current_job",
+    "task",
+]
 
 _LAZY = {"Queue": "queue", "current_job": "jobs", "task": "registry"}
 

@@ -206,7 +206,7 @@ def _zone(fire: Fire) -> ZoneInfo:
 
 
 def fires_json(fires: Sequence[Fire]) -> str:
-    """SPEC's JSON form: ``[{"job", "at" (UTC), "local" (job zone offset)}...]``."""
+    """The JSON form of docs/cli.md: ``[{"job", "at" (UTC), "local" (job zone offset)}...]``."""
     rows = [
         json.dumps({"job": f.job.name, "at": utc_text(f.at), "local": local_text(f.at, _zone(f))})
         for f in fires

@@ -1,4 +1,4 @@
-"""Parsing cron expressions into sets of allowed values (SPEC section 2, `cron`).
+"""Parsing cron expressions into sets of allowed values (docs/schedule.md, `cron`).
 
 Five fields (minute hour day-of-month month day-of-week) or six with seconds first. Each
 field is a comma list of ``*``, ``N``, ``A-B``, any of those with ``/STEP``, names (JAN,

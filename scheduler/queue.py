@@ -1,7 +1,7 @@
 """The application's side of the job queue: enqueue jobs, read queue depths and the dead set.
 
->>> q = Queue.from_url("redis://localhost:6379/0", namespace="scheduler")
->>> q.enqueue("myapp.jobs:send_welcome", 42, queue="mailers")
+>>> with Queue.from_url("redis://localhost:6379/0", namespace="scheduler") as q:
+...     q.enqueue("myapp.jobs:send_welcome", 42, queue="mailers")
 """
 
 from __future__ import annotations
@@ -53,6 +53,16 @@ class Queue:
         self.keys = Keys(namespace)
         self.clock: Clock = clock or RedisClock(client)
         self._scripts = Scripts(client)
+
+    def close(self) -> None:
+        """Close the client's connections (a Queue made by ``from_url`` owns its client)."""
+        self.client.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def from_url(cls, url: str | None = None, namespace: str | None = None) -> Queue:

@@ -1,7 +1,7 @@
 """Rules: `every`, `cron` and `monthly`, each a pure "next fire strictly after an instant".
 
 Instants are whole seconds since the Unix epoch (UTC). Rules read no clock and touch no
-Redis; SPEC section 2 is their contract.
+Redis; docs/schedule.md and docs/time.md are their contract.
 
 Wall-clock rules (cron, monthly) work on *walls*: whole seconds since 1970-01-01 00:00 on
 the local clock, so a wall and its instant differ by the UTC offset. A zone's offsets form

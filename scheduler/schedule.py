@@ -1,4 +1,4 @@
-"""The schedule file: YAML text -> a validated ``Schedule`` of jobs (SPEC section 1).
+"""The schedule file: YAML text -> a validated ``Schedule`` of jobs (docs/schedule.md).
 
 Reading is strict and collects every problem, each with its line, column and job, then
 raises them together as ``ScheduleInvalid``. Warnings (valid, but probably not what was

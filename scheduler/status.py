@@ -65,7 +65,7 @@ def published_schedule(client: redis.Redis, keys: Keys) -> Schedule | None:
 def gather(
     client: redis.Redis, keys: Keys, now: float, schedule: Schedule | None
 ) -> dict[str, Any]:
-    """The status document of SPEC section 3 (``scheduler status --json``)."""
+    """The status document of docs/cli.md (``scheduler status --json``)."""
     pipe = client.pipeline(transaction=False)
     pipe.get(keys.lease())
     pipe.zrangebyscore(keys.schedulers(), now - SCHEDULER_FRESH, "+inf")

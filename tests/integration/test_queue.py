@@ -14,6 +14,7 @@ from scheduler.errors import PayloadError
 from scheduler.jobs import PAYLOAD_VERSION
 from scheduler.keys import Keys
 from scheduler.queue import Queue
+from tests.helpers import wait_until
 from tests.redis_server import RedisServer
 
 from .conftest import START
@@ -180,3 +181,13 @@ def test_scripts_survive_a_redis_restarted_empty(own_redis: RedisServer, clock: 
     q.enqueue("tests.tasks:noop")
     assert q.depth() == 1
     client.close()
+
+
+def test_a_queue_used_as_a_context_manager_closes_its_connections(
+    redis_url: str, namespace: str, client: redis.Redis
+) -> None:
+    with Queue.from_url(redis_url, namespace) as q:
+        q.enqueue("tests.tasks:noop")
+        own = str(q.client.client_id())
+        assert own in {c["id"] for c in client.client_list()}
+    wait_until(lambda: own not in {c["id"] for c in client.client_list()}, 5, "the close")

@@ -13,10 +13,12 @@ from datetime import date, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.rules import Cron, Every, Monthly
+from tests.examples import examples
 from tests.unit.reference_rules import (
     DAY,
     DOW_NAMES,
@@ -50,12 +52,14 @@ ZONE_NAMES = [
 ]
 
 SETTINGS = settings(
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+pytestmark = pytest.mark.slow  # property tests against the reference: seconds each
 
 
 class HasNextAfter(Protocol):
@@ -214,7 +218,7 @@ def test_calendar_cron_rule_agrees_with_the_reference(
     check_cron(case)
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(cron_cases(seconds=True, before=3 * 3600, length=6 * 3600))
 def test_six_field_cron_rule_agrees_with_the_reference(
     case: tuple[str, ZoneInfo, int, int],
@@ -222,7 +226,7 @@ def test_six_field_cron_rule_agrees_with_the_reference(
     check_cron(case)
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(cron_cases(calendar=True, anywhere=True))
 def test_cron_rule_agrees_with_the_reference_in_any_year(
     case: tuple[str, ZoneInfo, int, int],

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scheduler.errors import Problem, ScheduleInvalid
 from scheduler.schedule import parse_schedule
 from scheduler.yamlnodes import Mapping, Scalar, Sequence, compose, resolve_plain
+from tests.examples import examples
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = (REPO / "schedule.example.yml").read_text()
@@ -296,21 +297,26 @@ PIECES = [
     "task", "every", "cron", "monthly", "day", "at", "start", "010", "10:30", "yes", "-1",
     ".nan", "1e999", "app.jobs:run", "15m", "'* * * * *'", "é", "\ufeff", "\ud800", "~",
 ]  # fmt: skip
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
 def test_random_yaml_like_text_never_crashes(text: str) -> None:
     check_never_crashes(text)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.binary(max_size=300))
 def test_random_bytes_never_crash(data: bytes) -> None:
     check_never_crashes(data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     st.integers(0, len(EXAMPLE)),
