@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from .describe import utc_text
-from .errors import BadSetting, ConfigError, RedisUnavailable, SchedulerError
+from .errors import BadSetting, ConfigError, RedisUnavailable, ScheduleInvalid, SchedulerError
 from .planner import Fire, select_jobs, upcoming
+from .registry import import_problems, use_working_directory
 from .schedule import Job, Schedule, load_schedule
 
 # name -> "module:attribute" of a click command, imported on first use.
@@ -69,9 +70,21 @@ schedule_argument = click.argument("schedule", required=False, metavar="[SCHEDUL
 
 @cli.command()
 @schedule_argument
-def check(schedule: str | None) -> None:
+@click.option(
+    "--import",
+    "imports",
+    is_flag=True,
+    help="Also import each task (from the working directory and sys.path, as a worker "
+    "does): a task that cannot be imported is a problem.",
+)
+def check(schedule: str | None, imports: bool) -> None:
     """Validate SCHEDULE: exit 0, or exit 2 with one line per problem."""
     loaded = load_schedule(schedule_path(schedule))
+    if imports:
+        use_working_directory()
+        problems = import_problems(loaded)
+        if problems:
+            raise ScheduleInvalid(problems)
     enabled = sum(job.enabled for job in loaded.jobs.values())
     click.echo(
         f"{loaded.path}: OK, {len(loaded.jobs)} jobs ({enabled} enabled), digest {loaded.digest}"
