@@ -88,19 +88,15 @@ class AllowList:
         self._found: dict[str, Callable[..., Any]] = {}
 
     def is_allowed(self, task_name: str) -> bool:
-        """Whether ``task_name`` is named exactly, registered, or allowed by a prefix
-        (nothing is imported)."""
+        """Whether ``task_name`` is named exactly, registered, or a function a prefix
+        allows in a module imported already (nothing is imported)."""
         if task_name in self.tasks or task_name in _REGISTERED:
             return True
         prefix = self._prefix_of(task_name)
         try:
-            if prefix is not None:
-                _under_prefix(task_name, prefix)
-        except TaskNotFound:
-            return True
-        except TaskNotAllowed:
+            return prefix is not None and _under_prefix(task_name, prefix) is not None
+        except SchedulerError:
             return False
-        return prefix is not None
 
     def resolve(self, task_name: str) -> Callable[..., Any]:
         """The callable of an allowed task; TaskNotAllowed or TaskNotFound otherwise."""

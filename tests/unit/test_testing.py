@@ -519,10 +519,11 @@ def test_perform_fire_allows_the_schedules_tasks_and_refuses_other_times() -> No
 def test_allow_list_mirrors_the_worker_options(tmp_path: Path) -> None:
     path = tmp_path / "schedule.yml"
     path.write_text("jobs:\n  a: {task: 'billing.jobs:invoice', every: 1h}\n")
-    rules = allow_list("myapp", schedule=path)
-    assert rules.is_allowed("billing.jobs:invoice") and rules.is_allowed("myapp.mail:send")
+    rules = allow_list("tests", schedule=path)
+    assert rules.is_allowed("billing.jobs:invoice")
+    assert rules.is_allowed("tests.testing_app:unregistered")
     assert not rules.is_allowed("billing.jobs:other")
-    assert not rules.is_allowed("myapplication:x")
+    assert not rules.is_allowed("testsuite:x")
 
 
 # --- the pytest plugin --------------------------------------------------------------------
