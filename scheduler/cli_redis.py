@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -15,7 +14,7 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from .errors import BadSetting, ConfigError, RedisUnavailable, ScheduleNotFound, TaskNotFound
+from .errors import BadSetting, RedisUnavailable, ScheduleNotFound, TaskNotFound
 from .jobs import check_queue_name
 from .keys import Keys
 from .logs import configure_logging
@@ -25,7 +24,7 @@ from .registry import (
     Follow,
     import_problems,
     named_tasks,
-    prefix_problems,
+    option_problems,
     use_working_directory,
 )
 from .watch import ScheduleFile
@@ -203,10 +202,9 @@ def worker_tasks(
     and each ``--allow`` are imported; TaskNotFound lists what cannot be (unless
     ``warn_only``: then it is logged)."""
     use_working_directory()
-    import_modules(imports)
     file = worker_schedule(schedule_file)
-    problems = [str(p) for p in import_problems(file.schedule)] if file is not None else []
-    problems += prefix_problems(prefixes)
+    problems = option_problems(imports, prefixes)
+    problems += [str(p) for p in import_problems(file.schedule)] if file is not None else []
     if problems and not warn_only:
         raise TaskNotFound("\n".join(problems))
     for problem in problems:
@@ -236,15 +234,6 @@ def follow_tasks(file: ScheduleFile) -> Follow:
         return named_tasks(file.schedule) if file.reload(force=True) is not None else None
 
     return tasks
-
-
-def import_modules(names: Sequence[str]) -> None:
-    """Import the modules named with ``--import``; ConfigError if one fails."""
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            raise ConfigError(f"--import {name}: {exc!r}") from exc
 
 
 def safe_namespace(namespace: str) -> str:

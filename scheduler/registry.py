@@ -227,7 +227,9 @@ def import_module(name: str, what: str) -> Any:
                 f"cannot import {what}: no module named {exc.name!r} on sys.path (it starts "
                 f"with {start}; run from the folder that holds it, or set PYTHONPATH)"
             ) from None
-        raise TaskNotFound(f"cannot import {what}: {exc}") from None
+        if exc.name is not None and _covered(name, exc.name):
+            raise TaskNotFound(f"cannot import {what}: no module named {exc.name!r}") from None
+        raise TaskNotFound(f"cannot import {what}: importing {name} raised {exc!r}") from None
     except Exception as exc:  # importing runs the module: any error means "not found"
         raise TaskNotFound(f"cannot import {what}: importing {name} raised {exc!r}") from None
 
@@ -263,16 +265,17 @@ def import_problems(schedule: Schedule) -> list[Problem]:
     return problems
 
 
-def prefix_problems(prefixes: Iterable[str]) -> list[str]:
-    """Import what each ``--allow`` value names (a module, or one task); a line for each
-    that cannot be imported."""
+def option_problems(imports: Iterable[str], prefixes: Iterable[str]) -> list[str]:
+    """Import each ``--import`` module, then what each ``--allow`` value names (a module,
+    or one task); a line for each that cannot be imported."""
+    named = [("--import", name) for name in imports] + [("--allow", p) for p in prefixes]
     lines: list[str] = []
-    for prefix in prefixes:
+    for option, value in named:
         try:
-            if ":" in prefix:
-                find_task(prefix)
+            if option == "--allow" and ":" in value:
+                find_task(value)
             else:
-                import_module(prefix.rstrip("."), prefix.rstrip("."))
+                import_module(value.rstrip("."), value.rstrip("."))
         except TaskNotFound as exc:
-            lines.append(f"--allow {prefix}: {exc}")
+            lines.append(f"{option} {value}: {exc}")
     return lines

@@ -89,6 +89,18 @@ def test_a_worker_whose_schedule_names_a_task_it_cannot_import_does_not_start(
     assert q.client.zcard(q.keys.workers()) == 0
 
 
+def test_import_and_allow_values_that_cannot_be_imported_are_one_line_each(
+    start_worker: StartWorker, app: Path
+) -> None:
+    worker = start_worker("--import", "myapp.mail", "--allow", "shop", script=True)
+    assert worker.wait() == 2
+    assert worker.text().strip().splitlines() == [
+        "--import myapp.mail: cannot import myapp.mail: no module named 'myapp.mail'",
+        "--allow shop: cannot import shop: no module named 'shop' on sys.path (it starts with "
+        f"{app}; run from the folder that holds it, or set PYTHONPATH)",
+    ]
+
+
 def test_import_check_warn_starts_the_worker_anyway(
     q: Queue, start_worker: StartWorker, app: Path
 ) -> None:

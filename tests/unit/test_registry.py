@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,21 @@ def test_import_problems_point_at_each_task_that_cannot_be_imported() -> None:
         f"no module named 'billing' on sys.path (it starts with {sys.path[0] or os.getcwd()}; "
         "run from the folder that holds it, or set PYTHONPATH)",
     ]
+
+
+def test_import_task_tells_a_missing_module_from_one_that_fails_to_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "mail.py").write_text("import no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TaskNotFound) as missing:
+        import_task("shop.jobs:send")
+    assert str(missing.value) == "cannot import task shop.jobs:send: no module named 'shop.jobs'"
+    with pytest.raises(TaskNotFound) as failing:
+        import_task("shop.mail:send")
+    assert str(failing.value) == (
+        "cannot import task shop.mail:send: importing shop.mail raised "
+        "ModuleNotFoundError(\"No module named 'no_such_dependency'\")"
+    )
