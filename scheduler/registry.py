@@ -106,18 +106,17 @@ class AllowList:
             self._found[task_name] = found
         return found
 
-    def refresh(self, wanted: str | None = None) -> bool:
-        """Take the tasks of the followed schedule if it changed; whether ``wanted`` (or,
-        without it, any task) was added."""
+    def refresh(self) -> frozenset[str]:
+        """Take the tasks of the followed schedule if it changed; the tasks added."""
         if self._follow is None:
-            return False
+            return frozenset()
         with self._lock:
             names = self._follow()
             added = frozenset(names or ()) - self.tasks
             self.tasks |= added
         if added:
             log.info("allow-list follows the schedule tasks_added=%s", ",".join(sorted(added)))
-        return wanted in added if wanted is not None else bool(added)
+        return added
 
     def _find(self, task_name: str) -> Callable[..., Any]:
         if task_name in self.tasks or task_name in _REGISTERED:
@@ -128,7 +127,8 @@ class AllowList:
                 raise TaskNotAllowed(_refusal(task_name))
             return _under_prefix(task_name, prefix)
         except SchedulerError:
-            if self.refresh(task_name):  # the schedule file names it now
+            self.refresh()
+            if task_name in self.tasks:  # the schedule file names it now
                 return find_task(task_name)
             raise
 
@@ -148,7 +148,7 @@ def _under_prefix(task_name: str, prefix: str) -> Callable[..., Any]:
     it (a deploy may bring it), TaskNotAllowed if it is anything else."""
     module_name, _, attribute = task_name.partition(":")
     module = sys.modules.get(module_name)
-    if module is None:
+    if not isinstance(module, types.ModuleType):  # None blocks an import there
         raise TaskNotFound(
             f"cannot run task {task_name}: module {module_name} is not imported by this "
             f"worker (--allow imports no module: name it with --import)"

@@ -183,3 +183,11 @@ def test_import_task_tells_a_missing_module_from_one_that_fails_to_import(
         "cannot import task shop.mail:send: importing shop.mail raised "
         "ModuleNotFoundError(\"No module named 'no_such_dependency'\")"
     )
+
+
+def test_a_job_thread_that_finds_the_edit_already_taken_still_runs_the_task() -> None:
+    def follow() -> None:
+        allow.tasks |= {"tests.tasks:noop"}  # another job thread took the edit meanwhile
+
+    allow = AllowList(["tests.tasks:add"], follow=follow)
+    assert allow.resolve("tests.tasks:noop") is tasks.noop
