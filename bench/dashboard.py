@@ -64,7 +64,7 @@ def fill(client: redis.Redis, keys: Keys, folder: Path) -> str:
     settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
     leader = RunLoop(client, keys, clock, ScheduleFile(str(path)), settings)
     leader.step()
-    allow = AllowList(prefixes=["operator"])
+    allow = AllowList(tasks=["operator:add"])
     worker = Worker(client, allow, WorkerSettings(concurrency=1), namespace=keys.namespace,
                     clock=clock)  # fmt: skip
     worker.register()

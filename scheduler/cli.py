@@ -21,8 +21,16 @@ from dateutil.parser import isoparse
 
 from .clock import Clock, SystemClock
 from .describe import utc_text
-from .errors import BadSetting, ConfigError, RedisUnavailable, RuleError, SchedulerError
+from .errors import (
+    BadSetting,
+    ConfigError,
+    RedisUnavailable,
+    RuleError,
+    ScheduleInvalid,
+    SchedulerError,
+)
 from .planner import Fire, select_jobs, upcoming
+from .registry import import_problems, use_working_directory
 from .rules import LAST_INSTANT, parse_duration
 from .schedule import Job, Schedule, load_schedule
 
@@ -88,9 +96,21 @@ def command_clock(default: Clock) -> Clock:
 
 @cli.command()
 @schedule_argument
-def check(schedule: str | None) -> None:
+@click.option(
+    "--import",
+    "imports",
+    is_flag=True,
+    help="Also import each task (from the working directory and sys.path, as a worker "
+    "does): a task that cannot be imported is a problem.",
+)
+def check(schedule: str | None, imports: bool) -> None:
     """Validate SCHEDULE: exit 0 (warnings on stderr), or exit 2 with one line per problem."""
     loaded = loaded_schedule(schedule)
+    if imports:
+        use_working_directory()
+        problems = import_problems(loaded)
+        if problems:
+            raise ScheduleInvalid(problems)
     enabled = sum(job.enabled for job in loaded.jobs.values())
     count = len(loaded.warnings)
     warned = f", {count} warning{'s' if count > 1 else ''}" if count else ""

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -15,14 +14,23 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from .errors import BadSetting, ConfigError, RedisUnavailable, ScheduleNotFound
+from .errors import BadSetting, RedisUnavailable, ScheduleNotFound, TaskNotFound
 from .jobs import check_queue_name
 from .keys import Keys
 from .logs import configure_logging
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, redis_from_url
-from .registry import AllowList
-from .schedule import load_schedule
+from .registry import (
+    AllowList,
+    Follow,
+    import_problems,
+    named_tasks,
+    option_problems,
+    use_working_directory,
+)
+from .watch import ScheduleFile
 from .worker import Worker, WorkerSettings
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,9 +111,7 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     except (ValueError, redis.AuthenticationError, redis.ResponseError) as exc:
         raise RedisUnavailable(f"cannot use Redis at {_safe(url)}: {exc}") from None
     except redis.ConnectionError as exc:
-        logging.getLogger(__name__).warning(
-            "redis unavailable at %s, retrying: %s", _safe(url), exc
-        )
+        log.warning("redis unavailable at %s, retrying: %s", _safe(url), exc)
     return client
 
 
@@ -142,6 +148,14 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     "--import", "imports", multiple=True, metavar="MODULE",
     help="Import MODULE at start (repeatable), so its @scheduler.task functions may run.",
 )  # fmt: skip
+@click.option(
+    "--import-check",
+    type=click.Choice(["fail", "warn"]),
+    default="fail",
+    show_default=True,
+    help="At start, import every task the schedule names (and each --allow): fail exits 2 "
+    "naming what cannot be imported; warn logs it and starts anyway.",
+)
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.option(
     "--shutdown-timeout", type=click.FloatRange(0), default=25.0, show_default=True,
@@ -152,9 +166,9 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
 @metrics_options
 def worker(
     queues: Sequence[str], concurrency: int, prefetch: int | None, schedule_file: str | None,
-    prefixes: Sequence[str], imports: Sequence[str], burst: bool, shutdown_timeout: float,
-    redis_url: str, namespace: str, log_level: str, log_format: str, metrics_port: int,
-    metrics_host: str,
+    prefixes: Sequence[str], imports: Sequence[str], import_check: str, burst: bool,
+    shutdown_timeout: float, redis_url: str, namespace: str, log_level: str, log_format: str,
+    metrics_port: int, metrics_host: str,
 ) -> None:  # fmt: skip
     """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
     configure_logging(log_level, log_format)
@@ -163,8 +177,7 @@ def worker(
         concurrency=concurrency, prefetch=prefetch, burst=burst,
         shutdown_timeout=shutdown_timeout,
     )  # fmt: skip
-    allow = AllowList(schedule_tasks(schedule_file), prefixes)
-    import_modules(imports)
+    allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
     client = connect(redis_url)
     job_worker = Worker(client, allow, settings, namespace=safe_namespace(namespace))
     serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
@@ -181,25 +194,46 @@ def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Red
     metrics.serve(host, port, metrics.WorkerCollector(worker), queues)
 
 
-def schedule_tasks(path: str | None) -> list[str]:
-    """The tasks named in the schedule at ``path`` (or the default file, if it exists)."""
+def worker_tasks(
+    schedule_file: str | None, prefixes: Sequence[str], imports: Sequence[str], *, warn_only: bool
+) -> AllowList:
+    """The worker's allow-list, once what it names is imported (docs/workers.md): the
+    working directory goes on ``sys.path``, the ``--import`` modules, the schedule's tasks
+    and each ``--allow`` are imported; TaskNotFound lists what cannot be (unless
+    ``warn_only``: then it is logged)."""
+    use_working_directory()
+    file = worker_schedule(schedule_file)
+    problems = option_problems(imports, prefixes)
+    problems += [str(p) for p in import_problems(file.schedule)] if file is not None else []
+    if problems and not warn_only:
+        raise TaskNotFound("\n".join(problems))
+    for problem in problems:
+        log.warning("worker starts without a task it cannot import: %s", problem)
+    if file is None:
+        return AllowList((), prefixes)
+    return AllowList(named_tasks(file.schedule), prefixes, follow=follow_tasks(file))
+
+
+def worker_schedule(path: str | None) -> ScheduleFile | None:
+    """The schedule file whose tasks may run: ``path``, else ``$SCHEDULER_SCHEDULE``, else
+    ``schedule.yml`` if there is one."""
     explicit = path or os.environ.get("SCHEDULER_SCHEDULE")
     try:
-        schedule = load_schedule(explicit or "schedule.yml")
+        return ScheduleFile(explicit or "schedule.yml")
     except ScheduleNotFound:
         if explicit:
             raise
-        return []
-    return sorted({job.task for job in schedule.jobs.values()})
+        return None
 
 
-def import_modules(names: Sequence[str]) -> None:
-    """Import the modules named with ``--import``; ConfigError if one fails."""
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            raise ConfigError(f"--import {name}: {exc!r}") from exc
+def follow_tasks(file: ScheduleFile) -> Follow:
+    """What the allow-list asks when a job names a task it does not allow yet: the tasks
+    of ``file`` if it changed since last read (a broken edit is refused, and logged)."""
+
+    def tasks() -> frozenset[str] | None:
+        return named_tasks(file.schedule) if file.reload(force=True) is not None else None
+
+    return tasks
 
 
 def safe_namespace(namespace: str) -> str:

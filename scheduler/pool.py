@@ -22,7 +22,7 @@ from queue import Empty, SimpleQueue
 
 from .clock import Clock
 from .consumer import Delivery
-from .errors import JobTimeout, SchedulerError, TaskNotAllowed
+from .errors import JobTimeout, SchedulerError
 from .execution import OK, Outcome, TaskRunner
 from .stats import BAD_PAYLOAD, NOT_ALLOWED, RunStats, Shard
 
@@ -242,7 +242,7 @@ class JobPool:
             task = self.runner.resolve(job.task)
         except SchedulerError as exc:  # not allowed, or cannot be imported
             outcome = self.runner.failed(delivery, exc, 0.0)
-            label = NOT_ALLOWED if isinstance(exc, TaskNotAllowed) else job.task
+            label = job.task if self.runner.allows(job.task) else NOT_ALLOWED
             shard.of(delivery.index, label).ended(outcome.status)
             return self._finish(None, outcome)
         counts = shard.of(delivery.index, job.task)

@@ -45,6 +45,7 @@ class Job:
     retries: int = 3
     timeout: int | None = None
     line: int = 0
+    task_at: tuple[int, int] = dataclasses.field(default=(0, 0), compare=False)  # line, column
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ TOP_KEYS = ("timezone", "defaults", "jobs")
 RULE_KEYS = ("every", "cron", "monthly")
 MONTHLY_KEYS = ("day", "weekday", "nth", "at", "months")
 NEVER_BEFORE = 2_000_000_000
-_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", "line"))
+_WHERE = ("line", "task_at")
+_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE))
 _NOT_DEFAULTS = {
     **dict.fromkeys(RULE_KEYS, "a rule is set per job"),
     "task": "task is set per job",
@@ -248,7 +250,9 @@ class _Reader:
         if rule is None or task is None or len(self.problems) > before:
             return None
         self.rule_forms[key.text] = rule[1]
-        return Job(key.text, task, rule[0], zone, line=key.line, **settings)
+        where = body.items["task"][1]
+        settings.update(line=key.line, task_at=(where.line, where.column))
+        return Job(key.text, task, rule[0], zone, **settings)
 
     def rule(self, key: Scalar, body: Mapping, zone: str) -> tuple[rules.Rule, Any] | None:
         kinds = [kind for kind in body.items if kind in RULE_KEYS]

@@ -32,7 +32,7 @@ from .jobs import (
     set_current,
 )
 from .planner import select_jobs
-from .registry import AllowList
+from .registry import AllowList, named_tasks
 from .rules import load_zone
 from .schedule import Job, Schedule, load_schedule
 
@@ -81,8 +81,8 @@ def fires_between(
 def allow_list(*prefixes: str, schedule: ScheduleSource | None = None) -> AllowList:
     """What ``scheduler worker --schedule FILE --allow PREFIX...`` runs: the schedule's tasks,
     tasks under the prefixes and, as always, tasks registered with ``@task``."""
-    tasks = () if schedule is None else {job.task for job in _schedule(schedule).jobs.values()}
-    return AllowList(sorted(tasks), prefixes)
+    tasks = () if schedule is None else named_tasks(_schedule(schedule))
+    return AllowList(tasks, prefixes)
 
 
 def _schedule(source: ScheduleSource) -> Schedule:

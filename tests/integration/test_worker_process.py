@@ -17,16 +17,24 @@ from tests.helpers import wait_until
 from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).with_name("scheduler")
 
 
 class WorkerProcess:
-    """A `python -m scheduler worker` subprocess whose stderr goes to a file."""
+    """A `python -m scheduler worker` subprocess whose stderr goes to a file; with
+    ``script``, the installed `scheduler` console script, without PYTHONPATH."""
 
-    def __init__(self, url: str, namespace: str, folder: Path, *options: str) -> None:
+    def __init__(
+        self, url: str, namespace: str, folder: Path, *options: str, script: bool = False
+    ) -> None:
         self.log = folder / f"worker-{os.urandom(3).hex()}.log"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("SCHEDULER_SCHEDULE", None)
-        command = [sys.executable, "-m", "scheduler", "worker", "--redis", url]
+        program = [sys.executable, "-m", "scheduler"]
+        if script:
+            env.pop("PYTHONPATH")
+            program = [str(SCRIPT)]
+        command = [*program, "worker", "--redis", url]
         command += ["--namespace", namespace, *options]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(command, cwd=folder, env=env, stderr=log)
@@ -53,8 +61,8 @@ StartWorker = Callable[..., WorkerProcess]
 def start_worker(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[StartWorker]:
     started: list[WorkerProcess] = []
 
-    def start(*options: str) -> WorkerProcess:
-        worker = WorkerProcess(redis_url, namespace, tmp_path, *options)
+    def start(*options: str, script: bool = False) -> WorkerProcess:
+        worker = WorkerProcess(redis_url, namespace, tmp_path, *options, script=script)
         started.append(worker)
         return worker
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -276,3 +277,51 @@ def test_check_and_next_never_import_redis(good: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+IMPORTS = """\
+jobs:
+  adds: {task: 'tests.tasks:add', every: 1h}
+  typo:
+    task: tests.tasks:ad
+    every: 1h
+  elsewhere:
+    every: 1h
+    task: billing.jobs:invoice
+"""
+
+
+def test_check_import_reports_each_task_that_cannot_be_imported_where_it_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text(IMPORTS)
+    assert run(capsys, "check", str(path))[0] == 0
+    code, out, err = run(capsys, "check", "--import", str(path))
+    assert (code, out) == (2, "")
+    typo, elsewhere = err.strip().splitlines()
+    assert typo == (
+        f"{path}:4:11: job 'typo': cannot import task tests.tasks:ad: tests.tasks:ad has no 'ad'"
+    )
+    assert elsewhere.startswith(
+        f"{path}:8:11: job 'elsewhere': cannot import task billing.jobs:invoice: "
+        "no module named 'billing' on sys.path (it starts with "
+    )
+
+
+def test_check_import_finds_the_app_of_its_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "myapp").mkdir()
+    (tmp_path / "myapp" / "__init__.py").write_text("def nightly():\n    pass\n")
+    (tmp_path / "schedule.yml").write_text("jobs:\n  a: {task: 'myapp:nightly', every: 1d}\n")
+    script = Path(sys.executable).with_name("scheduler")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCHEDULER_SCHEDULE")}
+    result = subprocess.run(
+        [str(script), "check", "--import"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("schedule.yml: OK, 1 jobs")

@@ -294,7 +294,7 @@ def test_metrics_without_the_extra_is_a_one_line_error(
     path = tmp_path / "schedule.yml"
     path.write_text(SCHEDULE)
     args = [command, "--redis", redis_url, "--namespace", namespace, "--metrics-port", "1"]
-    args += [str(path)] if command == "run" else ["--schedule", str(path)]
+    args += [str(path)] if command == "run" else ["--allow", "tests.tasks"]
     result = run_scheduler(*args, hide_prometheus=True)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
