@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import ScheduleInvalid, ScheduleNotFound
-from .schedule import Job, Schedule, parse_schedule
+from .schedule import Job, Schedule, parse_schedule, read_schedule_file
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class ScheduleFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        raw = self._read()
+        raw = read_schedule_file(self.path)
         self.schedule = parse_schedule(raw, path)
         _log_warnings(self.schedule)
         self.text = raw.decode("utf-8")
@@ -47,8 +47,8 @@ class ScheduleFile:
             return None
         self._stamp = stamp
         try:
-            text = self._read()
-        except ScheduleNotFound as exc:
+            text = read_schedule_file(self.path)
+        except (ScheduleNotFound, ScheduleInvalid) as exc:
             log.error("schedule reload failed, keeping the old schedule: %s", exc)
             return None
         if _sha(text) == self._sha:
@@ -77,13 +77,6 @@ class ScheduleFile:
         _log_warnings(new)
         self.schedule, self.text, self._sha = new, text, _sha(raw)
         return change
-
-    def _read(self) -> bytes:
-        try:
-            with open(self.path, "rb") as file:
-                return file.read()
-        except OSError as exc:
-            raise ScheduleNotFound(f"{self.path}: {exc.strerror or exc}") from exc
 
     def _stat(self) -> tuple[int, int, int]:
         try:
