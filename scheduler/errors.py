@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 # C0 and C1 controls, DEL, line and paragraph separators, and the marks that reorder text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
@@ -19,7 +19,7 @@ def printable(text: str) -> str:
     A message that quotes a file, an option or data read from Redis stays one line, and
     cannot move the cursor, retitle the terminal or reorder what is shown.
     """
-    return _CONTROL.sub(_escape, text)
+    return CONTROL_CHARACTERS.sub(_escape, text)
 
 
 def _escape(match: re.Match[str]) -> str:
