@@ -288,7 +288,7 @@ def test_a_fifo_as_the_schedule_is_refused_in_one_line_instead_of_waiting(
     fifo = tmp_path / "schedule.yml"
     os.mkfifo(fifo)
     argv = [sys.executable, "-m", "scheduler", command[0], str(fifo), *command[1:]]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"{fifo}: cannot read it (a FIFO, not a regular file)"]
 
@@ -307,7 +307,7 @@ def test_check_escapes_control_characters_of_the_file_in_its_problems(
     # A job name that would retitle the terminal and forge a line of output, then a bad value.
     path = tmp_path / "bad.yml"
     path.write_text('jobs:\n  "a\\e]0;pwned\\a\\nbad.yml:1:1: ok":\n    task: x:y\n    every: 5q\n')
-    code, out, err = run(capsys, "check", str(path))
+    code, _, err = run(capsys, "check", str(path))
     assert code == 2
     lines = err.splitlines()
     assert len(lines) == 2
