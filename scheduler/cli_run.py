@@ -15,6 +15,7 @@ from .cli_redis import connect, log_options, metrics_options, redis_options, saf
 from .clock import RedisClock
 from .dev import run_dev
 from .dispatcher import DispatchSettings
+from .errors import printable_lines
 from .keys import Keys
 from .leader import LeaseSettings
 from .logs import configure_logging, url_secrets
@@ -98,7 +99,7 @@ def status(as_json: bool, schedule_file: str | None, redis_url: str, namespace: 
     if schedule is None and schedule_file is not None:
         schedule = load_schedule(schedule_path(schedule_file))
     report = gather(client, keys, clock.now(), schedule)
-    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+    click.echo(json.dumps(report, indent=2) if as_json else printable_lines(render(report)))
     sys.exit(0)
 
 

@@ -22,6 +22,12 @@ def printable(text: str) -> str:
     return CONTROL_CHARACTERS.sub(_escape, text)
 
 
+def printable_lines(text: str) -> str:
+    """``text`` with control characters escaped but its line breaks kept, for output made
+    of several lines whose fields were each made ``printable``."""
+    return "\n".join(map(printable, text.split("\n")))
+
+
 def _escape(match: re.Match[str]) -> str:
     return match.group().encode("unicode_escape").decode("ascii")
 

@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
-from .errors import CONTROL_CHARACTERS, printable
+from .errors import CONTROL_CHARACTERS, printable, printable_lines
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 HIDDEN = "***"
@@ -139,9 +139,7 @@ def escaped_traceback(exc_info: ExcInfo) -> str:
     report = traceback.TracebackException(*exc_info)
     messages = set(_messages(report))
     chunks = (
-        printable(chunk.removesuffix("\n")) + "\n"
-        if chunk in messages
-        else "\n".join(map(printable, chunk.split("\n")))
+        printable(chunk.removesuffix("\n")) + "\n" if chunk in messages else printable_lines(chunk)
         for chunk in report.format()
     )
     return "".join(chunks).removesuffix("\n")

@@ -147,6 +147,25 @@ def test_hostile_job_ids_and_errors_cannot_forge_a_text_log_line(
     assert "ValueError: bad argument\\n2026-01-01 00:00:00,000 INFO" in text
 
 
+def test_hostile_text_in_the_dead_set_reaches_the_terminal_escaped(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    payload = build_payload("tests.tasks:fail", [FORGED], {}, enqueued_at=time.time(), retries=0)
+    client.lpush(Keys(namespace).queue("default"), encode({**payload, "id": f"id{FORGED}"}))
+    client.close()
+    worker = WorkerProcess(redis_url, namespace, tmp_path, "--burst", "--allow", "tests.tasks")
+    assert worker.wait() == 0
+    listed = scheduler("dead", "list", "--redis", redis_url, "--namespace", namespace)
+    [line] = listed.stdout.splitlines()
+    assert line.startswith("id\\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succ")
+    assert "\\x1b]0;pwned\\x07" in line
+    shown = scheduler("dead", "show", f"id{FORGED}", "--redis", redis_url, "--namespace", namespace)
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\\x1b]0;pwned\\x07" in shown.stdout
+
+
 def test_hostile_job_ids_stay_exact_and_on_one_line_in_json_logs(
     redis_url: str, namespace: str, tmp_path: Path
 ) -> None:
