@@ -80,13 +80,16 @@ def test_redis_passwords_never_reach_the_output() -> None:
         ("redis://app:p@ss@w@rd@host/0", "redis://app:***@host/0"),
         ("redis://host/0?password=s3cr3t&db=1", "redis://host/0?password=***&db=1"),
         ("redis://host/0?pass%77ord=s3cr3t", "redis://host/0?pass%77ord=***"),
-        ("rediss://h/0?ssl_password=a&sentinel_password=b", "rediss://h/0?ssl_password=***&sentinel_password=***"),
+        (
+            "rediss://h/0?ssl_password=a&sentinel_password=b",
+            "rediss://h/0?ssl_password=***&sentinel_password=***",
+        ),
         ("redis://:p%40ss@host/0", "redis://:***@host/0"),
         ("redis://app@host/0", "redis://app@host/0"),
         ("redis://localhost:6379/0?db=3", "redis://localhost:6379/0?db=3"),
         ("redis://[::1:s3cr3t@host", "redis://***"),
     ],
-)  # fmt: skip
+)
 def test_a_url_is_shown_without_its_secrets_however_it_is_written(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
