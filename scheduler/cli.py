@@ -28,6 +28,7 @@ from .errors import (
     RuleError,
     ScheduleInvalid,
     SchedulerError,
+    printable,
 )
 from .planner import Fire, select_jobs, upcoming
 from .registry import import_problems, use_working_directory
@@ -115,7 +116,7 @@ def check(schedule: str | None, imports: bool) -> None:
     count = len(loaded.warnings)
     warned = f", {count} warning{'s' if count > 1 else ''}" if count else ""
     click.echo(
-        f"{loaded.path}: OK, {len(loaded.jobs)} jobs ({enabled} enabled), "
+        f"{printable(loaded.path)}: OK, {len(loaded.jobs)} jobs ({enabled} enabled), "
         f"digest {loaded.digest}{warned}"
     )
 
@@ -276,30 +277,38 @@ def main(clock: Clock | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit.
 
     ``clock`` stands in for the host's and Redis's clocks where a command reads "now"
-    (tests pin it with a FakeClock)."""
+    (tests pin it with a FakeClock). Each line is printed with its control characters
+    escaped: it may quote a file name, an option or data read from Redis."""
     try:
         code = cli.main(standalone_mode=False, obj=clock)
     except click.exceptions.Abort:
         code = 130
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "scheduler"
-        click.echo(f"{command}: {exc.format_message()} (see {command} --help)", err=True)
+        _say(f"{command}: {exc.format_message()} (see {command} --help)")
         code = exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        _say(f"error: {exc.format_message()}")
         code = exc.exit_code
     except BadSetting as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say(f"error: {exc}")
         code = 2
     except (RedisUnavailable, ConfigError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say(f"error: {exc}")
         code = 1
+    except ScheduleInvalid as exc:
+        click.echo(str(exc), err=True)  # one escaped line per problem
+        code = 2
     except SchedulerError as exc:
-        click.echo(str(exc), err=True)
+        _say(str(exc))
         code = 2
     except Exception as exc:
         if not type(exc).__module__.startswith("redis"):
             raise
-        click.echo(f"error: Redis: {exc}", err=True)
+        _say(f"error: Redis: {exc}")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say(message: str) -> None:
+    click.echo(printable(message), err=True)

@@ -32,6 +32,7 @@ from .cli_redis import connect, redis_options, safe_namespace
 from .clock import RedisClock
 from .control import BackfillFire, Control, dead_summary
 from .describe import utc_text
+from .errors import printable, printable_lines
 from .keys import Keys
 from .planner import select_jobs
 from .schedule import Job, load_schedule
@@ -68,7 +69,8 @@ def _job(control: Control, name: str, schedule_file: str | None) -> Job:
 
 
 def _emit(as_json: bool, document: Any, text: str) -> None:
-    click.echo(json.dumps(document, indent=2) if as_json else text)
+    """Print ``document`` as JSON, or ``text`` with no control character from Redis raw."""
+    click.echo(json.dumps(document, indent=2) if as_json else printable_lines(text))
 
 
 @click.command()
@@ -200,7 +202,10 @@ def dead_list(limit: int, as_json: bool, redis_url: str, namespace: str) -> None
     """The newest dead jobs, newest first."""
     rows = [dead_summary(job) for job in _control(redis_url, namespace).dead(limit)]
     lines = [
-        f"{r['id']}  {utc_text(r['failed_at'])}  {r['task']}  attempt {r['attempt']}  {r['error']}"
+        printable(
+            f"{r['id']}  {utc_text(r['failed_at'])}  {r['task']}  attempt {r['attempt']}  "
+            f"{r['error']}"
+        )
         for r in rows
     ]
     _emit(as_json, rows, "\n".join(lines) or "the dead set is empty")

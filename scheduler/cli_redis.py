@@ -1,6 +1,9 @@
 """The commands that talk to Redis, imported only when one of them runs (see ``cli.py``).
 
-``redis_options`` (``--redis``, ``--namespace``) is shared by every such command.
+``redis_options`` (``--redis``, ``--redis-url-file``, ``--namespace``) is shared by every
+such command. A secret option ``--X`` may come with ``--X-file`` (``file_option``), so a
+secret can be read from a file, e.g. a Docker secret, rather than given on the command
+line (docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import redis
 from .errors import BadSetting, RedisUnavailable, ScheduleNotFound, TaskNotFound
 from .jobs import check_queue_name
 from .keys import Keys
-from .logs import configure_logging
+from .logs import configure_logging, redact_url, scrub, url_secrets
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, redis_from_url
 from .registry import (
     AllowList,
@@ -27,16 +30,82 @@ from .registry import (
     option_problems,
     use_working_directory,
 )
+from .schedule import open_regular
 from .watch import ScheduleFile
 from .worker import Worker, WorkerSettings
 
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+SECRET_FILE_LIMIT = 64 * 1024
+_RANKS = {click.core.ParameterSource.COMMANDLINE: 2, click.core.ParameterSource.ENVIRONMENT: 1}
+
+
+def file_option(flag: str, envvar: str, target: str, what: str) -> Callable[[F], F]:
+    """Add ``flag FILE`` [env: ``envvar``]: the value of option ``target`` is read from FILE.
+
+    The option whose value it gives must take ``callback=value_or_file``.
+    """
+
+    def remember(ctx: click.Context, param: click.Parameter, path: str | None) -> None:
+        if path is not None:
+            ctx.meta[f"scheduler.file.{target}"] = (path, _rank(ctx, param), _label(ctx, param))
+
+    return click.option(
+        flag,
+        envvar=envvar,
+        metavar="FILE",
+        is_eager=True,
+        expose_value=False,
+        callback=remember,
+        help=f"Read {what} from FILE (e.g. a Docker secret): one line, its final newline "
+        f"dropped [env: {envvar}].",
+    )
+
+
+def value_or_file(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """The option's value, or its file's content when the file was given more explicitly
+    (command line over environment over default); given both ways at once is an error."""
+    given = ctx.meta.get(f"scheduler.file.{param.name}")
+    if given is None:
+        return value
+    path, file_rank, file_label = given
+    rank = _rank(ctx, param)
+    if rank == file_rank:
+        raise BadSetting(f"{_label(ctx, param)} and {file_label} are both set: keep one")
+    return value if rank > file_rank else read_secret(path, file_label)
+
+
+def read_secret(path: str, label: str) -> str:
+    """The one line of the file at ``path``, without its final newline; else BadSetting."""
+    try:
+        with open_regular(path) as file:
+            data = file.read(SECRET_FILE_LIMIT + 1)
+    except OSError as error:
+        raise BadSetting(f"{label} {path}: cannot read it ({error.strerror or error})") from None
+    try:
+        text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise BadSetting(f"{label} {path}: it is not UTF-8 text") from None
+    if len(data) > SECRET_FILE_LIMIT or not text or "\n" in text:
+        raise BadSetting(f"{label} {path}: write the value alone on one line (at most 64 KiB)")
+    return text
+
+
+def _rank(ctx: click.Context, param: click.Parameter) -> int:
+    source = ctx.get_parameter_source(param.name or "")
+    return 0 if source is None else _RANKS.get(source, 0)
+
+
+def _label(ctx: click.Context, param: click.Parameter) -> str:
+    from_env = ctx.get_parameter_source(param.name or "") == click.core.ParameterSource.ENVIRONMENT
+    envvar = param.envvar if isinstance(param.envvar, str) else None
+    return f"${envvar}" if from_env and envvar else param.opts[0]
 
 
 def redis_options(command: F) -> F:
-    """Add ``--redis URL`` and ``--namespace NS`` (with their environment defaults)."""
+    """Add ``--redis URL``, ``--redis-url-file FILE`` and ``--namespace NS`` (with their
+    environment defaults)."""
     command = click.option(
         "--namespace",
         envvar="SCHEDULER_NAMESPACE",
@@ -45,6 +114,9 @@ def redis_options(command: F) -> F:
         help="Key namespace, so applications and tests can share one Redis "
         "[env: SCHEDULER_NAMESPACE].",
     )(command)
+    command = file_option(
+        "--redis-url-file", "SCHEDULER_REDIS_URL_FILE", "redis_url", "the Redis URL"
+    )(command)
     return click.option(
         "--redis",
         "redis_url",
@@ -52,7 +124,9 @@ def redis_options(command: F) -> F:
         default=DEFAULT_REDIS_URL,
         show_default=True,
         metavar="URL",
-        help="Redis URL; rediss:// and passwords work [env: SCHEDULER_REDIS_URL].",
+        callback=value_or_file,
+        help="Redis URL; rediss:// and passwords work, and are never printed "
+        "[env: SCHEDULER_REDIS_URL].",
     )(command)
 
 
@@ -109,9 +183,11 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
         )
         client.ping()
     except (ValueError, redis.AuthenticationError, redis.ResponseError) as exc:
-        raise RedisUnavailable(f"cannot use Redis at {_safe(url)}: {exc}") from None
+        raise RedisUnavailable(
+            f"cannot use Redis at {redact_url(url)}: {scrub(str(exc))}"
+        ) from None
     except redis.ConnectionError as exc:
-        log.warning("redis unavailable at %s, retrying: %s", _safe(url), exc)
+        log.warning("redis unavailable at %s, retrying: %s", redact_url(url), scrub(str(exc)))
     return client
 
 
@@ -171,7 +247,7 @@ def worker(
     metrics_port: int, metrics_host: str,
 ) -> None:  # fmt: skip
     """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
-    configure_logging(log_level, log_format)
+    configure_logging(log_level, log_format, url_secrets(redis_url))
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency, prefetch=prefetch, burst=burst,
@@ -243,13 +319,3 @@ def safe_namespace(namespace: str) -> str:
     except ValueError as exc:
         raise BadSetting(str(exc)) from None
     return namespace
-
-
-def _safe(url: str) -> str:
-    """``url`` without its password."""
-    head, at, tail = url.rpartition("@")
-    if not at:
-        return url
-    scheme, _, credentials = head.partition("://")
-    user = credentials.partition(":")[0]
-    return f"{scheme}://{user + ':***' if user else '***'}@{tail}"

@@ -15,9 +15,10 @@ from .cli_redis import connect, log_options, metrics_options, redis_options, saf
 from .clock import RedisClock
 from .dev import run_dev
 from .dispatcher import DispatchSettings
+from .errors import printable_lines
 from .keys import Keys
 from .leader import LeaseSettings
-from .logs import configure_logging
+from .logs import configure_logging, url_secrets
 from .runloop import RunLoop, RunSettings, check_eviction
 from .schedule import load_schedule
 from .status import gather, published_schedule, render
@@ -47,7 +48,7 @@ def run(
     namespace: str, log_level: str, log_format: str, metrics_port: int, metrics_host: str,
 ) -> None:  # fmt: skip
     """Run a scheduler process: one leader enqueues each fire once, the rest stand by."""
-    configure_logging(log_level, log_format)
+    configure_logging(log_level, log_format, url_secrets(redis_url))
     source = ScheduleFile(schedule_path(schedule))
     lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
     client = connect(redis_url, timeout=lease_settings.renew_every)
@@ -103,7 +104,7 @@ def status(as_json: bool, schedule_file: str | None, redis_url: str, namespace: 
     if schedule is None and schedule_file is not None:
         schedule = load_schedule(schedule_path(schedule_file))
     report = gather(client, keys, clock.now(), schedule)
-    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+    click.echo(json.dumps(report, indent=2) if as_json else printable_lines(render(report)))
     sys.exit(0)
 
 

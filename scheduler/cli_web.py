@@ -12,11 +12,18 @@ import logging
 import click
 
 from .cli import schedule_path
-from .cli_redis import connect, log_options, redis_options, safe_namespace
+from .cli_redis import (
+    connect,
+    file_option,
+    log_options,
+    redis_options,
+    safe_namespace,
+    value_or_file,
+)
 from .clock import RedisClock
 from .errors import ConfigError
 from .keys import Keys
-from .logs import configure_logging
+from .logs import configure_logging, url_secrets
 from .schedule import Schedule, load_schedule
 
 try:
@@ -59,9 +66,11 @@ def _proxies(ctx: click.Context, param: click.Parameter, value: str | None) -> s
               help="TCP port to listen on.")  # fmt: skip
 @click.option(
     "--token", envvar="SCHEDULER_WEB_TOKEN", default=None, metavar="TOKEN",
+    callback=value_or_file,
     help="Access token: open the dashboard once with ?token=TOKEN, or send "
     "'Authorization: Bearer TOKEN' [env: SCHEDULER_WEB_TOKEN].",
 )  # fmt: skip
+@file_option("--token-file", "SCHEDULER_WEB_TOKEN_FILE", "token", "the access token")
 @click.option("--read-only", is_flag=True, help="Show everything, change nothing.")
 @click.option(
     "--refresh", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
@@ -93,10 +102,10 @@ def web(
     token = token or None
     if token is None and not is_loopback(host):
         raise click.UsageError(
-            f"--host {host} is reachable from other machines: give --token "
-            "(or set SCHEDULER_WEB_TOKEN), or listen on 127.0.0.1"
+            f"--host {host} is reachable from other machines: give --token or --token-file "
+            "(or set SCHEDULER_WEB_TOKEN or SCHEDULER_WEB_TOKEN_FILE), or listen on 127.0.0.1"
         )
-    configure_logging(log_level, log_format)
+    configure_logging(log_level, log_format, [*url_secrets(redis_url), *filter(None, [token])])
     fallback = _fallback(schedule_file)
     client = connect(redis_url, timeout=10.0)
     keys = Keys(safe_namespace(namespace))

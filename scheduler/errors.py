@@ -6,7 +6,30 @@ these classes are for what a caller has to stop and report.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# C0 and C1 controls, DEL, line and paragraph separators, and the marks that reorder text.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``, ``\\u202e``).
+
+    A message that quotes a file, an option or data read from Redis stays one line, and
+    cannot move the cursor, retitle the terminal or reorder what is shown.
+    """
+    return CONTROL_CHARACTERS.sub(_escape, text)
+
+
+def printable_lines(text: str) -> str:
+    """``text`` with control characters escaped but its line breaks kept, for output made
+    of several lines whose fields were each made ``printable``."""
+    return "\n".join(map(printable, text.split("\n")))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 class SchedulerError(Exception):
@@ -45,7 +68,7 @@ class Problem:
         where = f"{self.path}:{self.line}:{self.column}"
         kind = "warning: " if self.warning else ""
         job = f"job '{self.job}': " if self.job is not None else ""
-        return f"{where}: {kind}{job}{self.message}"
+        return printable(f"{where}: {kind}{job}{self.message}")
 
 
 class ScheduleInvalid(SchedulerError):

@@ -10,13 +10,15 @@ itself is read by ``yamlnodes``.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from . import fields, rules
@@ -73,17 +75,44 @@ def parse_schedule(text: str | bytes, path: str = "<string>") -> Schedule:
 def load_schedule(path: str | os.PathLike[str]) -> Schedule:
     """The schedule in the file at ``path``; raises ScheduleNotFound or ScheduleInvalid."""
     name = os.fspath(path)
+    return parse_schedule(read_schedule_file(name), name)
+
+
+def read_schedule_file(name: str) -> bytes:
+    """The bytes of the schedule file ``name``; ScheduleNotFound or ScheduleInvalid (too big)."""
     try:
-        with open(name, "rb") as file:
+        with open_regular(name) as file:
             too_big = size_problem(os.fstat(file.fileno()).st_size, name)
             if too_big is not None:
                 raise ScheduleInvalid([too_big])
-            data = file.read(MAX_BYTES + 1)
+            return file.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ScheduleNotFound(f"{name}: no such file") from None
     except OSError as error:
         raise ScheduleNotFound(f"{name}: cannot read it ({error.strerror or error})") from None
-    return parse_schedule(data, name)
+
+
+def open_regular(name: str) -> BinaryIO:
+    """The regular file ``name``, open for reading; OSError for anything else.
+
+    Opening a FIFO for reading waits for a writer, and a device may never end: either
+    would hang a command, so only a regular file is read. The open itself does not wait.
+    """
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    kind = stat.S_IFMT(os.fstat(fd).st_mode)
+    if kind != stat.S_IFREG:
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{_KINDS.get(kind, 'a special file')}, not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 TOP_KEYS = ("timezone", "defaults", "jobs")

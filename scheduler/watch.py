@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import ScheduleInvalid, ScheduleNotFound
-from .schedule import Job, Schedule, parse_schedule
+from .schedule import Job, Schedule, parse_schedule, read_schedule_file
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class ScheduleFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        raw = self._read()
+        raw = read_schedule_file(self.path)
         self.schedule = parse_schedule(raw, path)
         _log_warnings(self.schedule)
         self.text = raw.decode("utf-8")
@@ -90,8 +90,8 @@ class ScheduleFile:
             return None
         self._stamp = stamp
         try:
-            text = self._read()
-        except ScheduleNotFound as exc:
+            text = read_schedule_file(self.path)
+        except (ScheduleNotFound, ScheduleInvalid) as exc:
             log.error("schedule reload failed, keeping the old schedule: %s", exc)
             self.refused, self._sha = Refusal((str(exc),)), ""
             return None
@@ -123,13 +123,6 @@ class ScheduleFile:
         self.schedule, self.text, self._sha = new, text, _sha(raw)
         self.refused = None
         return change
-
-    def _read(self) -> bytes:
-        try:
-            with open(self.path, "rb") as file:
-                return file.read()
-        except OSError as exc:
-            raise ScheduleNotFound(f"{self.path}: {exc.strerror or exc}") from exc
 
     def _stat(self) -> tuple[int, int, int]:
         try:

@@ -215,7 +215,7 @@ def test_redis_that_refuses_the_password_is_a_one_line_error(
         assert worker.wait() == 1
         assert "Traceback" not in worker.text()
         [line] = worker.text().strip().splitlines()
-        assert line.startswith("error: cannot use Redis at redis://***@127.0.0.1")
+        assert line.startswith("error: cannot use Redis at redis://:***@127.0.0.1")
     finally:
         worker.stop()
 

@@ -325,3 +325,52 @@ def test_check_import_finds_the_app_of_its_working_directory(tmp_path: Path) -> 
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("schedule.yml: OK, 1 jobs")
+
+
+@pytest.mark.parametrize(
+    "command", [["check"], ["next"], ["run", "--redis", "redis://127.0.0.1:1/0"]]
+)
+def test_a_fifo_as_the_schedule_is_refused_in_one_line_instead_of_waiting(
+    tmp_path: Path, command: list[str]
+) -> None:
+    fifo = tmp_path / "schedule.yml"
+    os.mkfifo(fifo)
+    argv = [sys.executable, "-m", "scheduler", command[0], str(fifo), *command[1:]]
+    result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"{fifo}: cannot read it (a FIFO, not a regular file)"]
+
+
+def test_check_of_a_directory_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "check", str(tmp_path))
+    assert code == 2
+    assert err == f"{tmp_path}: cannot read it (a directory, not a regular file)\n"
+
+
+def test_check_escapes_control_characters_of_the_file_in_its_problems(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A job name that would retitle the terminal and forge a line of output, then a bad value.
+    path = tmp_path / "bad.yml"
+    path.write_text('jobs:\n  "a\\e]0;pwned\\a\\nbad.yml:1:1: ok":\n    task: x:y\n    every: 5q\n')
+    code, _, err = run(capsys, "check", str(path))
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"{path}:") for line in lines)
+    assert "\x1b" not in err and "\x07" not in err
+    assert "job 'a\\x1b]0;pwned\\x07\\nbad.yml:1:1: ok'" in lines[1]
+
+
+def test_the_summary_and_errors_escape_control_characters_of_the_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "a\x1b[2Jb"
+    folder.mkdir()
+    (folder / "schedule.yml").write_text(GOOD)
+    code, out, _ = run(capsys, "check", str(folder / "schedule.yml"))
+    assert code == 0 and "\x1b" not in out and "a\\x1b[2Jb" in out
+    code, _, err = run(capsys, "check", str(folder / "missing\n.yml"))
+    assert code == 2 and err.endswith("missing\\n.yml: no such file\n")

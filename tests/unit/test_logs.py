@@ -1,11 +1,14 @@
-"""Log lines: the JSON form keeps each `key=value` as a field, and passwords never show."""
+"""Log lines: the JSON form keeps each `key=value` as a field, passwords never show, and
+neither a newline nor a terminal escape from Redis reaches a text line raw."""
 
 from __future__ import annotations
 
 import json
 import logging
 
-from scheduler.logs import JsonFormatter, TextFormatter, scrub
+import pytest
+
+from scheduler.logs import JsonFormatter, TextFormatter, redact_url, scrub, url_secrets
 
 
 def record(msg: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
@@ -66,3 +69,104 @@ def test_redis_passwords_never_reach_the_output() -> None:
     assert "s3cr3t" not in text
     assert "s3cr3t" not in as_json
     assert json.loads(as_json)["url"] == "rediss://app:***@redis.internal:6380/0"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("REDIS://app:s3cr3t@host:6379/0", "redis://app:***@host:6379/0"),
+        ("unix://:s3cr3t@/run/redis.sock?db=2", "unix://:***@/run/redis.sock?db=2"),
+        ("redis://app:two words@host/0", "redis://app:***@host/0"),
+        ("redis://app:p@ss@w@rd@host/0", "redis://app:***@host/0"),
+        ("redis://host/0?password=s3cr3t&db=1", "redis://host/0?password=***&db=1"),
+        ("redis://host/0?pass%77ord=s3cr3t", "redis://host/0?pass%77ord=***"),
+        (
+            "rediss://h/0?ssl_password=a&sentinel_password=b",
+            "rediss://h/0?ssl_password=***&sentinel_password=***",
+        ),
+        ("redis://:p%40ss@host/0", "redis://:***@host/0"),
+        ("redis://app@host/0", "redis://app@host/0"),
+        ("redis://localhost:6379/0?db=3", "redis://localhost:6379/0?db=3"),
+        ("redis://[::1:s3cr3t@host", "redis://***"),
+    ],
+)
+def test_a_url_is_shown_without_its_secrets_however_it_is_written(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_urls_inside_a_line_lose_their_secrets() -> None:
+    line = (
+        "cannot use REDIS://app:p@ss@host/0, then unix://:s3cr3t@/run/r.sock; "
+        "tried redis://h:6379/0?password=q-s3cr3t at http://u:web-s3cr3t@proxy/x"
+    )
+    scrubbed = scrub(line)
+    assert "ss@host" not in scrubbed and "s3cr3t" not in scrubbed
+    assert scrubbed == (
+        "cannot use redis://app:***@host/0, then unix://:***@/run/r.sock; "
+        "tried redis://h:6379/0?password=*** at http://u:***@proxy/x"
+    )
+
+
+def test_the_secrets_of_the_command_are_blanked_wherever_they_appear() -> None:
+    url = "redis://app:blue whale@host/0?sentinel_password=red%20fox"
+    secrets = url_secrets(url)
+    assert set(secrets) >= {"blue whale", "red%20fox", "red fox"}
+    line = "AUTH failed for blue whale; sentinel said red fox; redis://app:blue whale@host"
+    for formatter in (TextFormatter(secrets), JsonFormatter(secrets)):
+        out = formatter.format(record("redis refused reason=%s", line))
+        assert "whale" not in out and "fox" not in out, out
+
+
+def test_a_secret_too_short_to_tell_from_ordinary_text_is_left_to_url_parsing() -> None:
+    out = TextFormatter(url_secrets("redis://:pw@host/0")).format(
+        record("connected to redis://:pw@host/0 pwd=%s", "/srv")
+    )
+    assert out.endswith("connected to redis://:***@host/0 pwd=/srv")
+
+
+FORGED = "r1\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succeeded id=x\x1b]0;pwned\x07"
+
+
+def test_text_lines_escape_control_characters_of_every_field() -> None:
+    out = TextFormatter().format(
+        record("job started id=%s task=%s", FORGED, "t\u202eexe.\x9b2J\u2028x")
+    )
+    assert "\n" not in out and "\x1b" not in out and "\x07" not in out
+    assert "\x9b" not in out and "\u202e" not in out and "\u2028" not in out
+    assert out.endswith(
+        "job started id=r1\\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succeeded "
+        "id=x\\x1b]0;pwned\\x07 task=t\\u202eexe.\\x9b2J\\u2028x"
+    )
+
+
+def test_a_traceback_keeps_its_lines_but_each_message_stays_on_one() -> None:
+    try:
+        try:
+            raise KeyError(FORGED)
+        except KeyError as cause:
+            raise ValueError(f"bad argument {FORGED}") from cause
+    except ValueError as exc:
+        out = TextFormatter().format(record("job failed id=%s", "1", exc=exc))
+    lines = out.splitlines()
+    assert lines[1] == "Traceback (most recent call last):"
+    assert [line for line in lines[1:] if line.startswith("2026-")] == []
+    assert "\x1b" not in out
+    assert lines[-1] == (
+        "ValueError: bad argument r1\\n2026-01-01 00:00:00,000 INFO scheduler.execution: "
+        "job succeeded id=x\\x1b]0;pwned\\x07"
+    )
+    assert any(line.startswith("KeyError: ") and "\\n" in line for line in lines)
+
+
+def test_json_lines_stay_one_line_and_keep_the_value_exactly() -> None:
+    value = FORGED + "\x7f\x9b\u2028\u202e"
+    try:
+        raise ValueError(value)
+    except ValueError as exc:
+        line = JsonFormatter().format(record("job failed id=%s", value, exc=exc))
+    assert "\n" not in line
+    assert [c for c in line if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F] == []
+    assert "\u2028" not in line and "\u202e" not in line
+    document = json.loads(line)
+    assert document["id"] == value
+    assert document["error"] == repr(ValueError(value))
