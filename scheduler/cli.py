@@ -21,7 +21,14 @@ from dateutil.parser import isoparse
 
 from .clock import Clock, SystemClock
 from .describe import utc_text
-from .errors import BadSetting, ConfigError, RedisUnavailable, RuleError, SchedulerError
+from .errors import (
+    BadSetting,
+    ConfigError,
+    RedisUnavailable,
+    RuleError,
+    ScheduleNotFound,
+    SchedulerError,
+)
 from .planner import Fire, select_jobs, upcoming
 from .rules import LAST_INSTANT, parse_duration
 from .schedule import Job, Schedule, load_schedule
@@ -67,6 +74,18 @@ def cli() -> None:
 def schedule_path(value: str | None) -> str:
     """The SCHEDULE argument, else ``$SCHEDULER_SCHEDULE``, else ``schedule.yml``."""
     return value or os.environ.get("SCHEDULER_SCHEDULE") or "schedule.yml"
+
+
+def optional_schedule(value: str | None) -> Schedule | None:
+    """The schedule at ``value``, else at ``$SCHEDULER_SCHEDULE`` (either must load), else
+    ``schedule.yml`` if there is one; None if none was named and there is none."""
+    explicit = value or os.environ.get("SCHEDULER_SCHEDULE")
+    try:
+        return load_schedule(explicit or "schedule.yml")
+    except ScheduleNotFound:
+        if explicit:
+            raise
+        return None
 
 
 schedule_argument = click.argument("schedule", required=False, metavar="[SCHEDULE]")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -15,13 +14,13 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from .errors import BadSetting, ConfigError, RedisUnavailable, ScheduleNotFound
+from .cli import optional_schedule
+from .errors import BadSetting, ConfigError, RedisUnavailable
 from .jobs import check_queue_name
 from .keys import Keys
 from .logs import configure_logging
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, redis_from_url
 from .registry import AllowList
-from .schedule import load_schedule
 from .worker import Worker, WorkerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,14 +182,8 @@ def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Red
 
 def schedule_tasks(path: str | None) -> list[str]:
     """The tasks named in the schedule at ``path`` (or the default file, if it exists)."""
-    explicit = path or os.environ.get("SCHEDULER_SCHEDULE")
-    try:
-        schedule = load_schedule(explicit or "schedule.yml")
-    except ScheduleNotFound:
-        if explicit:
-            raise
-        return []
-    return sorted({job.task for job in schedule.jobs.values()})
+    schedule = optional_schedule(path)
+    return sorted({job.task for job in schedule.jobs.values()}) if schedule else []
 
 
 def import_modules(names: Sequence[str]) -> None:
