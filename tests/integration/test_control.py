@@ -445,3 +445,76 @@ def test_status_reads_the_schedule_named_by_the_variable_the_argument_or_the_opt
         assert [j["job"] for j in cli.json("status", *given)["jobs"]] == names  # type: ignore[index]
     code, _, err = cli("status", "nope.yml")
     assert code == 2 and "nope.yml" in err and len(err.splitlines()) == 1
+
+
+# -- the dead set ------------------------------------------------------------------------
+
+
+def bury(client: redis.Redis, namespace: str, job_id: str, died: int, **fields: object) -> None:
+    """Put a dead job straight into the dead set."""
+    record = {"v": 1, "id": job_id, "task": "tests.tasks:add", "args": [], "kwargs": {}}
+    record |= {"queue": "default", "attempt": 4, "retries": 3, "enqueued_at": T0}
+    record |= {"error": "ValueError: boom", "traceback": "Traceback ...", "failed_at": died}
+    record |= fields
+    keys = Keys(namespace)
+    client.zadd(keys.dead(), {job_id: died})
+    client.hset(keys.dead_jobs(), job_id, json.dumps(record))
+
+
+def test_dead_show_prints_utc_times_and_ids_may_be_a_unique_start(
+    cli: Cli, client: redis.Redis, namespace: str
+) -> None:
+    bury(client, namespace, "7f3a01", T0 + 1)
+    bury(client, namespace, "7f3b02", T0 + 2)
+    bury(client, namespace, "8c0003", T0 + 3, schedule="nightly", scheduled_for=T0)
+    code, out, _ = cli("dead", "show", "8c")
+    assert code == 0
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    assert fields["id"] == '"8c0003"'
+    assert fields["failed_at"] == "2026-01-01T00:00:03Z"
+    assert fields["enqueued_at"] == fields["scheduled_for"] == "2026-01-01T00:00:00Z"
+    assert cli.json("dead", "show", "8c0003")["failed_at"] == T0 + 3  # type: ignore[index]
+
+    code, out, err = cli("dead", "show", "7f")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "dead job id '7f' is ambiguous: 2 dead jobs start with it (give more characters)"
+    ]
+    code, _, err = cli("dead", "show", "9")
+    assert (code, err) == (2, "no dead job with an id that is or starts with '9'\n")
+
+    assert cli("dead", "purge", "8c0", "7f3")[0] == 2  # 7f3 is ambiguous: nothing is purged
+    assert client.zcard(Keys(namespace).dead()) == 3
+    assert cli.json("dead", "retry", "7f3a") == {"retried": 1}
+    assert cli.json("dead", "purge", "7f", "8c0") == {"purged": 2}  # 7f: 7f3b02 alone now
+    assert cli("dead", "purge", "7f")[0] == 1  # nothing there any more
+
+
+def test_dead_list_filters_by_task_queue_job_and_error_and_shows_the_schedule_job(
+    cli: Cli, client: redis.Redis, namespace: str
+) -> None:
+    bury(client, namespace, "a", T0 + 1, task="myapp.mail:send_welcome", queue="mailers")
+    bury(client, namespace, "b", T0 + 2, schedule="nightly", error="JobTimeout: ran past 60s")
+    bury(client, namespace, "c", T0 + 3, schedule="nightly", queue="reports")
+    bury(client, namespace, "d", T0 + 4, task="myapp.mail:send_digest", error="SMTP TIMEOUT")
+
+    def ids(*filters: str) -> list[str]:
+        return [row["id"] for row in cli.json("dead", "list", *filters)]  # type: ignore[union-attr]
+
+    assert ids() == ["d", "c", "b", "a"]
+    assert ids("--task", "myapp.mail") == ["d", "a"]
+    assert ids("--task", "send_welcome") == ["a"]
+    assert ids("--queue", "mailers") == ["a"]
+    assert ids("--queue", "mail") == []  # a queue is named exactly
+    assert ids("--job", "nightly") == ["c", "b"]
+    assert ids("--error", "timeout") == ["d", "b"]  # any case
+    assert ids("--job", "nightly", "--error", "timeout") == ["b"]
+    assert ids("--error", "timeout", "--limit", "1") == ["d"]
+
+    code, out, _ = cli("dead", "list", "--job", "nightly", "--limit", "1")
+    assert code == 0
+    row, more = out.splitlines()
+    assert row.startswith("c  2026-01-01T00:00:03Z  tests.tasks:add  queue reports  job nightly")
+    assert more == "1 of 2 matching dead jobs shown (--limit for more)"
+    assert "  job -  " in cli("dead", "list", "--task", "send_welcome")[1]
+    assert cli("dead", "list", "--queue", "nope")[1] == "no dead job matches\n"
