@@ -271,6 +271,8 @@ def render(status: dict[str, Any]) -> str:
 
 def _pause_text(pause: dict[str, Any]) -> str:
     """``paused by ops@host since 2026-01-01T00:00:00Z: maintenance window``."""
+    if not isinstance(pause, dict):
+        return "paused (its pause record cannot be read)"
     at = pause.get("at")
     since = f" since {iso(at)}" if isinstance(at, (int, float)) else ""
     reason = pause.get("reason")
