@@ -132,6 +132,7 @@ def report(web: TestClient, dead_id: str, requests: int, server: EmbeddedRedis) 
         ("retries", "/retries"),
         ("dead jobs, first page (50)", "/dead"),
         ("dead jobs, last page", "/dead?page=200"),
+        ("dead jobs, filtered (all 10,000 read)", "/dead?error=refused&task=sync"),
         ("one dead job", f"/dead/{dead_id}"),
     ]
     version = redis.Redis(port=server.port).info()["redis_version"]

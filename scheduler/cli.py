@@ -11,9 +11,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -27,6 +28,7 @@ from .errors import (
     RedisUnavailable,
     RuleError,
     ScheduleInvalid,
+    ScheduleNotFound,
     SchedulerError,
     printable,
 )
@@ -73,9 +75,30 @@ def cli() -> None:
     """Recurring jobs from one YAML file, enqueued exactly once per fire time."""
 
 
+T = TypeVar("T")
+
+
 def schedule_path(value: str | None) -> str:
     """The SCHEDULE argument, else ``$SCHEDULER_SCHEDULE``, else ``schedule.yml``."""
     return value or os.environ.get("SCHEDULER_SCHEDULE") or "schedule.yml"
+
+
+def optional_schedule_file(value: str | None, read: Callable[[str], T]) -> T | None:
+    """``read`` of the schedule at ``value``, else at ``$SCHEDULER_SCHEDULE`` (either must
+    exist), else of ``schedule.yml`` if there is one; None if none was named and there is
+    none."""
+    explicit = value or os.environ.get("SCHEDULER_SCHEDULE")
+    try:
+        return read(explicit or "schedule.yml")
+    except ScheduleNotFound:
+        if explicit:
+            raise
+        return None
+
+
+def optional_schedule(value: str | None) -> Schedule | None:
+    """The schedule ``optional_schedule_file`` finds, loaded."""
+    return optional_schedule_file(value, load_schedule)
 
 
 schedule_argument = click.argument("schedule", required=False, metavar="[SCHEDULE]")

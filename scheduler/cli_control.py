@@ -7,6 +7,7 @@ file (``--schedule``, ``$SCHEDULER_SCHEDULE``, ``schedule.yml``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import json
@@ -31,6 +32,7 @@ from .cli import (
 from .cli_redis import connect, redis_options, safe_namespace
 from .clock import RedisClock
 from .control import BackfillFire, Control, dead_summary
+from .deadset import DeadFilter
 from .describe import utc_text
 from .errors import printable, printable_lines
 from .keys import Keys
@@ -98,8 +100,9 @@ def pause(job_name: str, reason: str | None, by: str | None, schedule_file: str 
     _job(control, job_name, schedule_file)
     who = by or f"{getpass.getuser()}@{socket.gethostname()}"
     done = control.pause(job_name, who, reason)
-    why = f" ({reason})" if reason else ""
-    _emit(as_json, dataclasses.asdict(done), f"{job_name}: paused by {who}{why}")
+    why = f" ({done.reason})" if done.reason else ""
+    text = f"{job_name}: paused by {done.by}{why} since {utc_text(done.at)}"
+    _emit(as_json, dataclasses.asdict(done), text)
 
 
 @click.command()
@@ -197,38 +200,81 @@ def dead() -> None:
     "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
     help="How many to list.",
 )  # fmt: skip
+@click.option("--task", default=None, metavar="TEXT", help="Only tasks whose name contains TEXT.")
+@click.option("--queue", default=None, metavar="Q", help="Only jobs of queue Q.")
+@click.option("--job", default=None, metavar="NAME", help="Only runs of schedule job NAME.")
+@click.option(
+    "--error", default=None, metavar="TEXT", help="Only errors that contain TEXT (ignoring case)."
+)
 @_options
-def dead_list(limit: int, as_json: bool, redis_url: str, namespace: str) -> None:
-    """The newest dead jobs, newest first."""
-    rows = [dead_summary(job) for job in _control(redis_url, namespace).dead(limit)]
+def dead_list(
+    limit: int,
+    task: str | None,
+    queue: str | None,
+    job: str | None,
+    error: str | None,
+    as_json: bool,
+    redis_url: str,
+    namespace: str,
+) -> None:
+    """The newest dead jobs (that match the filters), newest first."""
+    where = DeadFilter(task=task, queue=queue, job=job, error=error)
+    found, total = _control(redis_url, namespace).dead(limit, where)
+    rows = [dead_summary(dead) for dead in found]
+    _emit(as_json, rows, _dead_lines(rows, total, bool(where)))
+
+
+def _dead_lines(rows: list[dict[str, Any]], total: int, filtered: bool) -> str:
     lines = [
         printable(
-            f"{r['id']}  {utc_text(r['failed_at'])}  {r['task']}  attempt {r['attempt']}  "
-            f"{r['error']}"
+            f"{r['id']}  {_when(r['failed_at'])}  {r['task']}  queue {r['queue']}"
+            f"  job {r['schedule'] or '-'}  attempt {r['attempt']}  {r['error']}"
         )
         for r in rows
     ]
-    _emit(as_json, rows, "\n".join(lines) or "the dead set is empty")
+    if total > len(rows):
+        which = "matching dead jobs" if filtered else "dead jobs"
+        lines.append(f"{len(rows)} of {total} {which} shown (--limit for more)")
+    if not lines:
+        return "no dead job matches" if filtered else "the dead set is empty"
+    return "\n".join(lines)
 
 
 @dead.command(name="show")
-@click.argument("job_id")
+@click.argument("job_id", metavar="ID")
 @_options
 def dead_show(job_id: str, as_json: bool, redis_url: str, namespace: str) -> None:
-    """One dead job: its payload, error and traceback."""
-    job = _control(redis_url, namespace).dead_job(job_id)
-    record = job.record
-    text = "\n".join(
-        [f"{k}: {json.dumps(v)}" for k, v in record.items() if k != "traceback"]
-        + ["traceback:", str(record.get("traceback", "")).rstrip()]
-    )
-    _emit(as_json, record, text)
+    """One dead job (ID or a unique start of it): its payload, error and traceback."""
+    record = _control(redis_url, namespace).dead_job(job_id).record
+    _emit(as_json, record, _dead_text(record))
 
 
-def _ids_or_all(ids: Sequence[str], every: bool) -> list[str] | None:
+_TIME_FIELDS = ("enqueued_at", "scheduled_for", "expires_at", "failed_at")
+
+
+def _dead_text(record: dict[str, Any]) -> str:
+    """A dead job's record, a field a line (times in UTC), its traceback last."""
+    lines = [
+        f"{name}: {_when(value) if name in _TIME_FIELDS else json.dumps(value)}"
+        for name, value in record.items()
+        if name != "traceback"
+    ]
+    lines += ["traceback:", str(record.get("traceback") or "").rstrip()]
+    return "\n".join(lines)
+
+
+def _when(value: object) -> str:
+    """An instant as UTC text; anything else (a damaged record) as its JSON."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError, OSError):
+            return utc_text(value)
+    return json.dumps(value)
+
+
+def _ids_or_all(control: Control, ids: Sequence[str], every: bool) -> list[str] | None:
     if bool(ids) == every:
         raise click.UsageError("give job ids, or --all")
-    return None if every else list(ids)
+    return None if every else control.resolve_dead_ids(list(ids))
 
 
 @dead.command(name="retry")
@@ -238,7 +284,8 @@ def _ids_or_all(ids: Sequence[str], every: bool) -> list[str] | None:
 def dead_retry(job_ids: Sequence[str], every: bool, as_json: bool, redis_url: str,
                namespace: str) -> None:  # fmt: skip
     """Enqueue dead jobs again, as fresh first attempts."""
-    count = _control(redis_url, namespace).retry_dead(_ids_or_all(job_ids, every))
+    control = _control(redis_url, namespace)
+    count = control.retry_dead(_ids_or_all(control, job_ids, every))
     _emit(as_json, {"retried": count}, f"{count} dead jobs enqueued again")
     sys.exit(0 if count or every else 1)
 
@@ -250,7 +297,8 @@ def dead_retry(job_ids: Sequence[str], every: bool, as_json: bool, redis_url: st
 def dead_purge(job_ids: Sequence[str], every: bool, as_json: bool, redis_url: str,
                namespace: str) -> None:  # fmt: skip
     """Delete dead jobs for good."""
-    count = _control(redis_url, namespace).purge_dead(_ids_or_all(job_ids, every))
+    control = _control(redis_url, namespace)
+    count = control.purge_dead(_ids_or_all(control, job_ids, every))
     _emit(as_json, {"purged": count}, f"{count} dead jobs deleted")
     sys.exit(0 if count or every else 1)
 

@@ -9,7 +9,6 @@ line (docs/security.md).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -17,7 +16,8 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from .errors import BadSetting, RedisUnavailable, ScheduleNotFound, TaskNotFound
+from .cli import optional_schedule_file
+from .errors import BadSetting, RedisUnavailable, TaskNotFound
 from .jobs import check_queue_name
 from .keys import Keys
 from .logs import configure_logging, redact_url, scrub, url_secrets
@@ -291,15 +291,8 @@ def worker_tasks(
 
 
 def worker_schedule(path: str | None) -> ScheduleFile | None:
-    """The schedule file whose tasks may run: ``path``, else ``$SCHEDULER_SCHEDULE``, else
-    ``schedule.yml`` if there is one."""
-    explicit = path or os.environ.get("SCHEDULER_SCHEDULE")
-    try:
-        return ScheduleFile(explicit or "schedule.yml")
-    except ScheduleNotFound:
-        if explicit:
-            raise
-        return None
+    """The schedule file whose tasks may run, found as by ``optional_schedule``."""
+    return optional_schedule_file(path, ScheduleFile)
 
 
 def follow_tasks(file: ScheduleFile) -> Follow:

@@ -10,7 +10,7 @@ from types import FrameType
 import click
 import redis
 
-from .cli import schedule_argument, schedule_path
+from .cli import optional_schedule, schedule_argument, schedule_path
 from .cli_redis import connect, log_options, metrics_options, redis_options, safe_namespace
 from .clock import RedisClock
 from .dev import run_dev
@@ -89,21 +89,28 @@ def _handle_signals(loop: RunLoop) -> None:
 
 
 @click.command()
+@schedule_argument
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option(
-    "--schedule", "schedule_file", default=None, metavar="FILE",
-    help="Read jobs from FILE when no leader has published its schedule yet.",
-)  # fmt: skip
+    "--schedule",
+    "schedule_file",
+    default=None,
+    metavar="FILE",
+    help="Read jobs from FILE (same as SCHEDULE) when no leader has published its schedule "
+    "[default: $SCHEDULER_SCHEDULE, else schedule.yml if present].",
+)
 @redis_options
-def status(as_json: bool, schedule_file: str | None, redis_url: str, namespace: str) -> None:
+def status(
+    schedule: str | None, as_json: bool, schedule_file: str | None, redis_url: str, namespace: str
+) -> None:
     """Show the leader, scheduler processes, each job's next and last fire, queue depths."""
+    if schedule and schedule_file and schedule != schedule_file:
+        raise click.UsageError("give the schedule as SCHEDULE or as --schedule, not both")
     client = connect(redis_url, timeout=5.0)
     keys = Keys(safe_namespace(namespace))
     clock = RedisClock(client)
-    schedule = published_schedule(client, keys)
-    if schedule is None and schedule_file is not None:
-        schedule = load_schedule(schedule_path(schedule_file))
-    report = gather(client, keys, clock.now(), schedule)
+    running = published_schedule(client, keys) or optional_schedule(schedule or schedule_file)
+    report = gather(client, keys, clock.now(), running)
     click.echo(json.dumps(report, indent=2) if as_json else printable_lines(render(report)))
     sys.exit(0)
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import redis
 
 from .clock import Clock
+from .deadset import DeadFilter, DeadJob, read_dead, read_one, resolve_ids
 from .errors import UnknownJob
 from .jobs import build_payload, encode
 from .keys import Keys, as_text
-from .queue import DeadJob, Queue
+from .queue import Queue
 from .schedule import Job
 from .scripts import Scripts
 
@@ -31,6 +33,17 @@ class Pause:
     by: str
     at: float
     reason: str | None
+
+
+def _pause_of(name: str, raw: bytes | str | None) -> Pause | None:
+    """The pause record of ``name``; None if there is none or it cannot be read."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        return Pause(name, str(value["by"]), float(value["at"]), value.get("reason"))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -76,10 +89,25 @@ class Control:
         return str(payload["id"])
 
     def pause(self, name: str, by: str, reason: str | None = None) -> Pause:
-        """Pause a job: the leader enqueues none of its fires until it is resumed."""
-        pause = Pause(name, by, self.clock.now(), reason)
-        self.client.hset(self.keys.paused(), name, json.dumps(asdict(pause)))
-        return pause
+        """Pause a job: the leader enqueues none of its fires until it is resumed.
+
+        Pausing a paused job keeps when it was paused; a ``reason`` replaces the reason
+        and who paused it, no reason keeps both. Returns the pause in force."""
+        key = self.keys.paused()
+        with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    old = _pause_of(name, pipe.hget(key, name))
+                    pause = Pause(name, by, self.clock.now(), reason)
+                    if old is not None:
+                        pause = old if reason is None else replace(pause, at=old.at)
+                    pipe.multi()
+                    pipe.hset(key, name, json.dumps(asdict(pause)))
+                    pipe.execute()
+                    return pause
+                except redis.WatchError:
+                    continue  # paused or resumed meanwhile: read it again
 
     def resume(self, name: str) -> bool:
         """Resume a job; its missed fires then follow its misfire settings. False if it was
@@ -124,28 +152,30 @@ class Control:
 
     # -- the dead set ----------------------------------------------------------------------
 
-    def dead(self, limit: int = 50) -> list[DeadJob]:
-        """The newest dead jobs, newest first."""
-        return self.queue.dead(limit)
+    def dead(self, limit: int = 50, where: DeadFilter | None = None) -> tuple[list[DeadJob], int]:
+        """The newest ``limit`` dead jobs that match ``where``, newest first, and how many
+        match in all."""
+        return read_dead(self.client, self.keys, 0, limit, where)
 
     def dead_job(self, job_id: str) -> DeadJob:
-        """One dead job; UnknownJob if the dead set does not hold it."""
-        raw = self.client.hget(self.keys.dead_jobs(), job_id)
-        if raw is None:
-            raise UnknownJob(f"no dead job with id {job_id}")
-        record = json.loads(raw)
-        return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error")), record)
+        """One dead job, by its id or a unique prefix of it; UnknownJob if the dead set
+        holds none, or several with that prefix."""
+        [full] = resolve_ids(self.client, self.keys, [job_id])
+        dead = read_one(self.client, self.keys, full)
+        if dead is None:
+            raise UnknownJob(f"no dead job with an id that is or starts with {job_id!r}")
+        return dead
 
     def retry_dead(self, job_ids: list[str] | None = None) -> int:
         """Enqueue dead jobs again (all of them when ``job_ids`` is None); how many went."""
-        ids = job_ids if job_ids is not None else self._all_dead_ids()
+        ids = job_ids if job_ids is not None else self.dead_ids()
         if len(ids) == 1:
             return int(self.queue.retry_dead(ids[0]))  # one id: an unreadable payload says so
         return self.queue.retry_dead_many(ids)[0]
 
     def purge_dead(self, job_ids: list[str] | None = None) -> int:
         """Delete dead jobs (all of them when ``job_ids`` is None); how many were deleted."""
-        ids = job_ids if job_ids is not None else self._all_dead_ids()
+        ids = job_ids if job_ids is not None else self.dead_ids()
         if not ids:
             return 0
         pipe = self.client.pipeline(transaction=True)
@@ -154,8 +184,16 @@ class Control:
         removed, _ = pipe.execute()
         return int(removed)
 
-    def _all_dead_ids(self) -> list[str]:
-        return [as_text(i) for i in self.client.zrange(self.keys.dead(), 0, -1)]
+    def resolve_dead_ids(self, given: list[str]) -> list[str]:
+        """Ids as a user types them (whole, or a unique prefix) as full ids; see
+        ``deadset.resolve_ids``."""
+        return resolve_ids(self.client, self.keys, given)
+
+    def dead_ids(self, where: DeadFilter | None = None) -> list[str]:
+        """Every id of the dead set, or of its jobs that match ``where``."""
+        if not where:
+            return [as_text(i) for i in self.client.zrange(self.keys.dead(), 0, -1)]
+        return [dead.id for dead in read_dead(self.client, self.keys, 0, sys.maxsize, where)[0]]
 
     # -- queues and health -----------------------------------------------------------------
 
@@ -205,13 +243,12 @@ class Control:
 
 def dead_summary(job: DeadJob) -> dict[str, Any]:
     """The fields of a dead job worth a line in a list."""
-    record = job.record
     return {
         "id": job.id,
-        "task": record.get("task"),
-        "queue": record.get("queue"),
-        "schedule": record.get("schedule"),
-        "attempt": record.get("attempt"),
+        "task": job.task,
+        "queue": job.queue,
+        "schedule": job.schedule,
+        "attempt": job.record.get("attempt"),
         "failed_at": job.failed_at,
         "error": job.error,
     }

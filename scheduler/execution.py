@@ -24,7 +24,7 @@ from typing import Any
 
 from .clock import Clock
 from .consumer import Delivery, Settlement
-from .errors import TaskNotAllowed
+from .errors import JobTimeout, TaskNotAllowed, TaskNotFound
 from .jobs import (
     QueuedJob,
     dead_record,
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 OK, EXPIRED, RETRY, DEAD = "ok", "expired", "retry", "dead"
 _ERROR_CHARS = 500
 _TRACEBACK_CHARS = 16_000
+# Failures whose error line says it all: their traceback would be the worker's own frames
+# (and the import machinery's), so the final failure is logged without it. The dead set
+# keeps it.
+_SAID_IN_ONE_LINE = (TaskNotFound, JobTimeout)
 
 
 @dataclass(slots=True)
@@ -155,7 +159,8 @@ class TaskRunner:
             return Outcome(delivery, RETRY, duration, error, None, finished, retry_in, job.schedule)
         log.error(
             "job failed id=%s task=%s queue=%s duration=%.3fs attempt=%d dead=true error=%r",
-            job.id, job.task, job.queue, duration, job.attempt, error, exc_info=exc,
+            job.id, job.task, job.queue, duration, job.attempt, error,
+            exc_info=None if isinstance(exc, _SAID_IN_ONE_LINE) else exc,
         )  # fmt: skip
         trace = "".join(traceback.format_exception(exc))[-_TRACEBACK_CHARS:]
         return Outcome(delivery, DEAD, duration, error, trace, finished, schedule=job.schedule)

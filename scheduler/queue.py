@@ -1,4 +1,5 @@
-"""The application's side of the job queue: enqueue jobs, read queue depths and the dead set.
+"""The application's side of the job queue: enqueue jobs, read queue depths and the dead set
+(whose entries ``scheduler.deadset`` reads).
 
 >>> with Queue.from_url("redis://localhost:6379/0", namespace="scheduler") as q:
 ...     q.enqueue("myapp.jobs:send_welcome", 42, queue="mailers")
@@ -10,13 +11,13 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import redis
 
 from .clock import Clock, RedisClock
+from .deadset import DeadFilter, DeadJob, read_dead
 from .errors import PayloadError
 from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, build_payload, check_queue_name, encode, run_at
 from .keys import Keys, as_text
@@ -31,16 +32,6 @@ def redis_from_url(url: str | None = None, **options: Any) -> redis.Redis:
     url = url or os.environ.get("SCHEDULER_REDIS_URL") or DEFAULT_REDIS_URL
     options.setdefault("health_check_interval", 30)
     return redis.Redis.from_url(url, **options)
-
-
-@dataclass(frozen=True)
-class DeadJob:
-    """One entry of the dead set: the job's payload with why and when it died."""
-
-    id: str
-    failed_at: float
-    error: str
-    record: dict[str, Any]
 
 
 class Queue:
@@ -126,11 +117,10 @@ class Queue:
                 pipe.llen(self.keys.queue(name))
             return dict(zip(names, (int(d) for d in pipe.execute()), strict=True))
 
-    def dead(self, limit: int = 50) -> list[DeadJob]:
-        """The newest ``limit`` entries of the dead set, newest first."""
-        ids = [as_text(i) for i in self.client.zrevrange(self.keys.dead(), 0, limit - 1)]
-        records = self.client.hmget(self.keys.dead_jobs(), ids) if ids else []
-        return [_dead_job(job_id, raw) for job_id, raw in zip(ids, records, strict=True) if raw]
+    def dead(self, limit: int = 50, where: DeadFilter | None = None) -> list[DeadJob]:
+        """The newest ``limit`` entries of the dead set (those that match ``where``),
+        newest first."""
+        return read_dead(self.client, self.keys, 0, limit, where)[0]
 
     def dead_count(self) -> int:
         """How many jobs the dead set holds."""
@@ -240,11 +230,6 @@ class EnqueueBatch:
             return
         pending, self._pending = self._pending, []
         self._queue._scripts.run_many("enqueue", pending)
-
-
-def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:
-    record = json.loads(raw)
-    return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error", "")), record)
 
 
 def _fresh_payload(record: dict[str, Any], now: float) -> dict[str, Any]:

@@ -129,45 +129,94 @@ def _jobs(
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
     pauses = {as_text(k): json.loads(v) for k, v in paused.items()}
+    last_fires = [_fire(fired[0]) if fired else None for fired in replies[1::3]]
+    last_runs = [{as_text(k): as_text(v) for k, v in run.items()} for run in replies[2::3]]
+    fire_runs = _runs_of_fires(client, keys, jobs, last_fires, last_runs)
     rows = []
     for i, job in enumerate(jobs):
-        watermark, last_fired, last_run = replies[3 * i : 3 * i + 3]
-        rows.append(
-            _job_row(
-                job,
-                now,
-                watermark=watermark,
-                last_fired=last_fired,
-                last_run=last_run,
-                pause=pauses.get(job.name),
-            )
-        )
+        row = _job_row(job, now, replies[3 * i], last_fires[i], pauses.get(job.name))
+        row.update(_last_fields(fire_runs[i], last_fires[i] is not None))
+        row["last_run"] = _run_summary(last_runs[i])
+        rows.append(row)
     return rows
 
 
+def _fire(value: bytes | str | None) -> int | None:
+    """A fire instant as Redis stores it ("1767225600"); None for none (a triggered run)."""
+    return int(float(value)) if value not in (None, b"", "") else None
+
+
+def _runs_of_fires(
+    client: redis.Redis,
+    keys: Keys,
+    jobs: list[Job],
+    last_fires: list[int | None],
+    last_runs: list[dict[str, str]],
+) -> list[dict[str, str] | None]:
+    """For each job, the latest finished run of its last fire, or None if none has ended.
+
+    The last-outcome hash answers when it is that fire's; otherwise (a manual run ended
+    since, or the fire is still queued or running) the job's recent runs are searched."""
+    found: list[dict[str, str] | None] = []
+    search = []
+    for i, (fire, run) in enumerate(zip(last_fires, last_runs, strict=True)):
+        mine = fire is not None and _fire(run.get("fire")) == fire
+        found.append(run if mine else None)
+        if fire is not None and not mine:
+            search.append(i)
+    pipe = client.pipeline(transaction=False)
+    for i in search:
+        pipe.lrange(keys.runs(jobs[i].name), 0, -1)
+    for i, recent in zip(search, pipe.execute() if search else [], strict=True):
+        runs = (json.loads(raw) for raw in recent)
+        found[i] = next((run for run in runs if _fire(run.get("fire")) == last_fires[i]), None)
+    return found
+
+
 def _job_row(
-    job: Job,
-    now: float,
-    *,
-    watermark: bytes | None,
-    last_fired: list[bytes],
-    last_run: dict[bytes, bytes],
-    pause: dict[str, Any] | None,
+    job: Job, now: float, watermark: bytes | None, last_fire: int | None, pause: Any
 ) -> dict[str, Any]:
     after = int(float(watermark)) if watermark is not None else int(now)
-    run = {as_text(k): as_text(v) for k, v in last_run.items()}
+    if pause is not None:  # no fire goes in while paused: the next is one still to come
+        after = max(after, int(now))
     return {
         "job": job.name,
         "rule": f"{job.rule.kind}: {job.rule.text}",
         "description": job.rule.describe(),
         "timezone": job.timezone,
         "next": iso(job.rule.next_after(after)) if job.enabled else None,
-        "last": iso(int(float(last_fired[0]))) if last_fired else None,
+        "last": iso(last_fire),
+        "enabled": job.enabled,
+        "paused": pause,
+    }
+
+
+def _last_fields(run: dict[str, Any] | None, fired: bool) -> dict[str, Any]:
+    """The outcome of the last fire: ``pending`` while no run of it has ended."""
+    if run is None:
+        return {
+            "last_status": "pending" if fired else None,
+            "last_finished": None,
+            "last_error": None,
+        }
+    return {
         "last_status": run.get("status"),
         "last_finished": iso(float(run["finished_at"])) if "finished_at" in run else None,
         "last_error": run.get("error") or None,
-        "enabled": job.enabled,
-        "paused": pause,
+    }
+
+
+def _run_summary(run: dict[str, str]) -> dict[str, Any] | None:
+    """The latest finished run of the job, whichever fire (or manual trigger) it was."""
+    if not run:
+        return None
+    fire = _fire(run.get("fire"))
+    return {
+        "fire": iso(fire),
+        "status": run.get("status"),
+        "finished": iso(float(run["finished_at"])) if "finished_at" in run else None,
+        "error": run.get("error") or None,
+        "job_id": run.get("job_id"),
     }
 
 
@@ -214,5 +263,17 @@ def render(status: dict[str, Any]) -> str:
             f"  {job['job']:<24} next {job['next'] or '-':<21} last {job['last'] or '-':<21}"
             f" {job['last_status'] or '-':<8} {state}".rstrip()
         )
+        if job["paused"]:
+            lines.append(f"    {_pause_text(job['paused'])}")
     lines.append("queues: " + (", ".join(f"{q}={d}" for q, d in status["queues"].items()) or "-"))
     return "\n".join(lines)
+
+
+def _pause_text(pause: dict[str, Any]) -> str:
+    """``paused by ops@host since 2026-01-01T00:00:00Z: maintenance window``."""
+    if not isinstance(pause, dict):
+        return "paused (its pause record cannot be read)"
+    at = pause.get("at")
+    since = f" since {iso(at)}" if isinstance(at, (int, float)) else ""
+    reason = pause.get("reason")
+    return f"paused by {pause.get('by') or '?'}{since}: {reason or '(no reason given)'}"

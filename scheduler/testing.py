@@ -205,7 +205,7 @@ class RecordingQueue:
         """The depth of every queue a job was enqueued to, by name."""
         return {name: self.depth(name) for name in sorted({j.queue for j in self.jobs})}
 
-    def dead(self, limit: int = 50) -> list[Any]:
+    def dead(self, limit: int = 50, where: Any = None) -> list[Any]:
         """Always empty: a double has no dead set."""
         return []
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from ..deadset import DeadFilter, read_dead, read_one
 from ..errors import ScheduleInvalid
 from ..keys import Keys, as_text
 from ..schedule import Job, Schedule, parse_schedule
@@ -229,30 +230,23 @@ def job_runs(client: redis.Redis, keys: Keys, name: str, limit: int = 50) -> lis
 # -- retries and the dead set ------------------------------------------------------------
 
 
-def dead_page(client: redis.Redis, keys: Keys, number: int, per_page: int = 50) -> Page:
-    """Page ``number`` of the dead set, newest first."""
-    start = (number - 1) * per_page
-    pipe = client.pipeline(transaction=False)
-    pipe.zcard(keys.dead())
-    pipe.zrevrange(keys.dead(), start, start + per_page - 1, withscores=True)
-    total, entries = pipe.execute()
-    pages = max(1, -(-int(total) // per_page))
+def dead_page(
+    client: redis.Redis, keys: Keys, number: int, per_page: int, where: DeadFilter
+) -> Page:
+    """Page ``number`` of the dead set (of its jobs that match ``where``), newest first."""
+    items, total = read_dead(client, keys, (number - 1) * per_page, per_page, where)
+    pages = max(1, -(-total // per_page))
     if number > pages:  # past the end (the set shrank): show the last page
-        return dead_page(client, keys, pages, per_page)
-    ids = [as_text(i) for i, _ in entries]
-    records = client.hmget(keys.dead_jobs(), ids) if ids else []
-    items = [
-        {**json.loads(raw), "id": job_id, "failed_at": score}
-        for job_id, score, raw in zip(ids, (s for _, s in entries), records, strict=True)
-        if raw is not None
-    ]
-    return Page(items, number, pages, int(total))
+        return dead_page(client, keys, pages, per_page, where)
+    return Page(items, number, pages, total)
 
 
 def dead_record(client: redis.Redis, keys: Keys, job_id: str) -> dict[str, Any] | None:
     """One dead job's record (payload, error, traceback, failed_at), or None."""
-    raw = client.hget(keys.dead_jobs(), job_id)
-    return None if raw is None else {**json.loads(raw), "id": job_id}
+    dead = read_one(client, keys, job_id)
+    if dead is None:
+        return None
+    return {**dead.record, "id": dead.id, "error": dead.error, "failed_at": dead.failed_at}
 
 
 def retries(client: redis.Redis, keys: Keys) -> Page:

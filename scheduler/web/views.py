@@ -6,10 +6,10 @@ fine without JavaScript; ``static/live.js`` refreshes them in place.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import redis
 from starlette.concurrency import run_in_threadpool
@@ -19,8 +19,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..clock import Clock
 from ..control import Control
+from ..deadset import DeadFilter
 from ..errors import PayloadError
-from ..keys import Keys, as_text
+from ..keys import Keys
 from ..schedule import Job, Schedule
 from . import actions, data
 from .guard import CSRF_FIELD, Guard, local_path
@@ -29,6 +30,8 @@ from .render import environment
 FLASH_COOKIE = "scheduler_flash"
 MAX_FORM_BYTES = 16_384
 MAX_REASON = 300
+MAX_FILTER = 200  # characters kept of a filter field
+DEAD_FILTERS = ("task", "queue", "job", "error")
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,13 @@ class Dashboard:
         return self.page(request, "retries.html", page=data.retries(self.client, self.keys))
 
     def dead_list(self, request: Request) -> Response:
-        """The dead set, newest first, a page at a time."""
+        """The dead set (or its jobs that match the filter), newest first, a page at a time."""
         per_page = self.settings.dead_per_page
         number = _int(request, "page", 1, 1, 10**6)
-        page = data.dead_page(self.client, self.keys, number, per_page)
-        return self.page(request, "dead.html", page=page)
+        where = _dead_filter(request.query_params)
+        page = data.dead_page(self.client, self.keys, number, per_page, where)
+        query = urlencode({k: v for k, v in asdict(where).items() if v})
+        return self.page(request, "dead.html", page=page, where=where, query=query)
 
     def dead_job(self, request: Request) -> Response:
         """One dead job: payload, error, traceback."""
@@ -199,15 +204,17 @@ class Dashboard:
         return f"{job_id}: deleted" if done else f"{job_id}: no longer dead"
 
     def dead_retry_all(self, request: Request, form: dict[str, str]) -> str:
-        """Enqueue every dead job again (those with no readable payload stay)."""
-        ids = [as_text(i) for i in self.client.zrange(self.keys.dead(), 0, -1)]
+        """Enqueue every dead job (that matches the form's filter) again; those with no
+        readable payload stay."""
+        ids = self.control.dead_ids(_dead_filter(form))
         sent, unreadable = actions.retry_all_dead(self.control.queue, ids)
         stayed = f"; {unreadable} without a readable payload stayed" if unreadable else ""
         return f"{sent} dead jobs enqueued again{stayed}"
 
     def dead_delete_all(self, request: Request, form: dict[str, str]) -> str:
-        """Empty the dead set."""
-        return f"{self.control.purge_dead(None)} dead jobs deleted"
+        """Empty the dead set, or delete its jobs that match the form's filter."""
+        count = self.control.purge_dead(self.control.dead_ids(_dead_filter(form)))
+        return f"{count} dead jobs deleted"
 
     def retry_now(self, request: Request, form: dict[str, str]) -> str:
         """Make a waiting retry due now."""
@@ -220,6 +227,12 @@ class Dashboard:
         queue, job_id = request.path_params["queue"], request.path_params["job_id"]
         done = actions.delete_delayed(self.client, self.keys, queue, job_id)
         return f"{job_id}: deleted" if done else f"{job_id}: no longer waiting"
+
+
+def _dead_filter(fields: Mapping[str, str]) -> DeadFilter:
+    """The dead-set filter of a query string or form: task, queue, job, error."""
+    given = {name: fields.get(name, "").strip()[:MAX_FILTER] or None for name in DEAD_FILTERS}
+    return DeadFilter(**given)
 
 
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:

@@ -111,6 +111,32 @@ def test_a_dead_job_is_inspected_retried_and_then_runs(page: Any, stack: Stack) 
     expect(runs.nth(1)).to_contain_text("dead")
 
 
+def test_the_dead_set_is_filtered_and_only_the_matches_are_retried(page: Any, stack: Stack) -> None:
+    web = stack.serve()
+    control = Control(stack.client, stack.keys, stack.clock)
+    flaky = control.trigger(parse_schedule(SCHEDULE, "schedule.yml").jobs["flaky"])
+    missing = control.queue.enqueue("tests.browser.nowhere:run", retries=0)
+    stack.work()  # both die at once: one raises, the other cannot be imported
+
+    page.goto(web.url + "/dead")
+    form = page.locator("form.filter")
+    form.get_by_label("Error").fill("UPSTREAM")
+    form.get_by_role("button", name="Filter").click()
+    expect(page.locator("#dead-jobs tbody tr")).to_have_count(1)
+    expect(page.locator(f'tr[data-id="{flaky}"]')).to_be_visible()
+    expect(form.get_by_label("Error")).to_have_value("UPSTREAM")
+    assert "error=UPSTREAM" in page.url
+
+    tasks.BROKEN["flaky"] = False
+    page.get_by_role("button", name="Retry the 1 matching").click()
+    expect(page.locator(".flash")).to_have_text("1 dead jobs enqueued again")
+    expect(page.locator("main")).to_contain_text("No dead job matches.")
+    assert stack.work() == 1
+    page.goto(web.url + "/dead")
+    expect(page.locator("#dead-jobs tbody tr")).to_have_count(1)
+    expect(page.locator(f'tr[data-id="{missing}"]')).to_contain_text("TaskNotFound")
+
+
 def test_without_the_token_a_request_is_refused_and_with_it_once_the_browser_is_in(
     page: Any, stack: Stack
 ) -> None:

@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -18,9 +20,12 @@ from scheduler.cli import main
 from scheduler.clock import FakeClock
 from scheduler.keys import Keys
 from scheduler.leader import LeaseSettings
+from scheduler.registry import AllowList
 from scheduler.runloop import RunLoop, RunSettings
 from scheduler.watch import ScheduleFile
+from scheduler.worker import Worker
 from tests.helpers import run_cli
+from tests.integration.conftest import WorkerFactory
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -348,3 +353,168 @@ def test_a_bad_namespace_is_one_line_and_exit_2(
     done = subprocess.run(worker, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr == "error: invalid namespace 'bad ns!': use 1-64 of A-Z a-z 0-9 _ . : -\n"
+
+
+# -- status ------------------------------------------------------------------------------
+
+
+def job_status(cli: Cli, name: str, *args: str) -> dict[str, Any]:
+    [job] = [j for j in cli.json("status", *args)["jobs"] if j["job"] == name]  # type: ignore[index]
+    return job  # type: ignore[no-any-return]
+
+
+def test_status_text_says_who_paused_a_job_when_and_why_and_its_next_fire_is_to_come(
+    cli: Cli, client: redis.Redis, leader: tuple[RunLoop, FakeClock]
+) -> None:
+    loop, clock = leader
+    clock.advance(60)
+    loop.step()  # minutely fired at 00:01: its watermark stays there while it is paused
+    cli("pause", "minutely", "--reason", "maintenance window", "--by", "ops")
+    for _ in range(5):
+        clock.advance(60)
+        loop.step()
+    seconds, _ = client.time()
+    now = datetime.fromtimestamp(seconds, timezone.utc).isoformat()[:19] + "Z"
+    job = job_status(cli, "minutely")
+    assert job["next"] > now  # the next fire is one still to come, not 00:02 (long past)
+    since = datetime.fromtimestamp(job["paused"]["at"], timezone.utc).isoformat()[:19] + "Z"
+
+    code, out, _ = cli("status")
+    assert code == 0
+    lines = out.splitlines()
+    [row] = [i for i, line in enumerate(lines) if line.strip().startswith("minutely ")]
+    assert f"next {job['next']}" in lines[row] and lines[row].endswith("paused")
+    assert lines[row + 1].strip() == f"paused by ops since {since}: maintenance window"
+
+
+def test_pausing_again_without_a_reason_keeps_the_reason_and_since_when(
+    cli: Cli, leader: tuple[RunLoop, FakeClock]
+) -> None:
+    cli("pause", "minutely", "--reason", "db migration", "--by", "alice")
+    first = job_status(cli, "minutely")["paused"]
+    code, out, _ = cli("pause", "minutely", "--by", "bob")
+    assert code == 0
+    assert "paused by alice (db migration)" in out
+    assert job_status(cli, "minutely")["paused"] == first
+    cli("pause", "minutely", "--reason", "still migrating", "--by", "carol")
+    again = job_status(cli, "minutely")["paused"]
+    assert (again["by"], again["reason"], again["at"]) == ("carol", "still migrating", first["at"])
+
+
+def test_status_shows_the_outcome_of_the_last_fire_not_of_another_run(
+    cli: Cli, leader: tuple[RunLoop, FakeClock], schedule: Path, make_worker: WorkerFactory
+) -> None:
+    loop, clock = leader
+    runs, refuses = make_worker(), make_worker(allow=AllowList(prefixes=["elsewhere"]))
+    clock.advance(60)
+    loop.step()  # fire 00:01
+    drain(runs)
+    cli("trigger", "minutely", "--schedule", str(schedule))
+    drain(refuses)  # the triggered run dies: its task is not allowed on that worker
+    job = job_status(cli, "minutely")
+    assert (job["last"], job["last_status"]) == ("2026-01-01T00:01:00Z", "ok")
+    assert job["last_run"]["status"] == "dead" and job["last_run"]["fire"] is None
+
+    clock.advance(60)
+    loop.step()  # fire 00:02, queued and not run yet
+    job = job_status(cli, "minutely")
+    assert (job["last"], job["last_status"]) == ("2026-01-01T00:02:00Z", "pending")
+    assert job["last_finished"] is None and job["last_error"] is None
+    drain(runs)
+    assert job_status(cli, "minutely")["last_status"] == "ok"
+
+
+def drain(worker: Worker) -> None:
+    while worker.fetch_once():
+        worker.run_pending()
+    worker.flush()
+
+
+def test_status_reads_the_schedule_named_by_the_variable_the_argument_or_the_option(
+    cli: Cli, schedule: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SCHEDULER_SCHEDULE", raising=False)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no schedule.yml here
+    assert cli.json("status")["jobs"] == []  # type: ignore[index]
+    monkeypatch.setenv("SCHEDULER_SCHEDULE", str(schedule))
+    names = ["minutely", "hourly"]
+    assert [j["job"] for j in cli.json("status")["jobs"]] == names  # type: ignore[index]
+    monkeypatch.delenv("SCHEDULER_SCHEDULE")
+    for given in ([str(schedule)], ["--schedule", str(schedule)]):
+        assert [j["job"] for j in cli.json("status", *given)["jobs"]] == names  # type: ignore[index]
+    code, _, err = cli("status", "nope.yml")
+    assert code == 2 and "nope.yml" in err and len(err.splitlines()) == 1
+
+
+# -- the dead set ------------------------------------------------------------------------
+
+
+def bury(client: redis.Redis, namespace: str, job_id: str, died: int, **fields: object) -> None:
+    """Put a dead job straight into the dead set."""
+    record = {"v": 1, "id": job_id, "task": "tests.tasks:add", "args": [], "kwargs": {}}
+    record |= {"queue": "default", "attempt": 4, "retries": 3, "enqueued_at": T0}
+    record |= {"error": "ValueError: boom", "traceback": "Traceback ...", "failed_at": died}
+    record |= fields
+    keys = Keys(namespace)
+    client.zadd(keys.dead(), {job_id: died})
+    client.hset(keys.dead_jobs(), job_id, json.dumps(record))
+
+
+def test_dead_show_prints_utc_times_and_ids_may_be_a_unique_start(
+    cli: Cli, client: redis.Redis, namespace: str
+) -> None:
+    bury(client, namespace, "7f3a01", T0 + 1)
+    bury(client, namespace, "7f3b02", T0 + 2)
+    bury(client, namespace, "8c0003", T0 + 3, schedule="nightly", scheduled_for=T0)
+    code, out, _ = cli("dead", "show", "8c")
+    assert code == 0
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    assert fields["id"] == '"8c0003"'
+    assert fields["failed_at"] == "2026-01-01T00:00:03Z"
+    assert fields["enqueued_at"] == fields["scheduled_for"] == "2026-01-01T00:00:00Z"
+    assert cli.json("dead", "show", "8c0003")["failed_at"] == T0 + 3  # type: ignore[index]
+
+    code, out, err = cli("dead", "show", "7f")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "dead job id '7f' is ambiguous: 2 dead jobs start with it (give more characters)"
+    ]
+    code, _, err = cli("dead", "show", "9")
+    assert (code, err) == (2, "no dead job with an id that is or starts with '9'\n")
+
+    assert cli("dead", "purge", "8c0", "7f3")[0] == 2  # 7f3 is ambiguous: nothing is purged
+    assert client.zcard(Keys(namespace).dead()) == 3
+    assert cli.json("dead", "retry", "7f3a") == {"retried": 1}
+    assert cli.json("dead", "purge", "7f", "8c0") == {"purged": 2}  # 7f: 7f3b02 alone now
+    assert cli("dead", "purge", "7f")[0] == 1  # nothing there any more
+
+
+def test_dead_list_filters_by_task_queue_job_and_error_and_shows_the_schedule_job(
+    cli: Cli, client: redis.Redis, namespace: str
+) -> None:
+    bury(client, namespace, "a", T0 + 1, task="myapp.mail:send_welcome", queue="mailers")
+    bury(client, namespace, "b", T0 + 2, schedule="nightly", error="JobTimeout: ran past 60s")
+    bury(client, namespace, "c", T0 + 3, schedule="nightly", queue="reports")
+    bury(client, namespace, "d", T0 + 4, task="myapp.mail:send_digest", error="SMTP TIMEOUT")
+
+    def ids(*filters: str) -> list[str]:
+        return [row["id"] for row in cli.json("dead", "list", *filters)]  # type: ignore[union-attr]
+
+    assert ids() == ["d", "c", "b", "a"]
+    assert ids("--task", "myapp.mail") == ["d", "a"]
+    assert ids("--task", "send_welcome") == ["a"]
+    assert ids("--queue", "mailers") == ["a"]
+    assert ids("--queue", "mail") == []  # a queue is named exactly
+    assert ids("--job", "nightly") == ["c", "b"]
+    assert ids("--error", "timeout") == ["d", "b"]  # any case
+    assert ids("--job", "nightly", "--error", "timeout") == ["b"]
+    assert ids("--error", "timeout", "--limit", "1") == ["d"]
+
+    code, out, _ = cli("dead", "list", "--job", "nightly", "--limit", "1")
+    assert code == 0
+    row, more = out.splitlines()
+    assert row.startswith("c  2026-01-01T00:00:03Z  tests.tasks:add  queue reports  job nightly")
+    assert more == "1 of 2 matching dead jobs shown (--limit for more)"
+    assert "  job -  " in cli("dead", "list", "--task", "send_welcome")[1]
+    assert cli("dead", "list", "--queue", "nope")[1] == "no dead job matches\n"

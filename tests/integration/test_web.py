@@ -240,6 +240,39 @@ def test_dead_jobs_are_retried_deleted_and_retried_all(
     assert client.zcard(keys.dead()) == 0
 
 
+def test_the_dead_page_filters_like_dead_list_and_its_bulk_buttons_take_only_the_matches(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    for i in range(5):
+        bury(client, keys, f"t{i}", T0 + i, error="JobTimeout: ran past 60s", schedule="sync")
+    bury(client, keys, "m1", T0 + 10, error="SMTP timeout", task="myapp.mail:send", queue="mail")
+    bury(client, keys, "x1", T0 + 11)
+    web = browser(dead_per_page=2)
+
+    def rows(query: str) -> list[str]:
+        return re.findall(r'<tr data-id="([^"]+)"', web.get(f"/dead?{query}").text)
+
+    assert rows("error=TIMEOUT") == ["m1", "t4"]
+    assert rows("task=myapp.mail") == ["m1"]
+    assert rows("queue=mail") == ["m1"]
+    assert rows("job=sync&error=timeout") == ["t4", "t3"]
+    page = web.get("/dead?job=sync&error=timeout").text
+    assert "5 dead jobs match" in page and 'value="sync"' in page
+    assert 'href="/dead?job=sync&amp;error=timeout&amp;page=2"' in page  # the pager keeps it
+    assert rows("job=sync&error=timeout&page=3") == ["t0"]
+    assert rows("job=nope") == [] and "No dead job matches." in web.get("/dead?job=nope").text
+
+    hostile = web.get("/dead", params={"task": HOSTILE}).text
+    assert "<script>alert" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
+
+    token = csrf_of(page)
+    retry = {"csrf": token, "job": "sync", "error": "timeout", "next": "/dead?job=sync"}
+    assert post(web, "/dead/retry-all", retry) == 303
+    assert client.llen(keys.queue("default")) == 5
+    assert post(web, "/dead/delete-all", {"csrf": token, "queue": "mail"}) == 303
+    assert [i.decode() for i in client.zrange(keys.dead(), 0, -1)] == ["x1"]
+
+
 def park_retry(client: redis.Redis, keys: Keys, job_id: str, due: float, **kwargs: object) -> bytes:
     """Put a failed job's next attempt straight into the delayed set; its member."""
     payload = build_payload(

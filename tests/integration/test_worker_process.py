@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from scheduler.deadset import DeadFilter
 from scheduler.queue import Queue
 from tests.helpers import wait_until
 from tests.redis_server import RedisServer
@@ -235,6 +236,32 @@ def test_a_sync_task_past_its_timeout_is_failed_and_the_worker_keeps_its_capacit
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     assert not stuck.exists()
+
+
+def test_a_final_failure_that_the_error_line_explains_is_logged_on_one_line(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    q.enqueue("tests.nowhere:run", retries=0)  # TaskNotFound
+    q.enqueue("tests.tasks:async_sleep", 60, timeout=0.2, retries=0)  # JobTimeout, cancelled
+    q.enqueue("tests.tasks:slow_touch", str(tmp_path / "stuck"), 60, timeout=0.2, retries=0)
+    q.enqueue("tests.tasks:fail", "a bug", retries=0)  # a task's own error keeps its traceback
+    worker = start_worker("--allow", "tests", "-c", "3")
+    wait_until(lambda: q.dead_count() == 4, what="four dead jobs")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+
+    lines = worker.text().splitlines()
+    dead = [i for i, line in enumerate(lines) if "dead=true" in line]
+    assert len(dead) == 4
+    for i in dead:
+        follows = lines[i + 1] if i + 1 < len(lines) else ""
+        if "tests.tasks:fail" in lines[i]:
+            assert follows.startswith("Traceback (most recent call last)")
+        else:
+            assert "TaskNotFound" in lines[i] or "JobTimeout" in lines[i]
+            assert not follows.startswith(("Traceback", " ")), (lines[i], follows)
+    assert worker.text().count("Traceback (most recent call last)") == 1
+    assert all(d.record.get("traceback") for d in q.dead(where=DeadFilter(error="TaskNotFound")))
 
 
 def test_a_worker_keeps_going_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"schedule", "yamlnodes", "fields"},
     {"planner"},
     {"jobs", "keys", "clock", "resp", "link", "scripts", "logs", "faults"},
-    {"leader", "queue", "registry", "consumer", "execution", "watch", "stats"},
+    {"leader", "queue", "deadset", "registry", "consumer", "execution", "watch", "stats"},
     {
         "dispatcher",
         "worker",
