@@ -13,7 +13,7 @@ import redis
 from .cli import schedule_argument, schedule_path
 from .cli_redis import connect, log_options, metrics_options, redis_options, safe_namespace
 from .clock import RedisClock
-from .dev import run_dev
+from .dev import dev_queues, run_dev
 from .dispatcher import DispatchSettings
 from .keys import Keys
 from .leader import LeaseSettings
@@ -119,4 +119,4 @@ def dev(schedule: str | None, redis_url: str | None, namespace: str) -> None:
     path = schedule_path(schedule)
     loaded = load_schedule(path)
     click.echo(f"[dev] {path}: {len(loaded.jobs)} jobs, digest {loaded.digest}")
-    sys.exit(run_dev(path, redis_url, safe_namespace(namespace)))
+    sys.exit(run_dev(path, dev_queues(loaded), redis_url, safe_namespace(namespace)))
