@@ -97,11 +97,12 @@ def metrics_options(command: F) -> F:
     )(command)
 
 
-def connect(url: str, timeout: float = 30.0) -> redis.Redis:
+def connect(url: str, timeout: float = 30.0, *, wait: bool = False) -> redis.Redis:
     """A client for ``url``; RedisUnavailable for a bad URL or refused credentials.
 
     ``timeout`` bounds every socket read (and a connect, at most 5 s). A server that does
-    not answer yet is not an error: the caller keeps trying.
+    not answer is waited for if ``wait`` (a long-running process keeps trying), else it is
+    RedisUnavailable too: a one-shot command gives up at once.
     """
     try:
         client = redis_from_url(
@@ -110,7 +111,12 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
         client.ping()
     except (ValueError, redis.AuthenticationError, redis.ResponseError) as exc:
         raise RedisUnavailable(f"cannot use Redis at {_safe(url)}: {exc}") from None
-    except redis.ConnectionError as exc:
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        if not wait:
+            raise RedisUnavailable(
+                f"cannot reach Redis at {_safe(url)}: {exc} (is it running? the URL comes "
+                "from --redis or $SCHEDULER_REDIS_URL)"
+            ) from None
         log.warning("redis unavailable at %s, retrying: %s", _safe(url), exc)
     return client
 
@@ -178,7 +184,7 @@ def worker(
         shutdown_timeout=shutdown_timeout,
     )  # fmt: skip
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
-    client = connect(redis_url)
+    client = connect(redis_url, wait=not burst)
     job_worker = Worker(client, allow, settings, namespace=safe_namespace(namespace))
     serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
     sys.exit(job_worker.run())

@@ -50,7 +50,7 @@ def run(
     configure_logging(log_level, log_format)
     source = ScheduleFile(schedule_path(schedule))
     lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
-    client = connect(redis_url, timeout=lease_settings.renew_every)
+    client = connect(redis_url, timeout=lease_settings.renew_every, wait=True)
     check_eviction(client, allow_eviction)
     settings = RunSettings(lease=lease_settings, dispatch=DispatchSettings())
     keys = Keys(safe_namespace(namespace))

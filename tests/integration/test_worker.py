@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from scheduler.clock import FakeClock
+from scheduler.dev import free_port
 from scheduler.jobs import build_payload, encode
 from scheduler.queue import Queue
 from scheduler.registry import AllowList
@@ -579,3 +580,17 @@ def test_jobs_of_a_fetch_whose_reply_was_lost_are_put_back_at_the_next_round(
     worker.flush()
     assert tasks.CALLS == [(0, 0), (1, 0), (2, 0)]
     assert (queue.depth(), in_progress(client, queue, worker.id)) == (0, 0)
+
+
+def test_a_burst_worker_gives_up_once_redis_has_been_away_for_the_heartbeat_expiry(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    settings = WorkerSettings(burst=True, heartbeat_expiry=10)
+    worker = Worker(client, AllowList(prefixes=["tests"]), settings, clock=clock)
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    runner.start()
+    wait_until(lambda: codes, what="the burst worker to give up")
+    assert codes == [1]
+    assert "a burst worker does not wait for it; exit code 1" in caplog.text

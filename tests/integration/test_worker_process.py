@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from scheduler.dev import free_port
 from scheduler.queue import Queue
 from tests.helpers import wait_until
 from tests.redis_server import RedisServer
@@ -274,3 +275,31 @@ def test_a_worker_killed_after_its_fetch_or_before_its_ack_loses_nothing(
     wait_until(lambda: len(list(tmp_path.glob("done-*"))) == 3, what="every job to run")
     wait_until(lambda: q.depth() == 0, what="the queue to empty")
     assert q.dead_count() == 0
+
+
+def test_a_burst_worker_exits_at_once_with_one_line_when_redis_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    command = [sys.executable, "-m", "scheduler", "worker", "--burst", "--redis", url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The bound is the subprocess timeout: a worker that waits for Redis fails here.
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach Redis at {url}: ")
+    assert "Connection refused" in line and "retrying" not in line
+
+
+def test_status_says_it_gives_up_when_redis_is_unreachable(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    command = [sys.executable, "-m", "scheduler", "status", "--redis", url]
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach Redis at {url}: ")
+    assert "retrying" not in line
