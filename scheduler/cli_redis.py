@@ -162,7 +162,12 @@ def connect(url: str, timeout: float = 30.0, *, wait: bool = False) -> redis.Red
     help="At start, import every task the schedule names (and each --allow): fail exits 2 "
     "naming what cannot be imported; warn logs it and starts anyway.",
 )
-@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option(
+    "--burst",
+    is_flag=True,
+    help="Exit once the queues are empty; exit 1 if Redis cannot be reached at start or "
+    "stays away for 10 s.",
+)
 @click.option(
     "--shutdown-timeout", type=click.FloatRange(0), default=25.0, show_default=True,
     help="Seconds running jobs get to finish after SIGTERM/SIGINT.",
