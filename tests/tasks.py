@@ -50,6 +50,13 @@ def wait_gate(name: str) -> None:
     CALLS.append(("gate", name))
 
 
+def wait_gate_on_first_attempt(name: str) -> None:
+    """The first attempt waits like ``wait_gate``; later ones return at once."""
+    job = current_job()
+    if job is not None and job.attempt == 1:
+        wait_gate(name)
+
+
 @task
 def registered(x: int) -> int:
     CALLS.append(("registered", x))

@@ -238,6 +238,24 @@ def test_a_sync_task_past_its_timeout_is_failed_and_the_worker_keeps_its_capacit
     assert not stuck.exists()
 
 
+def test_shutdown_does_not_wait_for_a_thread_abandoned_at_its_timeout(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    hung = tmp_path / "hung"
+    q.enqueue("tests.tasks:slow_touch", str(hung), 600, timeout=3, retries=0)
+    worker = start_worker("--allow", "tests.tasks", "--shutdown-timeout", "600")
+    wait_until(Path(f"{hung}.started").exists, what="the job to start")
+
+    worker.signal(signal.SIGTERM)
+    # Well before the shutdown timeout (the bound is the wait's own timeout): the job timed
+    # out during the shutdown, and its abandoned thread is not waited for.
+    assert worker.wait(timeout=60) == 0
+    assert "worker waiting for running jobs running=1" in worker.text()  # SIGTERM came first
+    [dead] = q.dead()
+    assert dead.error.startswith("JobTimeout: task ran past its timeout of 3s")
+    assert (q.depth(), worker_keys(q)) == (0, [])
+
+
 def test_a_worker_keeps_going_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:
     worker = WorkerProcess(own_redis.url, "outage", tmp_path, "--allow", "tests.tasks")
     queue = Queue.from_url(own_redis.url, "outage")
