@@ -74,6 +74,15 @@ def slow_touch(path: str, seconds: float) -> None:
     Path(path).write_text("done")
 
 
+def overlap_probe(path: str, seconds: float) -> None:
+    """Append ``start`` to the file at ``path``, sleep, then append ``end``."""
+    with Path(path).open("a") as log:
+        log.write("start\n")
+    time.sleep(seconds)
+    with Path(path).open("a") as log:
+        log.write("end\n")
+
+
 def hang_first_time(folder: str) -> None:
     """The first run marks ``started`` and hangs; a later run marks ``done``."""
     started = Path(folder) / "started"

@@ -256,6 +256,33 @@ def test_shutdown_does_not_wait_for_a_thread_abandoned_at_its_timeout(
     assert (q.depth(), worker_keys(q)) == (0, [])
 
 
+def test_overlap_skip_never_runs_a_second_copy_beside_a_timed_out_one(
+    redis_url: str, namespace: str, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    probe = tmp_path / "probe"
+    schedule = tmp_path / "schedule.yml"
+    schedule.write_text(
+        "jobs:\n  probe:\n    task: tests.tasks:overlap_probe\n"
+        f"    args: [{str(probe)!r}, 2.5]\n    every: 1s\n    timeout: 1\n"
+        "    retries: 0\n    overlap: skip\n"
+    )
+    worker = start_worker("--schedule", str(schedule), "-c", "4")
+    command = [sys.executable, "-m", "scheduler", "run", str(schedule), "--redis", redis_url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.Popen([*command, "--namespace", namespace], env=env, cwd=tmp_path)
+    try:
+        # The first run times out after 1 s and its thread ends after 2.5 s; the second
+        # may start only then, though fires come every second.
+        wait_until(lambda: probe.exists() and probe.read_text().count("start") >= 2, 30)
+    finally:
+        run.terminate()
+        run.wait(15)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert probe.read_text().splitlines()[:3] == ["start", "end", "start"]
+    assert "job finished after its timeout" in worker.text()
+
+
 def test_a_worker_keeps_going_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:
     worker = WorkerProcess(own_redis.url, "outage", tmp_path, "--allow", "tests.tasks")
     queue = Queue.from_url(own_redis.url, "outage")
