@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 
 from .clock import Clock
@@ -51,9 +51,12 @@ class Outbox:
     """What the fetcher sends on its next round trip: acknowledgements, outcomes to settle,
     and the deliveries whose held thread ended (``Consumer.release``), in that order."""
 
-    acks: list[Ack]
-    outcomes: list[Outcome]
-    releases: list[Delivery]
+    acks: list[Ack] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    releases: list[Delivery] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.acks or self.outcomes or self.releases)
 
 
 class JobPool:
@@ -76,9 +79,7 @@ class JobPool:
         self._wake = wake
         self._buffer: SimpleQueue[Delivery | None] = SimpleQueue()
         self._lock = threading.Lock()
-        self._acks: list[Ack] = []
-        self._outcomes: list[Outcome] = []
-        self._releases: list[Delivery] = []
+        self._out = Outbox()
         self._runs: set[Run] = set()
         self._fetcher_waits = False
         self._threads: list[threading.Thread] = []
@@ -102,29 +103,28 @@ class JobPool:
     def idle(self) -> bool:
         """Nothing buffered, running or waiting to be sent."""
         with self._lock:
-            busy = bool(self._runs or self._outbox_full())
+            busy = bool(self._runs or self._out)
         return not busy and self._buffer.empty()
 
     def take(self) -> Outbox:
         """Empty the outbox."""
         with self._lock:
-            outbox = Outbox(self._acks, self._outcomes, self._releases)
-            self._acks, self._outcomes, self._releases = [], [], []
+            outbox, self._out = self._out, Outbox()
         return outbox
 
     def restore(self, unsent: Outbox) -> None:
         """Put back what could not be sent, ahead of anything newer."""
         with self._lock:
-            self._acks[:0] = unsent.acks
-            self._outcomes[:0] = unsent.outcomes
-            self._releases[:0] = unsent.releases
+            self._out.acks[:0] = unsent.acks
+            self._out.outcomes[:0] = unsent.outcomes
+            self._out.releases[:0] = unsent.releases
 
     def add_outcome(self, outcome: Outcome, *, ran: bool = False) -> None:
         """Queue an outcome to settle and have the fetcher send it (``ran``: the task ran,
         so its duration is counted)."""
         self._count(outcome, ran=ran)
         with self._lock:
-            self._outcomes.append(outcome)
+            self._out.outcomes.append(outcome)
             waits = self._fetcher_waits
         self._notify(waits)
 
@@ -137,15 +137,12 @@ class JobPool:
             outcome.delivery.index, task, outcome.status, outcome.duration if ran else None
         )
 
-    def _outbox_full(self) -> bool:
-        return bool(self._acks or self._outcomes or self._releases)
-
     @contextmanager
     def fetcher_waiting(self) -> Iterator[bool]:
         """While the fetcher blocks on Redis, finished jobs wake it; yields False (do not
         block) if something is already waiting to be sent."""
         with self._lock:
-            if self._outbox_full():
+            if self._out:
                 yield False
                 return
             self._fetcher_waits = True
@@ -203,7 +200,7 @@ class JobPool:
         ended = Ended(error, float(job.timeout or 0), now)
         outcome = self.runner.judge(run.delivery, ended)
         outcome.held = job.schedule is not None
-        self._outcomes.append(outcome)
+        self._out.outcomes.append(outcome)
         return outcome, ended
 
     def _abandon(self, run: Run) -> None:
@@ -321,7 +318,7 @@ class JobPool:
             self._stuck.discard(run.thread)
             if run.abandoned != TIMED_OUT or job.schedule is None:
                 return
-            self._releases.append(run.delivery)
+            self._out.releases.append(run.delivery)
             waits = self._fetcher_waits
         self._notify(waits)
 
@@ -332,9 +329,9 @@ class JobPool:
                 if run.abandoned:
                     return False
             if outcome.status == OK and outcome.schedule is None:
-                self._acks.append((outcome.delivery.index, outcome.delivery.raw))
+                self._out.acks.append((outcome.delivery.index, outcome.delivery.raw))
             else:
-                self._outcomes.append(outcome)
+                self._out.outcomes.append(outcome)
             waits = self._fetcher_waits
         self._notify(waits)
         return True
