@@ -36,7 +36,7 @@ local function run_over(held, active, id)
     release_marker(active, id)
   end
   for _, field in ipairs(fields) do
-    local job = string.match(redis.call('HGET', held, field), '^%a+ (.*)$')
+    local job = string.match(redis.call('HGET', held, field) or '', '^%a+ (.+)$') or ''
     redis.call('HSET', held, field, 'over ' .. job)
   end
 end
@@ -47,9 +47,9 @@ local function thread_ended(held, field)
     return nil
   end
   redis.call('HDEL', held, field)
-  local state, job = string.match(value, '^(%a+) (.*)$')
+  local state, job = string.match(value, '^(%a+) (.+)$')
   local id = string.match(field, '^(%S+) ')
-  if state == 'over' and #held_by(held, id) == 0 then
+  if state == 'over' and id and #held_by(held, id) == 0 then
     return job
   end
   return nil
