@@ -171,11 +171,12 @@ def metrics_options(command: F) -> F:
     )(command)
 
 
-def connect(url: str, timeout: float = 30.0) -> redis.Redis:
+def connect(url: str, timeout: float = 30.0, *, wait: bool = False) -> redis.Redis:
     """A client for ``url``; RedisUnavailable for a bad URL or refused credentials.
 
     ``timeout`` bounds every socket read (and a connect, at most 5 s). A server that does
-    not answer yet is not an error: the caller keeps trying.
+    not answer is waited for if ``wait`` (a long-running process keeps trying), else it is
+    RedisUnavailable too: a one-shot command gives up at once.
     """
     try:
         client = redis_from_url(
@@ -186,7 +187,12 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
         raise RedisUnavailable(
             f"cannot use Redis at {redact_url(url)}: {scrub(str(exc))}"
         ) from None
-    except redis.ConnectionError as exc:
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        if not wait:
+            raise RedisUnavailable(
+                f"cannot reach Redis at {redact_url(url)}: {scrub(str(exc))} (is it running? "
+                "the URL comes from --redis or $SCHEDULER_REDIS_URL)"
+            ) from None
         log.warning("redis unavailable at %s, retrying: %s", redact_url(url), scrub(str(exc)))
     return client
 
@@ -232,7 +238,12 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     help="At start, import every task the schedule names (and each --allow): fail exits 2 "
     "naming what cannot be imported; warn logs it and starts anyway.",
 )
-@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option(
+    "--burst",
+    is_flag=True,
+    help="Exit once the queues are empty; exit 1 if Redis cannot be reached at start or "
+    "stays away for 10 s.",
+)
 @click.option(
     "--shutdown-timeout", type=click.FloatRange(0), default=25.0, show_default=True,
     help="Seconds running jobs get to finish after SIGTERM/SIGINT.",
@@ -254,7 +265,7 @@ def worker(
         shutdown_timeout=shutdown_timeout,
     )  # fmt: skip
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
-    client = connect(redis_url)
+    client = connect(redis_url, wait=not burst)
     job_worker = Worker(client, allow, settings, namespace=safe_namespace(namespace))
     serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
     sys.exit(job_worker.run())

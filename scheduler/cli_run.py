@@ -13,7 +13,7 @@ import redis
 from .cli import optional_schedule, schedule_argument, schedule_path
 from .cli_redis import connect, log_options, metrics_options, redis_options, safe_namespace
 from .clock import RedisClock
-from .dev import run_dev
+from .dev import dev_queues, run_dev
 from .dispatcher import DispatchSettings
 from .errors import printable_lines
 from .keys import Keys
@@ -51,7 +51,7 @@ def run(
     configure_logging(log_level, log_format, url_secrets(redis_url))
     source = ScheduleFile(schedule_path(schedule))
     lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
-    client = connect(redis_url, timeout=lease_settings.renew_every)
+    client = connect(redis_url, timeout=lease_settings.renew_every, wait=True)
     check_eviction(client, allow_eviction)
     settings = RunSettings(lease=lease_settings, dispatch=DispatchSettings())
     keys = Keys(safe_namespace(namespace))
@@ -127,4 +127,4 @@ def dev(schedule: str | None, redis_url: str | None, namespace: str) -> None:
     path = schedule_path(schedule)
     loaded = load_schedule(path)
     click.echo(f"[dev] {path}: {len(loaded.jobs)} jobs, digest {loaded.digest}")
-    sys.exit(run_dev(path, redis_url, safe_namespace(namespace)))
+    sys.exit(run_dev(path, dev_queues(loaded), redis_url, safe_namespace(namespace)))

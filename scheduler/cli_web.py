@@ -107,7 +107,7 @@ def web(
         )
     configure_logging(log_level, log_format, [*url_secrets(redis_url), *filter(None, [token])])
     fallback = _fallback(schedule_file)
-    client = connect(redis_url, timeout=10.0)
+    client = connect(redis_url, timeout=10.0, wait=True)
     keys = Keys(safe_namespace(namespace))
     settings = WebSettings(token=token, read_only=read_only, refresh=refresh, fallback=fallback)
     app = create_app(client, keys, RedisClock(client), settings)

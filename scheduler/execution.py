@@ -3,7 +3,7 @@
 Sync tasks run in the calling (worker) thread; async tasks run on one event-loop thread
 per worker while the calling thread waits, and their ``timeout`` cancels them
 (``asyncio.wait_for``). A sync task past its timeout cannot be stopped (Python cannot kill
-a thread): the worker abandons the thread (see ``scheduler.worker``).
+a thread): the worker settles the run and abandons the thread (see ``scheduler.pool``).
 
 The result is an ``Outcome``; ``settlement_for`` turns it into what the worker writes to
 Redis. A failure is retried after ``RetryPolicy.delay(attempt)`` while
@@ -41,6 +41,11 @@ from .registry import AllowList
 log = logging.getLogger(__name__)
 
 OK, EXPIRED, RETRY, DEAD = "ok", "expired", "retry", "dead"
+_LATE_FIELDS = " id=%s task=%s queue=%s duration=%.3fs attempt=%d result=%s error=%r"
+_LATE = (  # by timed_out
+    "job finished after shutdown stopped waiting for it" + _LATE_FIELDS,
+    "job finished after its timeout" + _LATE_FIELDS,
+)
 _ERROR_CHARS = 500
 _TRACEBACK_CHARS = 16_000
 # Failures whose error line says it all: their traceback would be the worker's own frames
@@ -51,7 +56,11 @@ _SAID_IN_ONE_LINE = (TaskNotFound, JobTimeout)
 
 @dataclass(slots=True)
 class Outcome:
-    """How a delivery ended: ``status`` is ok, expired, retry (in ``retry_in`` s) or dead."""
+    """How a delivery ended: ``status`` is ok, expired, retry (in ``retry_in`` s) or dead.
+
+    ``held``: the run was settled at its timeout while its thread still runs, so its
+    schedule job's active marker stays until that thread ends (docs/workers.md#timeouts).
+    """
 
     delivery: Delivery
     status: str
@@ -61,6 +70,17 @@ class Outcome:
     finished: float = 0.0
     retry_in: float | None = None
     schedule: str | None = None
+    held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """How a task call ended: the exception it raised (None: it returned), how long it
+    took, and when it finished (monotonic clock)."""
+
+    error: BaseException | None
+    duration: float
+    finished: float
 
 
 @dataclass(frozen=True)
@@ -112,6 +132,13 @@ class TaskRunner:
 
     def run(self, delivery: Delivery, task: Task) -> Outcome:
         """Call the task of a decoded delivery and judge the result (logs start and end)."""
+        ended = self.call(delivery, task)
+        outcome = self.judge(delivery, ended)
+        self.report(outcome, ended)
+        return outcome
+
+    def call(self, delivery: Delivery, task: Task) -> Ended:
+        """Call the task of a decoded delivery (logs its start); how the call ended."""
         job = delivery.job
         assert job is not None
         log.info(
@@ -129,41 +156,88 @@ class TaskRunner:
             if result is not None and inspect.isawaitable(result):
                 self._await(result, job)
         except BaseException as exc:
-            return self.failed(delivery, exc, clock.monotonic() - started)
+            finished = clock.monotonic()
+            return Ended(exc, finished - started, finished)
         finally:
             reset_current(token)
         finished = clock.monotonic()
-        log.info(
-            "job succeeded id=%s task=%s queue=%s duration=%.3fs attempt=%d",
-            job.id, job.task, job.queue, finished - started, job.attempt,
-        )  # fmt: skip
-        return Outcome(delivery, OK, finished - started, finished=finished, schedule=job.schedule)
+        return Ended(None, finished - started, finished)
 
     def failed(self, delivery: Delivery, exc: BaseException, duration: float) -> Outcome:
-        """The outcome of a run that raised ``exc``: a retry while attempts remain, else dead."""
+        """The outcome of a run that raised ``exc``: a retry while attempts remain, else dead
+        (logged)."""
+        ended = Ended(exc, duration, self._clock.monotonic())
+        outcome = self.judge(delivery, ended)
+        self.report(outcome, ended)
+        return outcome
+
+    def judge(self, delivery: Delivery, ended: Ended) -> Outcome:
+        """The outcome of a call (nothing is logged): ok, a retry while attempts remain,
+        else dead."""
         job = delivery.job
         assert job is not None
-        error = str(exc) if isinstance(exc, TaskNotAllowed) else _describe(exc)
-        finished = self._clock.monotonic()
+        exc, duration, finished = ended.error, ended.duration, ended.finished
+        if exc is None:
+            return Outcome(delivery, OK, duration, finished=finished, schedule=job.schedule)
         if isinstance(exc, TaskNotAllowed):
-            log.error(
-                "job dead id=%s task=%s queue=%s reason=%r", job.id, job.task, job.queue, error
-            )
-            return Outcome(delivery, DEAD, 0.0, error, None, finished, schedule=job.schedule)
+            return Outcome(delivery, DEAD, 0.0, str(exc), None, finished, schedule=job.schedule)
+        error = _describe(exc)
         if job.attempt <= job.retries:
             retry_in = self._retry.delay(job.attempt)
-            log.warning(
-                "job failed id=%s task=%s queue=%s duration=%.3fs attempt=%d retry_in=%.1fs "
-                "error=%r", job.id, job.task, job.queue, duration, job.attempt, retry_in, error,
-            )  # fmt: skip
             return Outcome(delivery, RETRY, duration, error, None, finished, retry_in, job.schedule)
-        log.error(
-            "job failed id=%s task=%s queue=%s duration=%.3fs attempt=%d dead=true error=%r",
-            job.id, job.task, job.queue, duration, job.attempt, error,
-            exc_info=None if isinstance(exc, _SAID_IN_ONE_LINE) else exc,
-        )  # fmt: skip
         trace = "".join(traceback.format_exception(exc))[-_TRACEBACK_CHARS:]
         return Outcome(delivery, DEAD, duration, error, trace, finished, schedule=job.schedule)
+
+    def report(self, outcome: Outcome, ended: Ended) -> None:
+        """Log how a run ended: one line; a final failure with its traceback."""
+        job = outcome.delivery.job
+        assert job is not None
+        where = (job.id, job.task, job.queue)
+        if outcome.status == OK:
+            log.info(
+                "job succeeded id=%s task=%s queue=%s duration=%.3fs attempt=%d",
+                *where,
+                outcome.duration,
+                job.attempt,
+            )
+        elif isinstance(ended.error, TaskNotAllowed):
+            log.error("job dead id=%s task=%s queue=%s reason=%r", *where, outcome.error)
+        elif outcome.status == RETRY:
+            log.warning(
+                "job failed id=%s task=%s queue=%s duration=%.3fs attempt=%d retry_in=%.1fs "
+                "error=%r",
+                *where,
+                outcome.duration,
+                job.attempt,
+                outcome.retry_in,
+                outcome.error,
+            )
+        else:
+            log.error(
+                "job failed id=%s task=%s queue=%s duration=%.3fs attempt=%d dead=true error=%r",
+                *where,
+                outcome.duration,
+                job.attempt,
+                outcome.error,
+                exc_info=None if isinstance(ended.error, _SAID_IN_ONE_LINE) else ended.error,
+            )
+
+    def late(self, delivery: Delivery, ended: Ended, *, timed_out: bool) -> None:
+        """Log a call that ended after its run was settled without it (at its timeout, or
+        by a shutdown that stopped waiting for it): what it returned or raised is discarded."""
+        job = delivery.job
+        assert job is not None
+        error = "" if ended.error is None else _describe(ended.error)
+        log.warning(
+            _LATE[timed_out],
+            job.id,
+            job.task,
+            job.queue,
+            ended.duration,
+            job.attempt,
+            "returned" if ended.error is None else "raised",
+            error,
+        )
 
     def close(self) -> None:
         """Stop the event loop thread, if one was started."""
@@ -227,7 +301,8 @@ def settlement_for(
     action = {OK: "ack", EXPIRED: "ack"}.get(status, status)
     schedule = outcome.schedule
     last = _last_outcome(outcome, job, job_id, finished_at) if schedule is not None else None
-    return Settlement(delivery, job_id, action, document, score, status != RETRY, schedule, last)
+    final, held = status != RETRY, outcome.held
+    return Settlement(delivery, job_id, action, document, score, final, schedule, last, held)
 
 
 def _last_outcome(

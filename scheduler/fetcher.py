@@ -82,24 +82,28 @@ class Fetcher:
                 self._consumer.wait_for_work(self._block_timeout())
 
     def _round_trip(self, now: float, limit: int | None) -> FetchResult:
-        acks, outcomes = self._pool.take()
-        done = 0
+        outbox = self._pool.take()
+        settled = released = 0
         try:
             mono = self._clock.monotonic()
-            for outcome in outcomes:
+            for outcome in outbox.outcomes:
                 self._settle(outcome, now, mono)
-                self._release(outcome.delivery.raw)
+                self._forget(outcome.delivery.raw)
                 self._count(outcome.status)
-                done += 1
+                settled += 1
+            for delivery in outbox.releases:
+                self._consumer.release(delivery)
+                released += 1
             room = self._pool.room() if limit is None else limit
-            stats = (len(acks) + self._ended[0], self._ended[1])
-            result = self._consumer.fetch(now, room, acks, stats)
+            stats = (len(outbox.acks) + self._ended[0], self._ended[1])
+            result = self._consumer.fetch(now, room, outbox.acks, stats)
         except BaseException:
-            self._pool.restore(acks, outcomes[done:])
+            outbox.outcomes, outbox.releases = outbox.outcomes[settled:], outbox.releases[released:]
+            self._pool.restore(outbox)
             raise
         self._ended = [0, 0]
-        for _, raw in acks:
-            self._release(raw)
+        for _, raw in outbox.acks:
+            self._forget(raw)
         return result
 
     def _count(self, status: str) -> None:
@@ -108,7 +112,7 @@ class Fetcher:
             self._ended[0] += 1
             self._ended[1] += status in (RETRY, DEAD)
 
-    def _release(self, raw: bytes) -> None:
+    def _forget(self, raw: bytes) -> None:
         count = self._held.get(raw, 0)
         if count > 1:
             self._held[raw] = count - 1

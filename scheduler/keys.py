@@ -45,7 +45,14 @@ Schedule jobs (written by workers, read by ``scheduler status`` and the dispatch
                                      expired), finished_at, duration, fire, error, job_id.
     ``{ns}:active:<job>``            STRING id of the run that is queued or running, set by
                                      the dispatcher for ``overlap: skip``; the worker deletes
-                                     it (if it still holds that id) when the run ends.
+                                     it (if it still holds that id) when the run ends, and
+                                     no thread of it is still running (``held``).
+    ``{ns}:held``                    HASH "<run id> <attempt> <worker>" -> "open <job>" or
+                                     "over <job>": a thread that still runs an attempt of a
+                                     schedule job's run settled at its timeout. Deleted when
+                                     the thread ends or its worker is reaped or stops; the
+                                     last of a run's entries, once it is "over" (no attempt
+                                     to come), releases ``active:<job>``.
     ``{ns}:runs:<job>``              LIST of the job's last 50 finished runs, newest first:
                                      JSON {job, job_id, status, fire, finished_at, duration,
                                      error}; written with ``last:<job>`` (the dashboard).
@@ -155,6 +162,10 @@ class Keys:
     def active(self, job: str) -> str:
         """The id of schedule job ``job``'s run that is queued or running (overlap: skip)."""
         return f"{self.prefix}active:{job}"
+
+    def held(self) -> str:
+        """The hash of abandoned threads that still run an attempt of a schedule job's run."""
+        return f"{self.prefix}held"
 
     def runs(self, job: str | None = None) -> str:
         """The list of recent finished runs of schedule job ``job`` (None: of any job)."""

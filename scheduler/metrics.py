@@ -170,6 +170,11 @@ class WorkerCollector:
         for (index, task), counts in rows:
             duration.add_metric([queues[index], task], *_buckets(counts.duration))
         yield duration
+        yield _gauge(
+            "scheduler_worker_abandoned_threads",
+            "Job threads abandoned at their run's timeout that still run their task.",
+            self._worker.pool.stuck(),
+        )
 
 
 class RedisCollector:

@@ -7,8 +7,11 @@ the outbox on its next round trip to Redis, so acknowledgements travel in batche
 thread that finishes while the fetcher waits on Redis wakes it (``wake``).
 
 A sync task past its ``timeout`` cannot be stopped (Python cannot kill a thread): its run
-is failed with JobTimeout at once, its thread is abandoned (whatever it returns later is
-discarded) and a new job thread takes its place, so the worker keeps its capacity.
+is failed with JobTimeout at once and its thread abandoned. A new job thread takes its
+place, so the worker keeps its capacity; the abandoned ones are counted (``stuck``) and
+shutdown does not wait for them. Whatever such a thread's task returns later is logged as
+a late finish and discarded; for a schedule job's run, its thread ending is sent to Redis
+(a release) so the job's active marker, kept until then, can go.
 """
 
 from __future__ import annotations
@@ -17,28 +20,43 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 
 from .clock import Clock
 from .consumer import Delivery
 from .errors import JobTimeout, SchedulerError
-from .execution import OK, Outcome, TaskRunner
+from .execution import OK, Ended, Outcome, TaskRunner
 from .stats import BAD_PAYLOAD, NOT_ALLOWED, RunStats, Shard
 
 log = logging.getLogger(__name__)
 
 Ack = tuple[int, bytes]
+TIMED_OUT, SHUT_DOWN = "timeout", "shutdown"  # why a run was ended without its thread
 
 
 @dataclass(eq=False, slots=True)
 class Run:
-    """A job running on a thread, with its deadline (monotonic clock) if it has a timeout."""
+    """A job running on a thread, with its deadline (monotonic clock) if it has a timeout;
+    ``abandoned`` says why the run was ended without its thread (TIMED_OUT, SHUT_DOWN)."""
 
     delivery: Delivery
     deadline: float | None
     thread: threading.Thread
-    abandoned: bool = False
+    abandoned: str = ""
+
+
+@dataclass(slots=True)
+class Outbox:
+    """What the fetcher sends on its next round trip: acknowledgements, outcomes to settle,
+    and the deliveries whose held thread ended (``Consumer.release``), in that order."""
+
+    acks: list[Ack] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    releases: list[Delivery] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.acks or self.outcomes or self.releases)
 
 
 class JobPool:
@@ -61,12 +79,11 @@ class JobPool:
         self._wake = wake
         self._buffer: SimpleQueue[Delivery | None] = SimpleQueue()
         self._lock = threading.Lock()
-        self._acks: list[Ack] = []
-        self._outcomes: list[Outcome] = []
+        self._out = Outbox()
         self._runs: set[Run] = set()
         self._fetcher_waits = False
         self._threads: list[threading.Thread] = []
-        self._stuck: list[threading.Thread] = []
+        self._stuck: set[threading.Thread] = set()
         self._accepting = True
 
     # -- the fetcher's side ------------------------------------------------------------
@@ -86,25 +103,32 @@ class JobPool:
     def idle(self) -> bool:
         """Nothing buffered, running or waiting to be sent."""
         with self._lock:
-            busy = bool(self._runs or self._acks or self._outcomes)
+            busy = bool(self._runs or self._out)
         return not busy and self._buffer.empty()
 
-    def take(self) -> tuple[list[Ack], list[Outcome]]:
+    def take(self) -> Outbox:
         """Empty the outbox."""
         with self._lock:
-            acks, self._acks = self._acks, []
-            outcomes, self._outcomes = self._outcomes, []
-        return acks, outcomes
+            outbox, self._out = self._out, Outbox()
+        return outbox
 
-    def restore(self, acks: list[Ack], outcomes: list[Outcome]) -> None:
+    def restore(self, unsent: Outbox) -> None:
         """Put back what could not be sent, ahead of anything newer."""
         with self._lock:
-            self._acks[:0] = acks
-            self._outcomes[:0] = outcomes
+            self._out.acks[:0] = unsent.acks
+            self._out.outcomes[:0] = unsent.outcomes
+            self._out.releases[:0] = unsent.releases
 
     def add_outcome(self, outcome: Outcome, *, ran: bool = False) -> None:
         """Queue an outcome to settle and have the fetcher send it (``ran``: the task ran,
         so its duration is counted)."""
+        self._count(outcome, ran=ran)
+        with self._lock:
+            self._out.outcomes.append(outcome)
+            waits = self._fetcher_waits
+        self._notify(waits)
+
+    def _count(self, outcome: Outcome, *, ran: bool) -> None:
         job = outcome.delivery.job
         task = job.task if job is not None else BAD_PAYLOAD
         if job is not None and not self.runner.allows(task):
@@ -112,17 +136,13 @@ class JobPool:
         self.stats.ended(
             outcome.delivery.index, task, outcome.status, outcome.duration if ran else None
         )
-        with self._lock:
-            self._outcomes.append(outcome)
-            waits = self._fetcher_waits
-        self._notify(waits)
 
     @contextmanager
     def fetcher_waiting(self) -> Iterator[bool]:
         """While the fetcher blocks on Redis, finished jobs wake it; yields False (do not
         block) if something is already waiting to be sent."""
         with self._lock:
-            if self._acks or self._outcomes:
+            if self._out:
                 yield False
                 return
             self._fetcher_waits = True
@@ -160,17 +180,49 @@ class JobPool:
         now = self._clock.monotonic()
         with self._lock:
             late = [r for r in self._runs if r.deadline is not None and r.deadline <= now]
-            for run in late:
-                run.abandoned = True
-                self._runs.discard(run)
-        for run in late:
-            job = run.delivery.job
-            assert job is not None
-            error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
-            outcome = self.runner.failed(run.delivery, error, float(job.timeout or 0))
-            self.add_outcome(outcome, ran=True)
-            self._replace(run.thread)
+            ends = [self._time_out(run, now) for run in late]
+            waits = self._fetcher_waits
+        for run, (outcome, ended) in zip(late, ends, strict=True):
+            self.runner.report(outcome, ended)
+            self._count(outcome, ran=True)
+            self._abandon(run)
+        if late:
+            self._notify(waits)
         return len(late)
+
+    def _time_out(self, run: Run, now: float) -> tuple[Outcome, Ended]:
+        """Settle a run at its timeout (under the lock, so its thread's end comes after)."""
+        job = run.delivery.job
+        assert job is not None
+        run.abandoned = TIMED_OUT
+        self._runs.discard(run)
+        error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
+        ended = Ended(error, float(job.timeout or 0), now)
+        outcome = self.runner.judge(run.delivery, ended)
+        outcome.held = job.schedule is not None
+        self._out.outcomes.append(outcome)
+        return outcome, ended
+
+    def _abandon(self, run: Run) -> None:
+        """Count the thread of a timed-out run as stuck; a new thread takes its place."""
+        thread = run.thread
+        with self._lock:
+            replace = thread in self._threads
+            if replace:
+                self._threads.remove(thread)  # shutdown waits for it no more
+            if thread.is_alive():
+                self._stuck.add(thread)
+            replace = replace and self._accepting
+        job = run.delivery.job
+        assert job is not None
+        log.warning(
+            "job thread abandoned id=%s task=%s abandoned=%d: it runs on until its task returns",
+            job.id,
+            job.task,
+            self.stuck(),
+        )
+        if replace:
+            self._start_thread()
 
     def has_deadlines(self) -> bool:
         """Whether a running job has a timeout."""
@@ -178,8 +230,9 @@ class JobPool:
 
     def stuck(self) -> int:
         """How many abandoned threads are still running their task."""
-        self._stuck = [t for t in self._stuck if t.is_alive()]
-        return len(self._stuck)
+        with self._lock:
+            self._stuck = {t for t in self._stuck if t.is_alive()}
+            return len(self._stuck)
 
     def stop(self, timeout: float, force: threading.Event) -> int:
         """Drop the buffered jobs, let running ones finish for up to ``timeout`` seconds (or
@@ -195,7 +248,7 @@ class JobPool:
         with self._lock:
             unfinished = list(self._runs)
             for run in unfinished:
-                run.abandoned = True
+                run.abandoned = SHUT_DOWN
             self._runs.clear()
         for run in unfinished:
             job = run.delivery.job
@@ -218,12 +271,6 @@ class JobPool:
         thread = threading.Thread(target=self._loop, name="scheduler-job", daemon=True)
         self._threads.append(thread)
         thread.start()
-
-    def _replace(self, thread: threading.Thread) -> None:
-        if thread in self._threads and self._accepting:
-            self._threads.remove(thread)
-            self._stuck.append(thread)
-            self._start_thread()
 
     def _loop(self) -> None:
         get = self._buffer.get
@@ -253,11 +300,27 @@ class JobPool:
         run = Run(delivery, deadline, threading.current_thread())
         with self._lock:
             self._runs.add(run)
-        outcome = self.runner.run(delivery, task)
+        ended = self.runner.call(delivery, task)
+        outcome = self.runner.judge(delivery, ended)
         if not self._finish(run, outcome):
-            return False  # abandoned: its timeout was counted
+            self._ended_late(run, ended)
+            return False  # abandoned: its end was counted then
+        self.runner.report(outcome, ended)
         counts.ended(outcome.status, outcome.duration)
         return True
+
+    def _ended_late(self, run: Run, ended: Ended) -> None:
+        """The task of an abandoned run returned: log it as such; a held run's marker may go."""
+        self.runner.late(run.delivery, ended, timed_out=run.abandoned == TIMED_OUT)
+        job = run.delivery.job
+        assert job is not None
+        with self._lock:
+            self._stuck.discard(run.thread)
+            if run.abandoned != TIMED_OUT or job.schedule is None:
+                return
+            self._out.releases.append(run.delivery)
+            waits = self._fetcher_waits
+        self._notify(waits)
 
     def _finish(self, run: Run | None, outcome: Outcome) -> bool:
         with self._lock:
@@ -266,9 +329,9 @@ class JobPool:
                 if run.abandoned:
                     return False
             if outcome.status == OK and outcome.schedule is None:
-                self._acks.append((outcome.delivery.index, outcome.delivery.raw))
+                self._out.acks.append((outcome.delivery.index, outcome.delivery.raw))
             else:
-                self._outcomes.append(outcome)
+                self._out.outcomes.append(outcome)
             waits = self._fetcher_waits
         self._notify(waits)
         return True

@@ -213,10 +213,27 @@ class Worker:
                     self._idle()
                 self._outage.ended()
             except redis.RedisError as exc:
-                self.clock.wait(self._stopping, self._outage.began(exc))
+                self._redis_failed(exc)
             except Exception:
                 log.exception("worker fetcher failed id=%s; stopping", self.id)
                 self.request_stop(EXIT_ERROR)
+
+    def _redis_failed(self, exc: redis.RedisError) -> None:
+        """Wait before the next try; a burst worker gives up once Redis has been away for
+        ``heartbeat_expiry`` (its jobs are handed on by then anyway)."""
+        delay = self._outage.began(exc, self.clock.monotonic())
+        away = self._outage.lasted(self.clock.monotonic())
+        if self.settings.burst and away >= self.settings.heartbeat_expiry:
+            log.error(
+                "worker giving up id=%s: redis unavailable for %.1fs and a burst worker does "
+                "not wait for it; exit code %d",
+                self.id,
+                away,
+                EXIT_ERROR,
+            )
+            self.request_stop(EXIT_ERROR)
+        else:
+            self.clock.wait(self._stopping, delay)
 
     def _idle(self) -> None:
         if self.settings.burst and self.pool.idle():
@@ -251,7 +268,7 @@ class Worker:
             try:
                 self.heartbeat()
             except redis.RedisError as exc:
-                self._outage.began(exc)
+                self._outage.began(exc, self.clock.monotonic())
             next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
         self.pool.check_timeouts()
         self._check_stuck()
@@ -291,12 +308,19 @@ class _Outage:
 
     def __init__(self) -> None:
         self.failures = 0
+        self.since = 0.0
 
-    def began(self, exc: Exception) -> float:
+    def began(self, exc: Exception, now: float) -> float:
+        """Count a failed call at ``now`` (monotonic); returns the delay before the next."""
         if self.failures == 0:
             log.warning("redis unavailable, retrying: %s", exc)
+            self.since = now
         self.failures += 1
         return min(5.0, 0.1 * 2.0 ** min(self.failures, 6))
+
+    def lasted(self, now: float) -> float:
+        """Seconds since the outage began (0 if there is none)."""
+        return now - self.since if self.failures else 0.0
 
     def ended(self) -> None:
         if self.failures:

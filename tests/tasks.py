@@ -50,6 +50,13 @@ def wait_gate(name: str) -> None:
     CALLS.append(("gate", name))
 
 
+def wait_gate_on_first_attempt(name: str) -> None:
+    """The first attempt waits like ``wait_gate``; later ones return at once."""
+    job = current_job()
+    if job is not None and job.attempt == 1:
+        wait_gate(name)
+
+
 @task
 def registered(x: int) -> int:
     CALLS.append(("registered", x))
@@ -65,6 +72,15 @@ def slow_touch(path: str, seconds: float) -> None:
     Path(path + ".started").write_text("started")
     time.sleep(seconds)
     Path(path).write_text("done")
+
+
+def overlap_probe(path: str, seconds: float) -> None:
+    """Append ``start`` to the file at ``path``, sleep, then append ``end``."""
+    with Path(path).open("a") as log:
+        log.write("start\n")
+    time.sleep(seconds)
+    with Path(path).open("a") as log:
+        log.write("end\n")
 
 
 def hang_first_time(folder: str) -> None:

@@ -4,6 +4,8 @@
 -- KEYS[1] workers zset       {ns}:workers
 -- KEYS[2] worker hash        {ns}:worker:<id>
 -- KEYS[3] worker wake list   {ns}:worker:<id>:wake
+-- KEYS[4] held hash          {ns}:held (the worker's abandoned threads are forgotten, and
+--                            the active markers they kept released as their runs allow)
 -- then for each queue of the worker, three keys:
 --         in-progress list   {ns}:worker:<id>:jobs:<q>
 --         queue list         {ns}:queue:<q>
@@ -11,9 +13,11 @@
 -- ARGV[1] worker id
 -- ARGV[2] now, epoch seconds (Redis clock)
 -- ARGV[3] heartbeat expiry in seconds, or "" to reap without checking (a worker stopping)
+-- ARGV[4] the namespace's key prefix "{ns}:" (for the active markers {ns}:active:<job>)
 -- Returns -1 if the worker's heartbeat is not expired (nothing done), else how many jobs
 -- were put back.
 -- @include _push
+-- @include _held
 
 if ARGV[3] ~= '' then
   local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -21,8 +25,17 @@ if ARGV[3] ~= '' then
     return -1
   end
 end
+local suffix = ' ' .. ARGV[1]
+for _, field in ipairs(redis.call('HKEYS', KEYS[4])) do
+  if string.sub(field, -#suffix) == suffix then
+    local job = thread_ended(KEYS[4], field)
+    if job then
+      release_marker(ARGV[4] .. 'active:' .. job, string.match(field, '^(%S+) '))
+    end
+  end
+end
 local moved = 0
-for i = 4, #KEYS - 2, 3 do
+for i = 5, #KEYS - 2, 3 do
   local n = 0
   while redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT') do
     n = n + 1

@@ -6,6 +6,7 @@ Time is a FakeClock passed to the queue and the worker (and so into every script
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import threading
@@ -14,6 +15,7 @@ import pytest
 import redis
 
 from scheduler.clock import FakeClock
+from scheduler.dev import free_port
 from scheduler.jobs import build_payload, encode
 from scheduler.queue import Queue
 from scheduler.registry import AllowList
@@ -319,6 +321,51 @@ def test_a_sync_task_past_its_timeout_is_failed_and_its_thread_abandoned(
     assert queue.dead_count() == 1 and in_progress(client, queue, worker.id) == 0
 
 
+class Abandoned:
+    """A job run by hand on a thread of the test (as a job thread would), until its timeout
+    abandons it; ``finish`` lets its task return."""
+
+    def __init__(self, worker: Worker, clock: FakeClock, gate: str, timeout: float) -> None:
+        self.worker, self.gate = worker, gate
+        worker.fetch_once()
+        self.thread = threading.Thread(target=worker.run_pending)
+        self.thread.start()
+        wait_until(lambda: gate in tasks.GATES, what="the task to start")
+        clock.advance(timeout)
+        assert worker.check_timeouts() == 1
+        worker.flush()
+
+    def finish(self) -> None:
+        tasks.GATES[self.gate].set()
+        self.thread.join(5)
+        self.worker.flush()
+
+
+def test_a_timed_out_run_that_finishes_later_is_logged_as_late_and_settled_once(
+    queue: Queue,
+    client: redis.Redis,
+    clock: FakeClock,
+    make_worker: WorkerFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "scheduler")
+    job_id = queue.enqueue("tests.tasks:wait_gate", "slow", timeout=5, retries=0)
+    worker = make_worker()
+    run = Abandoned(worker, clock, "slow", 5)
+    assert [d.id for d in queue.dead()] == [job_id]
+    assert f"job thread abandoned id={job_id} task=tests.tasks:wait_gate abandoned=1" in caplog.text
+    assert worker.pool.stuck() == 1
+
+    run.finish()
+    assert f"job finished after its timeout id={job_id} task=tests.tasks:wait_gate" in caplog.text
+    assert "duration=5.000s attempt=1 result=returned error=''" in caplog.text
+    assert "job succeeded" not in caplog.text
+    assert worker.pool.stuck() == 0
+    [counts] = worker.pool.stats.totals().values()
+    assert (counts.started, counts.succeeded, counts.dead) == (1, 0, 1)
+    assert queue.dead_count() == 1 and in_progress(client, queue, worker.id) == 0
+
+
 def scheduled_payload(now: float, **overrides: object) -> str:
     fields: dict[str, object] = {
         "task": "tests.tasks:record",
@@ -399,6 +446,74 @@ def test_a_failing_scheduled_run_keeps_its_marker_until_it_is_dead(
     assert last(client, queue)["status"] == "dead"
     assert last(client, queue)["error"] == "ValueError: boom"
     assert client.exists(queue.keys.active("nightly")) == 0
+
+
+def test_overlap_holds_while_the_thread_of_a_timed_out_run_still_runs(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    payload = scheduled_payload(
+        clock.now(), task="tests.tasks:wait_gate", args=["slow"], timeout=5, retries=0
+    )
+    push_scheduled(client, queue, payload)
+    run = Abandoned(make_worker(), clock, "slow", 5)
+    assert last(client, queue)["status"] == "dead"
+    assert client.get(queue.keys.active("nightly")) == b"run-1"  # the task still runs
+
+    run.finish()
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0
+
+
+def test_a_retried_run_keeps_its_marker_until_every_thread_of_it_has_ended(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    task = "tests.tasks:wait_gate_on_first_attempt"
+    payload = scheduled_payload(clock.now(), task=task, args=["first"], timeout=5, retries=1)
+    push_scheduled(client, queue, payload)
+    worker = make_worker()
+    first = Abandoned(worker, clock, "first", 5)
+    assert last(client, queue)["status"] == "failed"
+
+    clock.advance(60)  # the retry is due; the first attempt's thread still runs
+    worker.fetch_once()
+    worker.run_pending()
+    worker.flush()
+    assert last(client, queue)["status"] == "ok"
+    assert client.get(queue.keys.active("nightly")) == b"run-1"
+
+    first.finish()
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0
+
+
+def test_the_markers_held_by_a_worker_whose_heartbeat_expired_are_released(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    payload = scheduled_payload(
+        clock.now(), task="tests.tasks:wait_gate", args=["frozen"], timeout=5, retries=0
+    )
+    push_scheduled(client, queue, payload)
+    frozen = make_worker(worker_id="frozen")
+    run = Abandoned(frozen, clock, "frozen", 5)
+    assert client.get(queue.keys.active("nightly")) == b"run-1"
+
+    clock.advance(11)
+    make_worker(worker_id="alive").heartbeat()
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0
+    run.finish()  # its late release changes nothing
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0
+
+
+def test_a_stopping_worker_releases_the_markers_its_abandoned_threads_held(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    payload = scheduled_payload(
+        clock.now(), task="tests.tasks:wait_gate", args=["exiting"], timeout=5, retries=0
+    )
+    push_scheduled(client, queue, payload)
+    worker = make_worker()
+    run = Abandoned(worker, clock, "exiting", 5)
+    worker.shutdown()  # the process exits next, and its threads with it
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0
+    run.finish()
 
 
 def test_a_run_fetched_after_it_expired_is_dropped_and_recorded(
@@ -579,3 +694,17 @@ def test_jobs_of_a_fetch_whose_reply_was_lost_are_put_back_at_the_next_round(
     worker.flush()
     assert tasks.CALLS == [(0, 0), (1, 0), (2, 0)]
     assert (queue.depth(), in_progress(client, queue, worker.id)) == (0, 0)
+
+
+def test_a_burst_worker_gives_up_once_redis_has_been_away_for_the_heartbeat_expiry(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    settings = WorkerSettings(burst=True, heartbeat_expiry=10)
+    worker = Worker(client, AllowList(prefixes=["tests"]), settings, clock=clock)
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    runner.start()
+    wait_until(lambda: codes, what="the burst worker to give up")
+    assert codes == [1]
+    assert "a burst worker does not wait for it; exit code 1" in caplog.text

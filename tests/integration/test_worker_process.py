@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from scheduler.deadset import DeadFilter
+from scheduler.dev import free_port
 from scheduler.queue import Queue
 from tests.helpers import wait_until
 from tests.redis_server import RedisServer
@@ -264,6 +265,51 @@ def test_a_final_failure_that_the_error_line_explains_is_logged_on_one_line(
     assert all(d.record.get("traceback") for d in q.dead(where=DeadFilter(error="TaskNotFound")))
 
 
+def test_shutdown_does_not_wait_for_a_thread_abandoned_at_its_timeout(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    hung = tmp_path / "hung"
+    q.enqueue("tests.tasks:slow_touch", str(hung), 600, timeout=3, retries=0)
+    worker = start_worker("--allow", "tests.tasks", "--shutdown-timeout", "600")
+    wait_until(Path(f"{hung}.started").exists, what="the job to start")
+
+    worker.signal(signal.SIGTERM)
+    # Well before the shutdown timeout (the bound is the wait's own timeout): the job timed
+    # out during the shutdown, and its abandoned thread is not waited for.
+    assert worker.wait(timeout=60) == 0
+    assert "worker waiting for running jobs running=1" in worker.text()  # SIGTERM came first
+    [dead] = q.dead()
+    assert dead.error.startswith("JobTimeout: task ran past its timeout of 3s")
+    assert (q.depth(), worker_keys(q)) == (0, [])
+
+
+def test_overlap_skip_never_runs_a_second_copy_beside_a_timed_out_one(
+    redis_url: str, namespace: str, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    probe = tmp_path / "probe"
+    schedule = tmp_path / "schedule.yml"
+    schedule.write_text(
+        "jobs:\n  probe:\n    task: tests.tasks:overlap_probe\n"
+        f"    args: [{str(probe)!r}, 2.5]\n    every: 1s\n    timeout: 1\n"
+        "    retries: 0\n    overlap: skip\n"
+    )
+    worker = start_worker("--schedule", str(schedule), "-c", "4")
+    command = [sys.executable, "-m", "scheduler", "run", str(schedule), "--redis", redis_url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.Popen([*command, "--namespace", namespace], env=env, cwd=tmp_path)
+    try:
+        # The first run times out after 1 s and its thread ends after 2.5 s; the second
+        # may start only then, though fires come every second.
+        wait_until(lambda: probe.exists() and probe.read_text().count("start") >= 2, 30)
+    finally:
+        run.terminate()
+        run.wait(15)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert probe.read_text().splitlines()[:3] == ["start", "end", "start"]
+    assert "job finished after its timeout" in worker.text()
+
+
 def test_a_worker_keeps_going_while_redis_is_down(own_redis: RedisServer, tmp_path: Path) -> None:
     worker = WorkerProcess(own_redis.url, "outage", tmp_path, "--allow", "tests.tasks")
     queue = Queue.from_url(own_redis.url, "outage")
@@ -301,3 +347,31 @@ def test_a_worker_killed_after_its_fetch_or_before_its_ack_loses_nothing(
     wait_until(lambda: len(list(tmp_path.glob("done-*"))) == 3, what="every job to run")
     wait_until(lambda: q.depth() == 0, what="the queue to empty")
     assert q.dead_count() == 0
+
+
+def test_a_burst_worker_exits_at_once_with_one_line_when_redis_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    command = [sys.executable, "-m", "scheduler", "worker", "--burst", "--redis", url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The bound is the subprocess timeout: a worker that waits for Redis fails here.
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach Redis at {url}: ")
+    assert "Connection refused" in line and "retrying" not in line
+
+
+def test_status_says_it_gives_up_when_redis_is_unreachable(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    command = [sys.executable, "-m", "scheduler", "status", "--redis", url]
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach Redis at {url}: ")
+    assert "retrying" not in line

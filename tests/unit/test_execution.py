@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 
 import pytest
 
+from scheduler.clock import FakeClock
 from scheduler.consumer import Delivery
-from scheduler.execution import DEAD, EXPIRED, OK, RETRY, Outcome, RetryPolicy, settlement_for
+from scheduler.execution import (
+    DEAD,
+    EXPIRED,
+    OK,
+    RETRY,
+    Ended,
+    Outcome,
+    RetryPolicy,
+    TaskRunner,
+    settlement_for,
+)
 from scheduler.jobs import build_payload, decode, encode
+from scheduler.registry import AllowList
 
 NOW = 1_700_000_000.0
 
@@ -76,3 +89,27 @@ def test_an_unreadable_payload_dies_with_its_raw_text() -> None:
         "\ufffdnope",
         "bad payload: x",
     )
+
+
+def test_judging_a_call_logs_nothing_so_a_late_end_is_never_reported_as_a_success(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, "scheduler")
+    runner = TaskRunner(AllowList(prefixes=["app"]), FakeClock(NOW), RetryPolicy())
+    assert runner.judge(delivery(), Ended(None, 0.5, 2.0)).status == OK
+    assert runner.judge(delivery(), Ended(ValueError("x"), 0.5, 2.0)).status == RETRY
+    last_attempt = delivery(retries=0)
+    dead = runner.judge(last_attempt, Ended(ValueError("x"), 0.5, 2.0))
+    assert (dead.status, dead.error) == (DEAD, "ValueError: x")
+    assert caplog.records == []
+    runner.late(last_attempt, Ended(None, 61.0, 70.0), timed_out=True)
+    [line] = caplog.messages
+    assert line.startswith("job finished after its timeout id=j task=app:run queue=default")
+
+
+def test_a_run_settled_while_its_thread_still_runs_keeps_its_marker_for_later() -> None:
+    d = delivery(schedule="nightly")
+    outcome = Outcome(d, DEAD, error="JobTimeout: x", schedule="nightly", held=True)
+    settlement = settlement_for(outcome, "q", NOW, NOW)
+    assert settlement is not None
+    assert (settlement.final, settlement.held) == (True, True)

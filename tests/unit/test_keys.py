@@ -12,7 +12,7 @@ def test_every_key_starts_with_the_namespace_in_braces() -> None:
     built = [
         keys.queue("q"), keys.delayed("q"), keys.wake("q"), keys.queues(), keys.workers(),
         keys.worker("w"), keys.worker_jobs("w", "q"), keys.worker_wake("w"), keys.dead(),
-        keys.dead_jobs(), keys.last("job"), keys.active("job"),
+        keys.dead_jobs(), keys.last("job"), keys.active("job"), keys.held(),
     ]  # fmt: skip
     assert all(k.startswith("{app}:") for k in built)
     assert len(set(built)) == len(built)
@@ -33,6 +33,6 @@ def test_the_schema_in_the_docstring_names_every_key() -> None:
         "{ns}:queue:<queue>", "{ns}:delayed:<queue>", "{ns}:wake:<queue>", "{ns}:queues",
         "{ns}:workers", "{ns}:worker:<worker>", "{ns}:worker:<worker>:jobs:<queue>",
         "{ns}:worker:<worker>:wake", "{ns}:dead", "{ns}:dead:jobs", "{ns}:last:<job>",
-        "{ns}:active:<job>",
+        "{ns}:active:<job>", "{ns}:held",
     ]:  # fmt: skip
         assert f"``{pattern}``" in doc

@@ -228,9 +228,8 @@ def test_the_worker_exports_runs_by_queue_and_task() -> None:
     counts.started += 2
     counts.ended(OK, 0.2)
     counts.ended(DEAD, 30.0)
-    worker = SimpleNamespace(
-        consumer=SimpleNamespace(queues=("high", "mail")), pool=SimpleNamespace(stats=stats)
-    )
+    pool = SimpleNamespace(stats=stats, stuck=lambda: 1)
+    worker = SimpleNamespace(consumer=SimpleNamespace(queues=("high", "mail")), pool=pool)
     found = scrape(WorkerCollector(worker))  # type: ignore[arg-type]
     labels = (("queue", "mail"), ("task", "app:send"))
     assert found[("scheduler_jobs_started_total", labels)] == 2
@@ -241,6 +240,7 @@ def test_the_worker_exports_runs_by_queue_and_task() -> None:
     assert found[("scheduler_job_duration_seconds_count", labels)] == 2
     bucket = tuple(sorted([*labels, ("le", "0.25")]))
     assert found[("scheduler_job_duration_seconds_bucket", bucket)] == 1
+    assert found[("scheduler_worker_abandoned_threads", ())] == 1
 
 
 # -- an optional extra -------------------------------------------------------------------
@@ -316,9 +316,8 @@ def documented() -> set[str]:
 def test_every_metric_is_documented_and_every_documented_one_exists() -> None:
     stats = RunStats()
     stats.ended(0, "app:task", OK, 0.1)
-    worker = SimpleNamespace(
-        consumer=SimpleNamespace(queues=("q",)), pool=SimpleNamespace(stats=stats)
-    )
+    pool = SimpleNamespace(stats=stats, stuck=lambda: 0)
+    worker = SimpleNamespace(consumer=SimpleNamespace(queues=("q",)), pool=pool)
     names = {s[0] for s in scrape(dispatcher(parse_schedule(SCHEDULE), DispatchStats()))}
     names |= {s[0] for s in scrape(WorkerCollector(worker))}  # type: ignore[arg-type]
     source = SimpleNamespace(refused=None)
