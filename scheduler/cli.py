@@ -31,6 +31,7 @@ from .errors import (
     ScheduleNotFound,
     SchedulerError,
     printable,
+    printable_lines,
 )
 from .planner import Fire, select_jobs, upcoming
 from .registry import import_problems, use_working_directory
@@ -323,7 +324,7 @@ def main(clock: Clock | None = None) -> None:
         click.echo(str(exc), err=True)  # one escaped line per problem
         code = 2
     except SchedulerError as exc:
-        _say(str(exc))
+        click.echo(printable_lines(str(exc)), err=True)  # one escaped line per problem
         code = 2
     except Exception as exc:
         if not type(exc).__module__.startswith("redis"):

@@ -45,7 +45,9 @@ def test_a_missing_file_is_refused_and_its_return_clears_it(path: Path) -> None:
     source = ScheduleFile(str(path))
     path.unlink()
     source.reload()
-    assert source.refused is not None and "No such file" in source.refused.problems[0]
+    assert source.refused is not None and source.refused.problems[0].endswith(
+        "schedule.yml: no such file"
+    )
     path.write_text(GOOD)  # back as it was
     source.reload()
     assert source.refused is None
