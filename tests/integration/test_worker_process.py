@@ -246,7 +246,7 @@ def test_a_final_failure_that_the_error_line_explains_is_logged_on_one_line(
     q.enqueue("tests.tasks:async_sleep", 60, timeout=0.2, retries=0)  # JobTimeout, cancelled
     q.enqueue("tests.tasks:slow_touch", str(tmp_path / "stuck"), 60, timeout=0.2, retries=0)
     q.enqueue("tests.tasks:fail", "a bug", retries=0)  # a task's own error keeps its traceback
-    worker = start_worker("--allow", "tests", "-c", "3")
+    worker = start_worker("--allow", "tests", "--import", "tests.tasks", "-c", "3")
     wait_until(lambda: q.dead_count() == 4, what="four dead jobs")
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
