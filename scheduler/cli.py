@@ -31,7 +31,6 @@ from .errors import (
     ScheduleNotFound,
     SchedulerError,
     printable,
-    printable_lines,
 )
 from .planner import Fire, select_jobs, upcoming
 from .registry import import_problems, use_working_directory
@@ -320,11 +319,9 @@ def main(clock: Clock | None = None) -> None:
     except (RedisUnavailable, ConfigError) as exc:
         _say(f"error: {exc}")
         code = 1
-    except ScheduleInvalid as exc:
-        click.echo(str(exc), err=True)  # one escaped line per problem
-        code = 2
     except SchedulerError as exc:
-        click.echo(printable_lines(str(exc)), err=True)  # one escaped line per problem
+        for line in exc.lines():
+            _say(line)
         code = 2
     except Exception as exc:
         if not type(exc).__module__.startswith("redis"):

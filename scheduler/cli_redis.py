@@ -293,7 +293,7 @@ def worker_tasks(
     problems = option_problems(imports, prefixes)
     problems += [str(p) for p in import_problems(file.schedule)] if file is not None else []
     if problems and not warn_only:
-        raise TaskNotFound("\n".join(problems))
+        raise TaskNotFound(problems=problems)
     for problem in problems:
         log.warning("worker starts without a task it cannot import: %s", problem)
     if file is None:

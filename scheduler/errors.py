@@ -7,6 +7,7 @@ these classes are for what a caller has to stop and report.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # C0 and C1 controls, DEL, line and paragraph separators, and the marks that reorder text.
@@ -34,6 +35,10 @@ def _escape(match: re.Match[str]) -> str:
 
 class SchedulerError(Exception):
     """Raised for any error this package reports; catch this to catch them all."""
+
+    def lines(self) -> list[str]:
+        """What to show a person: one line per problem (escape each before printing)."""
+        return [str(self)]
 
 
 class RuleError(SchedulerError, ValueError):
@@ -78,6 +83,9 @@ class ScheduleInvalid(SchedulerError):
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
 
 class ScheduleNotFound(SchedulerError):
     """Raised when the schedule file does not exist or cannot be read."""
@@ -105,7 +113,15 @@ class TaskNotAllowed(SchedulerError):
 
 
 class TaskNotFound(SchedulerError):
-    """Raised when a task's module or callable cannot be imported."""
+    """Raised when a task's module or callable cannot be imported. ``problems``, when
+    given, are the lines of several such failures (a worker's check at start)."""
+
+    def __init__(self, message: str = "", problems: Sequence[str] = ()) -> None:
+        super().__init__(message or "\n".join(problems))
+        self.problems = list(problems)
+
+    def lines(self) -> list[str]:
+        return self.problems or [str(self)]
 
 
 class PayloadError(SchedulerError):
