@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import redis
 
 from .clock import Clock, RedisClock
+from .enqueue import Enqueuer, NewJob
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, build_payload, check_queue_name, encode, run_at
+from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, check_queue_name, encode
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -43,8 +43,12 @@ class DeadJob:
     record: dict[str, Any]
 
 
-class Queue:
-    """Enqueue jobs into a namespace of one Redis, and inspect its queues."""
+class Queue(Enqueuer):
+    """Enqueue jobs into a namespace of one Redis, and inspect its queues.
+
+    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
+    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``).
+    """
 
     def __init__(
         self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE, clock: Clock | None = None
@@ -71,33 +75,11 @@ class Queue:
         namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
         return cls(redis_from_url(url), namespace)
 
-    def enqueue(
-        self,
-        task: str,
-        /,
-        *args: Any,
-        queue: str = DEFAULT_QUEUE,
-        delay: float | None = None,
-        at: datetime | None = None,
-        retries: int | None = None,
-        timeout: float | None = None,
-        job_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Put a job for ``task(*args, **kwargs)`` on ``queue``; return its job id.
+    def _now(self) -> float:
+        return self.clock.now()
 
-        ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
-        ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
-        seconds. Raises PayloadError for an invalid argument (nothing is enqueued).
-        A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
-        retried after a broken connection never makes two jobs.
-        """
-        new_id, keys, argv = self._prepare(
-            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        self._scripts.run("enqueue", keys, argv)
-        return new_id
+    def _submit(self, job: NewJob) -> None:
+        self._scripts.run("enqueue", *self.enqueue_call(job.payload, job.due))
 
     @contextmanager
     def batch(self) -> Iterator[EnqueueBatch]:
@@ -173,66 +155,30 @@ class Queue:
         keys.append(self.keys.queues())
         return keys, [job_id, encode(payload), q]
 
-    def _prepare(
-        self,
-        task: str,
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        *,
-        queue: str,
-        delay: float | None,
-        at: datetime | None,
-        retries: int | None,
-        timeout: float | None,
-        job_id: str | None,
-    ) -> tuple[str, list[str], list[str | int]]:
-        now = self.clock.now()
-        due = run_at(now, delay, at)
-        payload = build_payload(
-            task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        when = "" if due is None or due <= now else f"{due:.3f}"
-        return payload["id"], *self.enqueue_call(payload, when)
-
     def enqueue_call(
-        self, payload: dict[str, Any], when: str = ""
+        self, payload: dict[str, Any], due: float | None = None
     ) -> tuple[list[str], list[str | int]]:
-        """The enqueue script's keys and arguments for a built payload (``when``: epoch
-        seconds it is due, "" for now)."""
+        """The enqueue script's keys and arguments for a built payload, due at ``due``
+        (epoch seconds; None: now)."""
         k, queue = self.keys, payload["queue"]
         keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
         keys.append(k.enqueued(payload["id"]))
+        when = "" if due is None else f"{due:.3f}"
         return keys, [encode(payload), queue, when, ENQUEUE_DEDUPE]
 
 
-class EnqueueBatch:
+class EnqueueBatch(Enqueuer):
     """Enqueues collected by ``Queue.batch()``, sent together in one round trip."""
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
         self._pending: list[tuple[list[str], list[str | int]]] = []
 
-    def enqueue(
-        self,
-        task: str,
-        /,
-        *args: Any,
-        queue: str = DEFAULT_QUEUE,
-        delay: float | None = None,
-        at: datetime | None = None,
-        retries: int | None = None,
-        timeout: float | None = None,
-        job_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Like ``Queue.enqueue``; the job is sent when the batch ends."""
-        new_id, keys, argv = self._queue._prepare(
-            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        self._pending.append((keys, argv))
-        return new_id
+    def _now(self) -> float:
+        return self._queue.clock.now()
+
+    def _submit(self, job: NewJob) -> None:
+        self._pending.append(self._queue.enqueue_call(job.payload, job.due))
 
     def send(self) -> None:
         """Send the collected jobs (one round trip) and start a new batch."""
