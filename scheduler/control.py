@@ -13,8 +13,9 @@ from typing import Any
 import redis
 
 from .clock import Clock
+from .enqueue import fire_payload
 from .errors import UnknownJob
-from .jobs import build_payload, encode
+from .jobs import encode
 from .keys import Keys, as_text
 from .queue import DeadJob, Queue
 from .schedule import Job
@@ -68,10 +69,7 @@ class Control:
         """Enqueue one run of ``job`` now, outside its schedule; its watermark is untouched.
 
         Works with no leader: it is a plain enqueue. Returns the job id."""
-        payload = build_payload(
-            job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=self.clock.now(),
-            retries=job.retries, timeout=job.timeout, schedule=job.name,
-        )  # fmt: skip
+        payload = fire_payload(job, None, self.clock.now())
         self._scripts.run("enqueue", *self.queue.enqueue_call(payload))
         return str(payload["id"])
 
@@ -113,12 +111,7 @@ class Control:
         keys.append(k.queues())
         argv: list[str | int | float] = ["1" if dry_run else "0", int(now), job.queue]
         for at in fires:
-            payload = build_payload(
-                job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=now,
-                retries=job.retries, timeout=job.timeout, schedule=job.name, scheduled_for=at,
-                expires_at=None,
-            )  # fmt: skip
-            argv += [at, encode(payload)]
+            argv += [at, encode(fire_payload(job, at, now, by_hand=True))]
         codes = as_text(self._scripts.run("backfill", keys, argv))
         return [BackfillFire(at, BACKFILL_CODES[c]) for at, c in zip(fires, codes, strict=True)]
 
