@@ -17,7 +17,7 @@ from .enqueue import fire_payload
 from .errors import UnknownJob
 from .jobs import encode
 from .keys import Keys, as_text
-from .queue import DeadJob, Queue
+from .queue import DeadJob, Queue, QueueRow, read_queues
 from .schedule import Job
 from .scripts import Scripts
 
@@ -40,17 +40,6 @@ class BackfillFire:
 
     at: int
     outcome: str
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    """One queue at a glance."""
-
-    name: str
-    depth: int
-    oldest_age: float | None
-    delayed: int
-    in_progress: int
 
 
 class Control:
@@ -154,25 +143,7 @@ class Control:
 
     def queues(self) -> list[QueueRow]:
         """Every known queue: depth, age of its oldest job, delayed and in-progress counts."""
-        k = self.keys
-        names = sorted(as_text(n) for n in self.client.smembers(k.queues()))
-        workers = [as_text(w) for w in self.client.zrange(k.workers(), 0, -1)]
-        pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.llen(k.queue(name))
-            pipe.lindex(k.queue(name), -1)
-            pipe.zcard(k.delayed(name))
-            for worker in workers:
-                pipe.llen(k.worker_jobs(worker, name))
-        replies = iter(pipe.execute())
-        now = self.clock.now()
-        rows = []
-        for name in names:
-            depth, oldest, delayed = next(replies), next(replies), next(replies)
-            running = sum(int(next(replies)) for _ in workers)
-            age = now - float(json.loads(oldest).get("enqueued_at", now)) if oldest else None
-            rows.append(QueueRow(name, int(depth), age, int(delayed), running))
-        return rows
+        return read_queues(self.client, self.keys, self.clock.now())
 
     def health(self, role: str, max_age: float, host: str | None = None) -> tuple[bool, str]:
         """Is a ``role`` ("scheduler" or "worker") process of ``host`` (default: this host)

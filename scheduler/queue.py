@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from .clock import Clock, RedisClock
 from .enqueue import Enqueuer, NewJob
@@ -41,6 +42,79 @@ class DeadJob:
     failed_at: float
     error: str
     record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue at a glance: jobs waiting, the age of the oldest (None: empty, or not
+    read), delayed jobs and retries, and jobs held by workers (running or fetched ahead)."""
+
+    name: str
+    depth: int
+    oldest_age: float | None
+    delayed: int
+    in_progress: int
+
+
+@dataclass(frozen=True)
+class QueueReadout:
+    """The one way queue depths are read: for each of ``names``, LLEN of the queue and
+    ZCARD of its delayed set and, unless ``workers`` is None, its oldest job (LINDEX) and
+    the jobs each of ``workers`` holds from it.
+
+    ``send`` puts the commands on a pipeline, so a caller can read more in the same round
+    trip; ``read`` takes the replies, in order, from that pipeline's results.
+    """
+
+    keys: Keys
+    names: Sequence[str]
+    workers: Sequence[str] | None = None
+
+    def send(self, pipe: Pipeline) -> None:
+        """Add the reads to ``pipe``."""
+        k = self.keys
+        for name in self.names:
+            pipe.llen(k.queue(name))
+            pipe.zcard(k.delayed(name))
+            if self.workers is not None:
+                pipe.lindex(k.queue(name), -1)
+                for worker in self.workers:
+                    pipe.llen(k.worker_jobs(worker, name))
+
+    def read(
+        self, replies: Iterator[Any], now: float = 0.0
+    ) -> tuple[list[QueueRow], dict[str, int]]:
+        """The rows, by name, from the replies to ``send`` (``now`` dates the oldest jobs,
+        read only with ``workers``); and the jobs each worker holds, over every queue."""
+        workers = self.workers or ()
+        rows, held = [], dict.fromkeys(workers, 0)
+        for name in self.names:
+            depth, delayed = int(next(replies)), int(next(replies))
+            age = _oldest_age(next(replies), now) if self.workers is not None else None
+            counts = [int(next(replies)) for _ in workers]
+            for worker, count in zip(workers, counts, strict=True):
+                held[worker] += count
+            rows.append(QueueRow(name, depth, age, delayed, sum(counts)))
+        return rows, held
+
+    def fetch(self, client: redis.Redis, now: float = 0.0) -> tuple[list[QueueRow], dict[str, int]]:
+        """``send`` and ``read`` in a pipeline of their own: one round trip."""
+        with client.pipeline(transaction=False) as pipe:
+            self.send(pipe)
+            return self.read(iter(pipe.execute()), now)
+
+
+def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> list[QueueRow]:
+    """Every known queue, by name. Given ``now``, each row also has the age of its oldest
+    job and the jobs the registered workers hold from it (``scheduler queues``)."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.smembers(keys.queues())
+        if now is not None:
+            pipe.zrange(keys.workers(), 0, -1)
+        names, *workers = pipe.execute()
+    held_by = [as_text(w) for w in workers[0]] if workers else None
+    readout = QueueReadout(keys, sorted(as_text(n) for n in names), held_by)
+    return readout.fetch(client, now or 0.0)[0]
 
 
 class Queue(Enqueuer):
@@ -102,11 +176,7 @@ class Queue(Enqueuer):
 
     def queues(self) -> dict[str, int]:
         """Depth of every known queue, by name."""
-        names = sorted(as_text(n) for n in self.client.smembers(self.keys.queues()))
-        with self.client.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.llen(self.keys.queue(name))
-            return dict(zip(names, (int(d) for d in pipe.execute()), strict=True))
+        return {row.name: row.depth for row in read_queues(self.client, self.keys)}
 
     def dead(self, limit: int = 50) -> list[DeadJob]:
         """The newest ``limit`` entries of the dead set, newest first."""
@@ -186,6 +256,14 @@ class EnqueueBatch(Enqueuer):
             return
         pending, self._pending = self._pending, []
         self._queue._scripts.run_many("enqueue", pending)
+
+
+def _oldest_age(oldest: bytes | None, now: float) -> float | None:
+    """How long ago the oldest job of a queue was enqueued; None for an empty queue."""
+    if oldest is None:
+        return None
+    enqueued = json.loads(oldest).get("enqueued_at")
+    return None if enqueued is None else now - float(enqueued)
 
 
 def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:
