@@ -15,10 +15,11 @@ import redis
 
 from .clock import Clock
 from .deadset import DeadFilter, DeadJob, read_dead, read_one, resolve_ids
+from .enqueue import fire_payload
 from .errors import UnknownJob
-from .jobs import build_payload, encode
+from .jobs import encode
 from .keys import Keys, as_text
-from .queue import Queue
+from .queue import Queue, QueueRow, read_queues
 from .schedule import Job
 from .scripts import Scripts
 
@@ -54,17 +55,6 @@ class BackfillFire:
     outcome: str
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    """One queue at a glance."""
-
-    name: str
-    depth: int
-    oldest_age: float | None
-    delayed: int
-    in_progress: int
-
-
 class Control:
     """Operations on one namespace of one Redis."""
 
@@ -81,10 +71,7 @@ class Control:
         """Enqueue one run of ``job`` now, outside its schedule; its watermark is untouched.
 
         Works with no leader: it is a plain enqueue. Returns the job id."""
-        payload = build_payload(
-            job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=self.clock.now(),
-            retries=job.retries, timeout=job.timeout, schedule=job.name,
-        )  # fmt: skip
+        payload = fire_payload(job, None, self.clock.now())
         self._scripts.run("enqueue", *self.queue.enqueue_call(payload))
         return str(payload["id"])
 
@@ -141,12 +128,7 @@ class Control:
         keys.append(k.queues())
         argv: list[str | int | float] = ["1" if dry_run else "0", int(now), job.queue]
         for at in fires:
-            payload = build_payload(
-                job.task, job.args, job.kwargs, queue=job.queue, enqueued_at=now,
-                retries=job.retries, timeout=job.timeout, schedule=job.name, scheduled_for=at,
-                expires_at=None,
-            )  # fmt: skip
-            argv += [at, encode(payload)]
+            argv += [at, encode(fire_payload(job, at, now, by_hand=True))]
         codes = as_text(self._scripts.run("backfill", keys, argv))
         return [BackfillFire(at, BACKFILL_CODES[c]) for at, c in zip(fires, codes, strict=True)]
 
@@ -199,25 +181,7 @@ class Control:
 
     def queues(self) -> list[QueueRow]:
         """Every known queue: depth, age of its oldest job, delayed and in-progress counts."""
-        k = self.keys
-        names = sorted(as_text(n) for n in self.client.smembers(k.queues()))
-        workers = [as_text(w) for w in self.client.zrange(k.workers(), 0, -1)]
-        pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.llen(k.queue(name))
-            pipe.lindex(k.queue(name), -1)
-            pipe.zcard(k.delayed(name))
-            for worker in workers:
-                pipe.llen(k.worker_jobs(worker, name))
-        replies = iter(pipe.execute())
-        now = self.clock.now()
-        rows = []
-        for name in names:
-            depth, oldest, delayed = next(replies), next(replies), next(replies)
-            running = sum(int(next(replies)) for _ in workers)
-            age = now - float(json.loads(oldest).get("enqueued_at", now)) if oldest else None
-            rows.append(QueueRow(name, int(depth), age, int(delayed), running))
-        return rows
+        return read_queues(self.client, self.keys, self.clock.now())
 
     def health(self, role: str, max_age: float, host: str | None = None) -> tuple[bool, str]:
         """Is a ``role`` ("scheduler" or "worker") process of ``host`` (default: this host)

@@ -24,9 +24,10 @@ import redis
 
 from .clock import Clock
 from .describe import utc_text
+from .enqueue import fire_payload
 from .errors import SchedulerError
 from .faults import fault_point
-from .jobs import build_payload, encode
+from .jobs import encode
 from .keys import Keys, as_text
 from .leader import Leadership
 from .planner import Plan, jitter_delay, plan_job
@@ -186,7 +187,7 @@ class Dispatcher:
             number = queues.setdefault(job.queue, len(queues))
             fires = []
             for at in plan.enqueue:
-                payload = _payload(job, at, now)
+                payload = fire_payload(job, at, now)
                 delay = jitter_delay(job.name, at, job.jitter)
                 fires.append([at, payload["id"], encode(payload), at + delay if delay else 0])
             overlap = 1 if job.overlap == "skip" else 0
@@ -285,21 +286,6 @@ class Dispatcher:
     def watermarks(self) -> dict[str, int]:
         """Each job's watermark as this leader knows it (read-only copy)."""
         return dict(self._watermarks)
-
-
-def _payload(job: Job, at: int, now: float) -> dict[str, Any]:
-    return build_payload(
-        job.task,
-        job.args,
-        job.kwargs,
-        queue=job.queue,
-        enqueued_at=now,
-        retries=job.retries,
-        timeout=job.timeout,
-        schedule=job.name,
-        scheduled_for=at,
-        expires_at=at + job.expires if job.expires else None,
-    )
 
 
 def read_all(client: redis.Redis, commands: list[list[Arg]]) -> list[Any]:

@@ -341,22 +341,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def run_at(now: float, delay: float | None, at: datetime | None) -> float | None:
-    """When a job enqueued at ``now`` with ``delay=`` or ``at=`` becomes runnable (None: at
-    once); PayloadError for both, a naive ``at`` or a negative ``delay``."""
-    if delay is not None and at is not None:
-        raise PayloadError("give delay= or at=, not both")
-    if at is not None:
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise PayloadError("at= must be an aware datetime (with a time zone), not naive")
-        return at.timestamp()
-    if delay is not None:
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-            raise PayloadError(f"delay= must be seconds >= 0, not {delay!r}")
-        return now + delay
-    return None
-
-
 async def guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
     """Await a task as a worker does: ``current_job()`` set, cancelled at its ``timeout``."""
     token = set_current(job)

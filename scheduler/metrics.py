@@ -22,6 +22,7 @@ import redis
 from .dispatcher import Dispatcher
 from .errors import ConfigError
 from .keys import Keys, as_text
+from .queue import QueueReadout
 from .stats import Histogram
 from .watch import ScheduleFile
 from .worker import Worker
@@ -212,14 +213,14 @@ class RedisCollector:
         k = self._keys
         try:
             known = {as_text(name) for name in self._client.smembers(k.queues())}
-            names = sorted(known.union(self._queues))
+            readout = QueueReadout(k, sorted(known.union(self._queues)))
             pipe = self._client.pipeline(transaction=False)
-            for name in names:
-                pipe.llen(k.queue(name))
-                pipe.zcard(k.delayed(name))
+            readout.send(pipe)
             pipe.zcard(k.dead())
             pipe.hlen(k.paused())
-            *sizes, dead, paused = pipe.execute()
+            replies = iter(pipe.execute())
+            rows, _ = readout.read(replies)
+            dead, paused = replies
         except redis.RedisError as exc:
             if not self._failing:
                 log.warning("metrics cannot read the queues from Redis: %s", exc)
@@ -227,12 +228,15 @@ class RedisCollector:
             return []
         self._failing = False
         return [
-            _queue_gauge("scheduler_queue_depth", "Jobs waiting in the queue.", names, sizes[::2]),
+            _queue_gauge(
+                "scheduler_queue_depth",
+                "Jobs waiting in the queue.",
+                {row.name: row.depth for row in rows},
+            ),
             _queue_gauge(
                 "scheduler_queue_delayed",
                 "Delayed jobs and retries waiting for their time.",
-                names,
-                sizes[1::2],
+                {row.name: row.delayed for row in rows},
             ),
             _gauge("scheduler_dead_jobs", "Jobs in the dead set.", int(dead)),
             _gauge("scheduler_jobs_paused", "Schedule jobs paused.", int(paused)),
@@ -243,10 +247,10 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
 
 
-def _queue_gauge(name: str, doc: str, queues: list[str], values: Iterable[int]) -> Metric:
+def _queue_gauge(name: str, doc: str, values: Mapping[str, int]) -> Metric:
     gauge = GaugeMetricFamily(name, doc, labels=["queue"])
-    for queue, value in zip(queues, values, strict=True):
-        gauge.add_metric([queue], int(value))
+    for queue, value in values.items():
+        gauge.add_metric([queue], value)
     return gauge
 
 

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from .clock import Clock, RedisClock
 from .deadset import DeadFilter, DeadJob, read_dead
+from .enqueue import Enqueuer, NewJob
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, build_payload, check_queue_name, encode, run_at
+from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, check_queue_name, encode
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -34,8 +36,85 @@ def redis_from_url(url: str | None = None, **options: Any) -> redis.Redis:
     return redis.Redis.from_url(url, **options)
 
 
-class Queue:
-    """Enqueue jobs into a namespace of one Redis, and inspect its queues."""
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue at a glance: jobs waiting, the age of the oldest (None: empty, or not
+    read), delayed jobs and retries, and jobs held by workers (running or fetched ahead)."""
+
+    name: str
+    depth: int
+    oldest_age: float | None
+    delayed: int
+    in_progress: int
+
+
+@dataclass(frozen=True)
+class QueueReadout:
+    """The one way queue depths are read: for each of ``names``, LLEN of the queue and
+    ZCARD of its delayed set and, unless ``workers`` is None, its oldest job (LINDEX) and
+    the jobs each of ``workers`` holds from it.
+
+    ``send`` puts the commands on a pipeline, so a caller can read more in the same round
+    trip; ``read`` takes the replies, in order, from that pipeline's results.
+    """
+
+    keys: Keys
+    names: Sequence[str]
+    workers: Sequence[str] | None = None
+
+    def send(self, pipe: Pipeline) -> None:
+        """Add the reads to ``pipe``."""
+        k = self.keys
+        for name in self.names:
+            pipe.llen(k.queue(name))
+            pipe.zcard(k.delayed(name))
+            if self.workers is not None:
+                pipe.lindex(k.queue(name), -1)
+                for worker in self.workers:
+                    pipe.llen(k.worker_jobs(worker, name))
+
+    def read(
+        self, replies: Iterator[Any], now: float = 0.0
+    ) -> tuple[list[QueueRow], dict[str, int]]:
+        """The rows, by name, from the replies to ``send`` (``now`` dates the oldest jobs,
+        read only with ``workers``); and the jobs each worker holds, over every queue."""
+        workers = self.workers or ()
+        rows, held = [], dict.fromkeys(workers, 0)
+        for name in self.names:
+            depth, delayed = int(next(replies)), int(next(replies))
+            age = _oldest_age(next(replies), now) if self.workers is not None else None
+            counts = [int(next(replies)) for _ in workers]
+            for worker, count in zip(workers, counts, strict=True):
+                held[worker] += count
+            rows.append(QueueRow(name, depth, age, delayed, sum(counts)))
+        return rows, held
+
+    def fetch(self, client: redis.Redis, now: float = 0.0) -> tuple[list[QueueRow], dict[str, int]]:
+        """``send`` and ``read`` in a pipeline of their own: one round trip."""
+        with client.pipeline(transaction=False) as pipe:
+            self.send(pipe)
+            return self.read(iter(pipe.execute()), now)
+
+
+def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> list[QueueRow]:
+    """Every known queue, by name. Given ``now``, each row also has the age of its oldest
+    job and the jobs the registered workers hold from it (``scheduler queues``)."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.smembers(keys.queues())
+        if now is not None:
+            pipe.zrange(keys.workers(), 0, -1)
+        names, *workers = pipe.execute()
+    held_by = [as_text(w) for w in workers[0]] if workers else None
+    readout = QueueReadout(keys, sorted(as_text(n) for n in names), held_by)
+    return readout.fetch(client, now or 0.0)[0]
+
+
+class Queue(Enqueuer):
+    """Enqueue jobs into a namespace of one Redis, and inspect its queues.
+
+    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
+    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``).
+    """
 
     def __init__(
         self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE, clock: Clock | None = None
@@ -62,33 +141,11 @@ class Queue:
         namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
         return cls(redis_from_url(url), namespace)
 
-    def enqueue(
-        self,
-        task: str,
-        /,
-        *args: Any,
-        queue: str = DEFAULT_QUEUE,
-        delay: float | None = None,
-        at: datetime | None = None,
-        retries: int | None = None,
-        timeout: float | None = None,
-        job_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Put a job for ``task(*args, **kwargs)`` on ``queue``; return its job id.
+    def _now(self) -> float:
+        return self.clock.now()
 
-        ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
-        ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
-        seconds. Raises PayloadError for an invalid argument (nothing is enqueued).
-        A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
-        retried after a broken connection never makes two jobs.
-        """
-        new_id, keys, argv = self._prepare(
-            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        self._scripts.run("enqueue", keys, argv)
-        return new_id
+    def _submit(self, job: NewJob) -> None:
+        self._scripts.run("enqueue", *self.enqueue_call(job.payload, job.due))
 
     @contextmanager
     def batch(self) -> Iterator[EnqueueBatch]:
@@ -111,11 +168,7 @@ class Queue:
 
     def queues(self) -> dict[str, int]:
         """Depth of every known queue, by name."""
-        names = sorted(as_text(n) for n in self.client.smembers(self.keys.queues()))
-        with self.client.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.llen(self.keys.queue(name))
-            return dict(zip(names, (int(d) for d in pipe.execute()), strict=True))
+        return {row.name: row.depth for row in read_queues(self.client, self.keys)}
 
     def dead(self, limit: int = 50, where: DeadFilter | None = None) -> list[DeadJob]:
         """The newest ``limit`` entries of the dead set (those that match ``where``),
@@ -163,66 +216,30 @@ class Queue:
         keys.append(self.keys.queues())
         return keys, [job_id, encode(payload), q]
 
-    def _prepare(
-        self,
-        task: str,
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        *,
-        queue: str,
-        delay: float | None,
-        at: datetime | None,
-        retries: int | None,
-        timeout: float | None,
-        job_id: str | None,
-    ) -> tuple[str, list[str], list[str | int]]:
-        now = self.clock.now()
-        due = run_at(now, delay, at)
-        payload = build_payload(
-            task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        when = "" if due is None or due <= now else f"{due:.3f}"
-        return payload["id"], *self.enqueue_call(payload, when)
-
     def enqueue_call(
-        self, payload: dict[str, Any], when: str = ""
+        self, payload: dict[str, Any], due: float | None = None
     ) -> tuple[list[str], list[str | int]]:
-        """The enqueue script's keys and arguments for a built payload (``when``: epoch
-        seconds it is due, "" for now)."""
+        """The enqueue script's keys and arguments for a built payload, due at ``due``
+        (epoch seconds; None: now)."""
         k, queue = self.keys, payload["queue"]
         keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
         keys.append(k.enqueued(payload["id"]))
+        when = "" if due is None else f"{due:.3f}"
         return keys, [encode(payload), queue, when, ENQUEUE_DEDUPE]
 
 
-class EnqueueBatch:
+class EnqueueBatch(Enqueuer):
     """Enqueues collected by ``Queue.batch()``, sent together in one round trip."""
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
         self._pending: list[tuple[list[str], list[str | int]]] = []
 
-    def enqueue(
-        self,
-        task: str,
-        /,
-        *args: Any,
-        queue: str = DEFAULT_QUEUE,
-        delay: float | None = None,
-        at: datetime | None = None,
-        retries: int | None = None,
-        timeout: float | None = None,
-        job_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Like ``Queue.enqueue``; the job is sent when the batch ends."""
-        new_id, keys, argv = self._queue._prepare(
-            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        self._pending.append((keys, argv))
-        return new_id
+    def _now(self) -> float:
+        return self._queue.clock.now()
+
+    def _submit(self, job: NewJob) -> None:
+        self._pending.append(self._queue.enqueue_call(job.payload, job.due))
 
     def send(self) -> None:
         """Send the collected jobs (one round trip) and start a new batch."""
@@ -230,6 +247,19 @@ class EnqueueBatch:
             return
         pending, self._pending = self._pending, []
         self._queue._scripts.run_many("enqueue", pending)
+
+
+def _oldest_age(oldest: bytes | None, now: float) -> float | None:
+    """How long ago the oldest job of a queue was enqueued; None for an empty queue."""
+    if oldest is None:
+        return None
+    enqueued = json.loads(oldest).get("enqueued_at")
+    return None if enqueued is None else now - float(enqueued)
+
+
+def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:
+    record = json.loads(raw)
+    return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error", "")), record)
 
 
 def _fresh_payload(record: dict[str, Any], now: float) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import redis
 from .describe import utc_text
 from .errors import ScheduleInvalid
 from .keys import Keys, as_text
+from .queue import QueueReadout
 from .schedule import Job, Schedule, parse_schedule
 
 SCHEDULER_FRESH = 10.0  # a scheduler whose heartbeat is older than this is not listed
@@ -221,10 +222,8 @@ def _run_summary(run: dict[str, str]) -> dict[str, Any] | None:
 
 
 def _queues(client: redis.Redis, keys: Keys, names: list[str]) -> dict[str, int]:
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.llen(keys.queue(name))
-    return {name: int(depth) for name, depth in zip(names, pipe.execute(), strict=True)}
+    rows, _ = QueueReadout(keys, names).fetch(client)
+    return {row.name: row.depth for row in rows}
 
 
 def _refusal_lines(row: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from unittest import mock
 
 from .clock import Clock, SystemClock
+from .enqueue import Enqueuer, NewJob
 from .jobs import (
     DEFAULT_QUEUE,
     ENQUEUE_DEDUPE,
@@ -36,7 +37,6 @@ from .jobs import (
     check_queue_name,
     decode,
     encode,
-    run_at,
 )
 from .registry import AllowList
 from .testing_run import (
@@ -101,8 +101,11 @@ class RecordedJob:
         return f"{_call(self.task, self.args, self.kwargs)} on {self.queue}"
 
 
-class RecordingQueue:
+class RecordingQueue(Enqueuer):
     """A stand-in for ``Queue`` that keeps jobs instead of sending them to Redis.
+
+    ``enqueue`` is the Queue's own (same checks, same PayloadError, same payload); the job
+    is kept.
 
     ``jobs`` holds every job enqueued (until ``clear``), in order; ``pending`` those not
     yet run; ``performed`` those run, by ``drain`` or (``InlineQueue``) at once. Jobs run
@@ -117,26 +120,11 @@ class RecordingQueue:
         self.performed: list[RecordedJob] = []
         self._enqueued_at: dict[str, float] = {}
 
-    def enqueue(
-        self,
-        task: str,
-        /,
-        *args: Any,
-        queue: str = DEFAULT_QUEUE,
-        delay: float | None = None,
-        at: datetime | None = None,
-        retries: int | None = None,
-        timeout: float | None = None,
-        job_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Like ``Queue.enqueue`` (same checks, same PayloadError); the job is kept."""
-        job = self._prepare(
-            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        self._accept(job)
-        return job.id
+    def _now(self) -> float:
+        return self.clock.now()
+
+    def _submit(self, job: NewJob) -> None:
+        self._accept(_recorded(job))
 
     @contextmanager
     def batch(self) -> Iterator[RecordingBatch]:
@@ -217,29 +205,6 @@ class RecordingQueue:
         """Always False: a double has no dead set."""
         return False
 
-    def _prepare(
-        self,
-        task: str,
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        *,
-        queue: str,
-        delay: float | None,
-        at: datetime | None,
-        retries: int | None,
-        timeout: float | None,
-        job_id: str | None,
-    ) -> RecordedJob:
-        now = self.clock.now()
-        due = run_at(now, delay, at)  # checks in the order of Queue._prepare
-        payload = build_payload(
-            task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        raw = encode(payload)
-        when = utc(round(due, 3)) if due is not None and due > now else None
-        return RecordedJob.read(raw, when)
-
     def _accept(self, job: RecordedJob) -> None:
         if self._admit(job):
             self.jobs.append(job)
@@ -280,33 +245,19 @@ class InlineQueue(RecordingQueue):
             self._perform(job)
 
 
-class RecordingBatch:
-    """Enqueues collected by ``RecordingQueue.batch()``, kept (or run) when it ends."""
+class RecordingBatch(Enqueuer):
+    """Enqueues collected by ``RecordingQueue.batch()``: checked when enqueued, kept (or
+    run) when the batch ends."""
 
     def __init__(self, queue: RecordingQueue) -> None:
         self._queue = queue
         self._pending: list[RecordedJob] = []
 
-    def enqueue(
-        self,
-        task: str,
-        /,
-        *args: Any,
-        queue: str = DEFAULT_QUEUE,
-        delay: float | None = None,
-        at: datetime | None = None,
-        retries: int | None = None,
-        timeout: float | None = None,
-        job_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Like ``EnqueueBatch.enqueue``: checked now, kept when the batch ends."""
-        job = self._queue._prepare(
-            task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
-            timeout=timeout, job_id=job_id,
-        )  # fmt: skip
-        self._pending.append(job)
-        return job.id
+    def _now(self) -> float:
+        return self._queue.clock.now()
+
+    def _submit(self, job: NewJob) -> None:
+        self._pending.append(_recorded(job))
 
     def send(self) -> None:
         """Hand the collected jobs to the queue and start a new batch."""
@@ -345,6 +296,13 @@ def _forward(method: Callable[..., Any]) -> Callable[..., Any]:
         return method(*args, **kwargs)
 
     return call
+
+
+def _recorded(job: NewJob) -> RecordedJob:
+    """A prepared job as a worker would read it from Redis."""
+    return RecordedJob.read(
+        encode(job.payload), None if job.due is None else utc(round(job.due, 3))
+    )
 
 
 def _due_at(job: RecordedJob) -> float:

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .clock import SystemClock
+from .enqueue import fire_payload
 from .errors import TaskNotAllowed
 from .jobs import (
     DEFAULT_QUEUE,
@@ -158,13 +159,8 @@ def perform_fire(
     loaded = _schedule(schedule)
     entry = select_jobs(loaded, [job], include_disabled=True)[0]
     instant = _fire_of(entry, at)
-    payload = build_payload(
-        entry.task, entry.args, entry.kwargs, queue=entry.queue, enqueued_at=instant,
-        retries=entry.retries, timeout=entry.timeout, schedule=entry.name,
-        scheduled_for=instant, expires_at=instant + entry.expires if entry.expires else None,
-    )  # fmt: skip
     rules = allow_list(schedule=loaded) if allow is None else allow
-    return run_job(decode(encode(payload)), rules)
+    return run_job(decode(encode(fire_payload(entry, instant, instant))), rules)
 
 
 def _second(value: datetime) -> int:

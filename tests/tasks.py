@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scheduler import current_job, task
-from scheduler.jobs import CurrentJob
+from scheduler import current_job, jobs, task
+from scheduler.jobs import CurrentJob, QueuedJob
 
 SEEN: list[CurrentJob | None] = []
 CALLS: list[tuple[Any, ...]] = []
@@ -32,6 +32,12 @@ def fail(message: str = "boom") -> None:
 
 def record() -> None:
     SEEN.append(current_job())
+
+
+def decoded() -> QueuedJob | None:
+    """The running job as the worker decoded it, with what ``current_job()`` leaves out
+    (``expires_at``)."""
+    return jobs._current.get()
 
 
 async def async_record(delay: float = 0.0) -> str:

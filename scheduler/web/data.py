@@ -15,6 +15,7 @@ import redis
 from ..deadset import DeadFilter, read_dead, read_one
 from ..errors import ScheduleInvalid
 from ..keys import Keys, as_text
+from ..queue import QueueReadout
 from ..schedule import Job, Schedule, parse_schedule
 from ..status import SCHEDULER_FRESH, reload_refusal
 
@@ -125,37 +126,26 @@ def _overview_details(
     client: redis.Redis, keys: Keys, scheduler_ids: list[str], worker_ids: list[str],
     queues: list[str], *, now: float,
 ) -> dict[str, Any]:  # fmt: skip
+    readout = QueueReadout(keys, queues, worker_ids)
     pipe = client.pipeline(transaction=False)
     for scheduler_id in scheduler_ids:
         pipe.hgetall(keys.scheduler(scheduler_id))
     for worker_id in worker_ids:
         pipe.hgetall(keys.worker(worker_id))
-        for queue in queues:
-            pipe.llen(keys.worker_jobs(worker_id, queue))
-    for queue in queues:
-        pipe.llen(keys.queue(queue))
-        pipe.lindex(keys.queue(queue), -1)
-        pipe.zcard(keys.delayed(queue))
+    readout.send(pipe)
     replies = iter(pipe.execute())
     schedulers = [_scheduler(i, _text_map(next(replies))) for i in scheduler_ids]
-    workers, held_by_queue = [], dict.fromkeys(queues, 0)
-    for worker_id in worker_ids:
-        info = _text_map(next(replies))
-        held = {q: int(next(replies)) for q in queues}
-        for queue, count in held.items():
-            held_by_queue[queue] += count
-        queues_of = json.loads(info["queues"]) if info.get("queues") else []
-        workers.append({"id": worker_id, **info, "queues": queues_of, "held": sum(held.values())})
-    rows = []
-    for queue in queues:
-        depth, oldest, delayed = next(replies), next(replies), next(replies)
-        enqueued = json.loads(oldest).get("enqueued_at") if oldest else None
-        age = now - float(enqueued) if enqueued is not None else None
-        rows.append(
-            {"name": queue, "depth": int(depth), "oldest_age": age, "delayed": int(delayed),
-             "in_progress": held_by_queue[queue]}
-        )  # fmt: skip
+    infos = [_text_map(next(replies)) for _ in worker_ids]
+    rows, held = readout.read(replies, now)
+    workers = [
+        {"id": worker_id, **info, "queues": _worker_queues(info), "held": held[worker_id]}
+        for worker_id, info in zip(worker_ids, infos, strict=True)
+    ]
     return {"schedulers": schedulers, "workers": workers, "queues": rows}
+
+
+def _worker_queues(info: dict[str, str]) -> list[str]:
+    return json.loads(info["queues"]) if info.get("queues") else []
 
 
 def _scheduler(scheduler_id: str, info: dict[str, str]) -> dict[str, Any]:

@@ -18,10 +18,12 @@ import redis
 
 from scheduler.cli import main
 from scheduler.clock import FakeClock
+from scheduler.describe import utc_text
 from scheduler.keys import Keys
 from scheduler.leader import LeaseSettings
 from scheduler.registry import AllowList
 from scheduler.runloop import RunLoop, RunSettings
+from scheduler.testing import perform_fire
 from scheduler.watch import ScheduleFile
 from scheduler.worker import Worker
 from tests.helpers import run_cli
@@ -161,6 +163,57 @@ def test_backfill_enqueues_each_missed_fire_once_and_a_second_run_nothing(
         loop.step()
     fires = [at for _, at in scheduled(client, namespace)]
     assert len(fires) == len(set(fires)) == 30
+
+
+EXPIRING = """\
+jobs:
+  fresh:
+    task: tests.tasks:decoded
+    every: 1m
+    expires: 10m
+"""
+
+
+def test_every_path_counts_expiry_from_when_the_run_was_due(
+    capsys: pytest.CaptureFixture[str],
+    client: redis.Redis,
+    namespace: str,
+    tmp_path: Path,
+    redis_url: str,
+) -> None:
+    # docs/schedule.md, expires: from the fire time; from now for a run asked for by hand.
+    path = tmp_path / "expiring.yml"
+    path.write_text(EXPIRING)
+    common = ("--schedule", str(path), "--redis", redis_url, "--namespace", namespace)
+    due = T0 + 3600  # a fire instant of the job, and "now" for every path below
+    window = ("--from", utc_text(due - 180), "--to", utc_text(due - 60))
+    for command in (("backfill", "fresh", *window), ("trigger", "fresh")):
+        code, _, err = run_cli(capsys, *command, *common, clock=FakeClock(due))
+        assert (code, err) == (0, "")
+    clock = FakeClock(due - 1)
+    settings = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
+    loop = RunLoop(client, Keys(namespace), clock, ScheduleFile(str(path)), settings)
+    try:
+        loop.step()
+        clock.set(due)
+        loop.step()  # the fire at `due`, on time
+        clock.set(due + 150)
+        loop.step()  # two fires, late: their expiry still counts from their fire time
+    finally:
+        loop.leadership.release()
+    ran = perform_fire(str(path), "fresh", datetime.fromtimestamp(due, timezone.utc))
+
+    raw = reversed(client.lrange(Keys(namespace).queue("default"), 0, -1))
+    expiry = [(p.get("scheduled_for"), p["expires_at"]) for p in map(json.loads, raw)]
+    assert expiry == [
+        (due - 120, due + 600),  # backfilled
+        (due - 60, due + 600),
+        (None, due + 600),  # triggered
+        (due, due + 600),  # dispatched
+        (due + 60, due + 660),
+        (due + 120, due + 720),
+    ]
+    assert ran is not None and (ran.scheduled_for, ran.expires_at) == (due, due + 600)
 
 
 MADRID = """\

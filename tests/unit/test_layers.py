@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"zones", "cronexpr", "rules", "describe"},
     {"schedule", "yamlnodes", "fields"},
     {"planner"},
-    {"jobs", "keys", "clock", "scripts", "logs", "faults"},
+    {"jobs", "enqueue", "keys", "clock", "scripts", "logs", "faults"},
     {"leader", "queue", "deadset", "registry", "consumer", "execution", "watch", "stats"},
     {
         "dispatcher",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,11 +17,14 @@ import redis
 
 from scheduler import Queue, current_job
 from scheduler.clock import FakeClock
+from scheduler.enqueue import Enqueuer, prepare
 from scheduler.errors import JobTimeout, PayloadError, TaskNotAllowed, TaskNotFound, UnknownJob
+from scheduler.queue import EnqueueBatch
 from scheduler.schedule import parse_schedule
 from scheduler.testing import (
     FireTime,
     InlineQueue,
+    RecordingBatch,
     RecordingQueue,
     allow_list,
     fires_between,
@@ -251,6 +255,24 @@ def test_a_bad_enqueue_fails_exactly_as_on_the_real_queue(
     assert q.jobs == []
 
 
+def test_the_queue_its_batch_and_the_doubles_share_one_enqueue(real: Queue) -> None:
+    # One signature and one preparation: a check added to enqueue reaches all five.
+    owners = [Queue, EnqueueBatch, RecordingQueue, RecordingBatch, InlineQueue]
+    assert {owner.enqueue for owner in owners} == {Enqueuer.enqueue}
+    assert {inspect.signature(owner.enqueue) for owner in owners} == {
+        inspect.signature(Enqueuer.enqueue)
+    }
+
+
+@pytest.mark.parametrize(("case", "args", "kwargs"), BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_a_bad_enqueue_in_a_real_batch_fails_as_on_the_queue(
+    case: str, args: tuple[Any, ...], kwargs: dict[str, Any], real: Queue
+) -> None:
+    expected = _error(real.enqueue, args, kwargs)
+    with real.batch() as batch:  # nothing collected: the batch sends nothing (no Redis here)
+        assert _error(batch.enqueue, args, kwargs) == expected
+
+
 @pytest.mark.parametrize(
     "options",
     [{}, {"delay": 90.5}, {"at": AWARE + timedelta(days=200), "retries": 0, "timeout": 2.5}],
@@ -260,7 +282,8 @@ def test_the_recorded_payload_is_what_the_real_queue_writes(
 ) -> None:
     args, kwargs = (1, "é", None), {"d": {"k": [True]}}
     settings = {name: options.get(name) for name in ("delay", "at", "retries", "timeout")}
-    _, _, argv = real._prepare("m:f", args, kwargs, queue="q", job_id="j1", **settings)
+    job = prepare(real.clock.now(), "m:f", args, kwargs, queue="q", job_id="j1", **settings)
+    _, argv = real.enqueue_call(job.payload, job.due)
     double.enqueue("m:f", *args, queue="q", job_id="j1", **kwargs, **options)
     [recorded] = double.jobs
     due = "" if recorded.run_at is None else f"{recorded.run_at.timestamp():.3f}"
@@ -316,7 +339,8 @@ def test_an_inline_batch_runs_its_jobs_when_the_block_ends() -> None:
 
 
 def _methods() -> dict[str, object]:
-    return {name: Queue.__dict__[name] for name in (*ROUTED, "retry_dead", "from_url")}
+    names = (*ROUTED, "retry_dead", "from_url")
+    return {name: inspect.getattr_static(Queue, name) for name in names}
 
 
 def test_the_switches_restore_every_queue_method_even_after_an_error() -> None:
@@ -564,7 +588,7 @@ PLUGIN_TESTS = """
 import shop
 from scheduler.queue import Queue
 
-ENQUEUE = Queue.__dict__["enqueue"]
+ENQUEUE = Queue.enqueue
 
 
 def test_recording(scheduler_queue):
@@ -581,7 +605,7 @@ def test_inline(scheduler_inline):
 
 
 def test_restored():
-    assert Queue.__dict__["enqueue"] is ENQUEUE
+    assert Queue.enqueue is ENQUEUE
 """
 
 
