@@ -257,11 +257,6 @@ def _oldest_age(oldest: bytes | None, now: float) -> float | None:
     return None if enqueued is None else now - float(enqueued)
 
 
-def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:
-    record = json.loads(raw)
-    return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error", "")), record)
-
-
 def _fresh_payload(record: dict[str, Any], now: float) -> dict[str, Any]:
     if "raw" in record:
         raise PayloadError(f"dead job {record.get('id')} has no readable payload to retry")
