@@ -16,7 +16,7 @@ import click
 import redis
 
 from .errors import BadSetting, ConfigError, RedisUnavailable, ScheduleNotFound
-from .jobs import check_queue_name
+from .jobs import MAX_PAYLOAD_BYTES, check_queue_name
 from .keys import Keys
 from .logs import configure_logging
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, redis_from_url
@@ -147,21 +147,25 @@ def connect(url: str, timeout: float = 30.0) -> redis.Redis:
     "--shutdown-timeout", type=click.FloatRange(0), default=25.0, show_default=True,
     help="Seconds running jobs get to finish after SIGTERM/SIGINT.",
 )  # fmt: skip
+@click.option(
+    "--max-payload-bytes", type=click.IntRange(1024), default=MAX_PAYLOAD_BYTES,
+    show_default=True, help="A larger payload goes to the dead set unread.",
+)  # fmt: skip
 @redis_options
 @log_options
 @metrics_options
 def worker(
     queues: Sequence[str], concurrency: int, prefetch: int | None, schedule_file: str | None,
     prefixes: Sequence[str], imports: Sequence[str], burst: bool, shutdown_timeout: float,
-    redis_url: str, namespace: str, log_level: str, log_format: str, metrics_port: int,
-    metrics_host: str,
+    max_payload_bytes: int, redis_url: str, namespace: str, log_level: str, log_format: str,
+    metrics_port: int, metrics_host: str,
 ) -> None:  # fmt: skip
     """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
     configure_logging(log_level, log_format)
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency, prefetch=prefetch, burst=burst,
-        shutdown_timeout=shutdown_timeout,
+        shutdown_timeout=shutdown_timeout, max_payload_bytes=max_payload_bytes,
     )  # fmt: skip
     allow = AllowList(schedule_tasks(schedule_file), prefixes)
     import_modules(imports)

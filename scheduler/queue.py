@@ -18,7 +18,14 @@ import redis
 
 from .clock import Clock, RedisClock
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, build_payload, check_queue_name, encode, run_at
+from .jobs import (
+    DEFAULT_QUEUE,
+    MAX_PAYLOAD_BYTES,
+    build_payload,
+    check_queue_name,
+    encode,
+    run_at,
+)
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -47,19 +54,31 @@ class Queue:
     """Enqueue jobs into a namespace of one Redis, and inspect its queues."""
 
     def __init__(
-        self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE, clock: Clock | None = None
+        self,
+        client: redis.Redis,
+        namespace: str = DEFAULT_NAMESPACE,
+        clock: Clock | None = None,
+        *,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         self.client = client
         self.keys = Keys(namespace)
         self.clock: Clock = clock or RedisClock(client)
+        self.max_payload_bytes = max_payload_bytes
         self._scripts = Scripts(client)
 
     @classmethod
-    def from_url(cls, url: str | None = None, namespace: str | None = None) -> Queue:
+    def from_url(
+        cls,
+        url: str | None = None,
+        namespace: str | None = None,
+        *,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> Queue:
         """A Queue on ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost:6379/0) in
         ``namespace`` (default ``$SCHEDULER_NAMESPACE``, else ``scheduler``)."""
         namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
-        return cls(redis_from_url(url), namespace)
+        return cls(redis_from_url(url), namespace, max_payload_bytes=max_payload_bytes)
 
     def enqueue(
         self,
@@ -78,7 +97,8 @@ class Queue:
 
         ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
         ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
-        seconds. Raises PayloadError for an invalid argument (nothing is enqueued).
+        seconds. Raises PayloadError for an invalid argument, or a payload larger than
+        ``max_payload_bytes`` or nested too deep for a worker to read (nothing is enqueued).
         """
         new_id, keys, argv = self._prepare(
             task, args, kwargs, queue=queue, delay=delay, at=at, retries=retries,
@@ -183,7 +203,7 @@ class Queue:
         k = self.keys
         keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
         when = "" if due is None or due <= now else f"{due:.3f}"
-        return payload["id"], keys, [encode(payload), queue, when]
+        return payload["id"], keys, [encode(payload, self.max_payload_bytes), queue, when]
 
 
 class EnqueueBatch:

@@ -30,6 +30,7 @@ from unittest import mock
 from .clock import Clock, SystemClock
 from .jobs import (
     DEFAULT_QUEUE,
+    MAX_PAYLOAD_BYTES,
     QueuedJob,
     build_payload,
     check_queue_name,
@@ -234,7 +235,7 @@ class RecordingQueue:
             task, args, kwargs, queue=queue, enqueued_at=now, retries=retries,
             timeout=timeout, job_id=job_id,
         )  # fmt: skip
-        raw = encode(payload)
+        raw = encode(payload, MAX_PAYLOAD_BYTES)
         when = utc(round(due, 3)) if due is not None and due > now else None
         return RecordedJob.read(raw, when)
 

@@ -266,3 +266,20 @@ def test_a_worker_killed_after_its_fetch_or_before_its_ack_loses_nothing(
     wait_until(lambda: len(list(tmp_path.glob("done-*"))) == 3, what="every job to run")
     wait_until(lambda: q.depth() == 0, what="the queue to empty")
     assert q.dead_count() == 0
+
+
+def test_a_payload_nested_100000_deep_is_dead_lettered_and_the_job_behind_it_runs(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    q.client.lpush(q.keys.queue("default"), b"[" * 100_000 + b"]" * 100_000)
+    q.enqueue("tests.tasks:touch", str(tmp_path / "done"))
+    q.client.zadd(q.keys.delayed("default"), {b'{"v":1,"args":["' + b"x" * 400_000 + b'"]}': 1})
+    worker = start_worker("--burst", "--allow", "tests.tasks", "--max-payload-bytes", "300000")
+    assert worker.wait() == 0
+    assert (tmp_path / "done").exists()
+    assert "Traceback" not in worker.text()
+    errors = sorted(dead.error for dead in q.dead())
+    assert errors == [
+        "bad payload: payload is 400,019 bytes, over the limit of 300,000",
+        "bad payload: payload is nested deeper than 100 levels",
+    ]

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"zones", "cronexpr", "rules", "describe"},
     {"schedule", "yamlnodes", "fields"},
     {"planner"},
-    {"jobs", "keys", "clock", "resp", "link", "scripts", "logs", "faults"},
+    {"documents", "jobs", "keys", "clock", "resp", "link", "scripts", "logs", "faults"},
     {"leader", "queue", "registry", "consumer", "execution", "watch", "stats"},
     {
         "dispatcher",

@@ -1,0 +1,105 @@
+"""Reading the JSON documents kept in Redis: job payloads, dead records, runs, the lease.
+
+Whoever can write to Redis can put any bytes there, so every reader parses through
+``load``. It refuses, with a PayloadError saying why, a document that is over a size
+limit, not UTF-8, not JSON, nested deeper than ``MAX_NESTING`` levels, or holding what
+cannot be written back as JSON (NaN, Infinity, a number too large for a float, an
+unpaired surrogate escape): a worker dead-letters such a payload and goes on, a reader
+shows the record as unreadable. What ``load`` returns can always be encoded again.
+
+Python's parser recurses once per level and raises RecursionError near the interpreter's
+recursion limit; that is caught. Below it, the nesting is measured only for a document
+with more brackets than ``MAX_NESTING``, so a typical payload pays two ``str.count``.
+See docs/workers.md (payload limits).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import PayloadError
+
+MAX_NESTING = 100
+RAW_KEPT = 16_000  # characters of an unreadable document kept for whoever looks at it
+
+
+def load(raw: bytes | str, max_bytes: int | None = None, what: str = "document") -> Any:
+    """The JSON value of ``raw``; PayloadError("<what> is ...") if it cannot be read."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise PayloadError(f"{what} is {len(raw):,} bytes, over the limit of {max_bytes:,}")
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"{what} is not UTF-8: {exc}") from None
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise PayloadError(f"{what} is nested deeper than {MAX_NESTING} levels") from None
+    except ValueError as exc:
+        raise PayloadError(f"{what} is not JSON: {exc}") from None
+    check_nesting(text, value, what)
+    if "\\u" in text and not _encodable(value):
+        raise PayloadError(f"{what} holds an unpaired surrogate escape (\\ud800-\\udfff)")
+    return value
+
+
+def load_object(raw: bytes | str, what: str = "record") -> dict[str, Any]:
+    """A JSON object read from Redis; PayloadError if it cannot be read or is no object."""
+    value = load(raw, what=what)
+    if not isinstance(value, dict):
+        raise PayloadError(f"{what} is not a JSON object")
+    return value
+
+
+def check_nesting(text: str, value: Any, what: str = "document") -> None:
+    """PayloadError if ``value`` (whose JSON text is ``text``) nests deeper than allowed."""
+    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(value) > MAX_NESTING:
+        raise PayloadError(f"{what} is nested deeper than {MAX_NESTING} levels")
+
+
+def raw_text(raw: bytes | str) -> str:
+    """The start of an unreadable document, as text (bad bytes replaced), to show it."""
+    head = raw[:RAW_KEPT]
+    return head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+
+
+def _nesting(value: Any) -> int:
+    """How many arrays and objects nest in ``value`` at most (stops past the limit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack and deepest <= MAX_NESTING:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack += [(child, depth + 1) for child in children]
+    return deepest
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
