@@ -175,8 +175,10 @@ def _ids_or_all(ids: Sequence[str], every: bool) -> list[str] | None:
 def dead_retry(job_ids: Sequence[str], every: bool, as_json: bool, redis_url: str,
                namespace: str) -> None:  # fmt: skip
     """Enqueue dead jobs again, as fresh first attempts."""
-    count = _control(redis_url, namespace).retry_dead(_ids_or_all(job_ids, every))
-    _emit(as_json, {"retried": count}, f"{count} dead jobs enqueued again")
+    count, unreadable = _control(redis_url, namespace).retry_dead(_ids_or_all(job_ids, every))
+    stayed = f"; {unreadable} unreadable stayed in the dead set" if unreadable else ""
+    document = {"retried": count, "unreadable": unreadable}
+    _emit(as_json, document, f"{count} dead jobs enqueued again{stayed}")
     sys.exit(0 if count or every else 1)
 
 

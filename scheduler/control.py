@@ -13,10 +13,11 @@ from typing import Any
 import redis
 
 from .clock import Clock
+from .documents import read_object, read_seconds
 from .errors import UnknownJob
 from .jobs import build_payload, encode
 from .keys import Keys, as_text
-from .queue import DeadJob, Queue
+from .queue import DeadJob, Queue, read_dead_job
 from .schedule import Job
 from .scripts import Scripts
 
@@ -29,7 +30,7 @@ class Pause:
 
     job: str
     by: str
-    at: float
+    at: float | None  # None for a pause record that cannot be read
     reason: str | None
 
 
@@ -89,9 +90,9 @@ class Control:
         return bool(self.client.hdel(self.keys.paused(), name))
 
     def pauses(self) -> dict[str, Pause]:
-        """Every paused job."""
+        """Every paused job (see ``read_pause``)."""
         raw = self.client.hgetall(self.keys.paused())
-        return {as_text(k): Pause(**json.loads(v)) for k, v in raw.items()}
+        return {as_text(k): read_pause(as_text(k), v) for k, v in raw.items()}
 
     def backfill(self, job: Job, start: int, end: int, *, dry_run: bool) -> list[BackfillFire]:
         """Enqueue the fires of ``job`` in (start, end] that were never enqueued, each once.
@@ -135,15 +136,15 @@ class Control:
         raw = self.client.hget(self.keys.dead_jobs(), job_id)
         if raw is None:
             raise UnknownJob(f"no dead job with id {job_id}")
-        record = json.loads(raw)
-        return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error")), record)
+        return read_dead_job(job_id, raw)
 
-    def retry_dead(self, job_ids: list[str] | None = None) -> int:
-        """Enqueue dead jobs again (all of them when ``job_ids`` is None); how many went."""
+    def retry_dead(self, job_ids: list[str] | None = None) -> tuple[int, int]:
+        """Enqueue dead jobs again (all of them when ``job_ids`` is None): (how many went,
+        how many had no readable payload and stayed)."""
         ids = job_ids if job_ids is not None else self._all_dead_ids()
-        if len(ids) == 1:
-            return int(self.queue.retry_dead(ids[0]))  # one id: an unreadable payload says so
-        return self.queue.retry_dead_many(ids)[0]
+        if len(ids) == 1:  # one id: an unreadable payload raises PayloadError saying why
+            return int(self.queue.retry_dead(ids[0])), 0
+        return self.queue.retry_dead_many(ids)
 
     def purge_dead(self, job_ids: list[str] | None = None) -> int:
         """Delete dead jobs (all of them when ``job_ids`` is None); how many were deleted."""
@@ -179,8 +180,7 @@ class Control:
         for name in names:
             depth, oldest, delayed = next(replies), next(replies), next(replies)
             running = sum(int(next(replies)) for _ in workers)
-            age = now - float(json.loads(oldest).get("enqueued_at", now)) if oldest else None
-            rows.append(QueueRow(name, int(depth), age, int(delayed), running))
+            rows.append(QueueRow(name, int(depth), oldest_age(oldest, now), int(delayed), running))
         return rows
 
     def health(self, role: str, max_age: float, host: str | None = None) -> tuple[bool, str]:
@@ -203,6 +203,22 @@ class Control:
         if mine:
             return True, f"{role} {mine[0]} on {host}: heartbeat within {max_age:g}s"
         return False, f"no {role} on {host} with a heartbeat within the last {max_age:g}s"
+
+
+def oldest_age(payload: bytes | None, now: float) -> float | None:
+    """Seconds since the job of ``payload`` was enqueued; None without a readable one."""
+    enqueued_at = read_seconds((read_object(payload) or {}).get("enqueued_at"))
+    return None if enqueued_at is None else now - enqueued_at
+
+
+def read_pause(job: str, raw: bytes | str) -> Pause:
+    """The pause record of ``job``; one that cannot be read (written straight into Redis)
+    says so in its ``reason``. The job is paused either way."""
+    record = read_object(raw) or {}
+    by, at, reason = record.get("by"), read_seconds(record.get("at")), record.get("reason")
+    if isinstance(by, str) and at is not None and isinstance(reason, (str, type(None))):
+        return Pause(job, by, at, reason)
+    return Pause(job, "?", None, "unreadable pause record")
 
 
 def dead_summary(job: DeadJob) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from .errors import PayloadError
 
 MAX_NESTING = 100
 RAW_KEPT = 16_000  # characters of an unreadable document kept for whoever looks at it
+EARLIEST_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z: the instants a datetime holds
+LATEST_SECONDS = 253_402_300_799  # to 9999-12-31T23:59:59Z
 
 
 def load(raw: bytes | str, max_bytes: int | None = None, what: str = "document") -> Any:
@@ -52,6 +54,30 @@ def load_object(raw: bytes | str, what: str = "record") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PayloadError(f"{what} is not a JSON object")
     return value
+
+
+def read_object(raw: bytes | str | None) -> dict[str, Any] | None:
+    """A JSON object read from Redis; None if there is none, or it cannot be read."""
+    if raw is None:
+        return None
+    try:
+        return load_object(raw)
+    except PayloadError:
+        return None
+
+
+def read_seconds(value: object) -> float | None:
+    """An instant or a duration in seconds read from Redis (a number, or its text), if a
+    float and a datetime can both hold it; else None."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if EARLIEST_SECONDS <= number <= LATEST_SECONDS else None  # not NaN either
 
 
 def check_nesting(text: str, value: Any, what: str = "document") -> None:

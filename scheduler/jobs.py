@@ -35,14 +35,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .documents import check_nesting, load
+from .documents import check_nesting, load, read_seconds
 from .errors import JobTimeout, PayloadError
 
 PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 3
 MAX_PAYLOAD_BYTES = 1024 * 1024  # the default of Queue(max_payload_bytes=) and the worker's
-_LATEST_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant a datetime holds
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 _JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}\Z")
@@ -350,8 +349,8 @@ def _is_fire(value: object) -> bool:
 
 
 def _is_seconds(value: object) -> bool:
-    """A number of seconds a float and a datetime can both hold (from JSON: finite)."""
-    return _is_number(value) and abs(value) <= _LATEST_SECONDS  # type: ignore[arg-type]
+    """A number of seconds a float and a datetime can both hold."""
+    return _is_number(value) and read_seconds(value) is not None
 
 
 def run_at(now: float, delay: float | None, at: datetime | None) -> float | None:

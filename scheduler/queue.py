@@ -6,23 +6,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from .clock import Clock, RedisClock
+from .documents import load_object, raw_text, read_seconds
 from .errors import PayloadError
 from .jobs import (
     DEFAULT_QUEUE,
     MAX_PAYLOAD_BYTES,
     build_payload,
     check_queue_name,
+    decode,
     encode,
     run_at,
 )
@@ -135,10 +136,17 @@ class Queue:
             return dict(zip(names, (int(d) for d in pipe.execute()), strict=True))
 
     def dead(self, limit: int = 50) -> list[DeadJob]:
-        """The newest ``limit`` entries of the dead set, newest first."""
-        ids = [as_text(i) for i in self.client.zrevrange(self.keys.dead(), 0, limit - 1)]
+        """The newest ``limit`` entries of the dead set, newest first (one that cannot be
+        read has an ``error`` saying so; see ``read_dead_job``)."""
+        entries = self.client.zrevrange(self.keys.dead(), 0, limit - 1, withscores=True)
+        died = {as_text(member): float(score) for member, score in cast(Any, entries)}
+        ids = list(died)
         records = self.client.hmget(self.keys.dead_jobs(), ids) if ids else []
-        return [_dead_job(job_id, raw) for job_id, raw in zip(ids, records, strict=True) if raw]
+        return [
+            read_dead_job(job_id, raw, died[job_id])
+            for job_id, raw in zip(ids, records, strict=True)
+            if raw is not None
+        ]
 
     def dead_count(self) -> int:
         """How many jobs the dead set holds."""
@@ -151,7 +159,7 @@ class Queue:
         raw = self.client.hget(self.keys.dead_jobs(), job_id)
         if raw is None:
             return False
-        payload = _fresh_payload(json.loads(raw), self.clock.now())
+        payload = _fresh_payload(job_id, raw, self.clock.now())
         return bool(self._scripts.run("retry_dead", *self._retry_call(job_id, payload)))
 
     def retry_dead_many(self, job_ids: Sequence[str], chunk: int = 500) -> tuple[int, int]:
@@ -167,7 +175,7 @@ class Queue:
                     if raw is None:
                         continue
                     try:
-                        payload = _fresh_payload(json.loads(raw), now)
+                        payload = _fresh_payload(job_id, raw, now)
                     except PayloadError:
                         unreadable += 1
                         continue
@@ -242,14 +250,30 @@ class EnqueueBatch:
         self._queue._scripts.run_many("enqueue", pending)
 
 
-def _dead_job(job_id: str, raw: bytes | str) -> DeadJob:
-    record = json.loads(raw)
-    return DeadJob(job_id, float(record.get("failed_at", 0)), str(record.get("error", "")), record)
+def read_dead_job(job_id: str, raw: bytes | str, died: float = 0.0) -> DeadJob:
+    """The dead job of a dead-set record (``died``: its score, the time of death). A record
+    that cannot be read (written straight into Redis) gives ``error`` "unreadable: <why>"
+    and a ``record`` of ``id``, ``unreadable`` (why) and ``raw`` (its start)."""
+    try:
+        record = load_object(raw, "dead record")
+    except PayloadError as exc:
+        record = {"id": job_id, "unreadable": str(exc), "raw": raw_text(raw)}
+        return DeadJob(job_id, died, f"unreadable: {exc}", record)
+    failed_at = read_seconds(record.get("failed_at"))
+    return DeadJob(
+        job_id, died if failed_at is None else failed_at, str(record.get("error", "")), record
+    )
 
 
-def _fresh_payload(record: dict[str, Any], now: float) -> dict[str, Any]:
+def _fresh_payload(job_id: str, raw: bytes | str, now: float) -> dict[str, Any]:
+    """The payload that enqueues a dead job again; PayloadError if there is none to read."""
+    record = read_dead_job(job_id, raw).record
     if "raw" in record:
-        raise PayloadError(f"dead job {record.get('id')} has no readable payload to retry")
+        raise PayloadError(f"dead job {job_id} has no readable payload to retry")
     payload = {k: v for k, v in record.items() if k not in {"error", "traceback", "failed_at"}}
     payload.update(attempt=1, enqueued_at=round(now, 3))
+    try:
+        decode(encode(payload), max_bytes=None)
+    except PayloadError as exc:
+        raise PayloadError(f"dead job {job_id} cannot be retried: {exc}") from None
     return payload

@@ -6,12 +6,14 @@ leader published (``{ns}:schedule``), else from a schedule file the caller passe
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from typing import Any
 
 import redis
 
+from .control import read_pause
 from .describe import utc_text
+from .documents import read_object, read_seconds
 from .errors import ScheduleInvalid
 from .keys import Keys, as_text
 from .schedule import Job, Schedule, parse_schedule
@@ -19,19 +21,20 @@ from .schedule import Job, Schedule, parse_schedule
 SCHEDULER_FRESH = 10.0  # a scheduler whose heartbeat is older than this is not listed
 
 
-def iso(instant: float | None) -> str | None:
-    """``2026-11-23T09:00:00Z`` (whole seconds), or None."""
-    return None if instant is None else utc_text(instant)
+def iso(instant: object) -> str | None:
+    """``2026-11-23T09:00:00Z`` (whole seconds), or None (also for what is no instant)."""
+    seconds = read_seconds(instant)
+    return None if seconds is None else utc_text(seconds)
 
 
 def published_schedule(client: redis.Redis, keys: Keys) -> Schedule | None:
     """The schedule the leader runs, as it published it; None if there is none (or bad)."""
-    raw = client.get(keys.schedule())
-    if raw is None:
+    snapshot = read_object(client.get(keys.schedule())) or {}
+    text, path = snapshot.get("text"), snapshot.get("path", "<published>")
+    if not isinstance(text, str) or not isinstance(path, str):
         return None
-    snapshot = json.loads(raw)
     try:
-        return parse_schedule(snapshot["text"], snapshot.get("path", "<published>"))
+        return parse_schedule(text, path)
     except ScheduleInvalid:
         return None
 
@@ -58,7 +61,10 @@ def gather(
 def _leader(lease: bytes | None) -> dict[str, Any] | None:
     if lease is None:
         return None
-    value = json.loads(lease)
+    value = read_object(lease)
+    if value is None:  # written straight into Redis: no scheduler leads until it expires
+        return {"id": None, "host": None, "pid": None, "since": None, "epoch": None,
+                "unreadable": True}  # fmt: skip
     return {
         "id": value.get("id"),
         "host": value.get("host"),
@@ -79,10 +85,10 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
             {
                 "id": scheduler_id,
                 "host": fields.get("host"),
-                "pid": int(fields["pid"]) if "pid" in fields else None,
+                "pid": int(fields["pid"]) if fields.get("pid", "").isdigit() else None,
                 "role": fields.get("role"),
                 "digest": fields.get("digest"),
-                "started": iso(float(fields["started"])) if "started" in fields else None,
+                "started": iso(fields.get("started")),
             }
         )
     return rows
@@ -98,7 +104,7 @@ def _jobs(
         pipe.zrange(keys.fired(job.name), -1, -1)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
-    pauses = {as_text(k): json.loads(v) for k, v in paused.items()}
+    pauses = {as_text(k): asdict(read_pause(as_text(k), v)) for k, v in paused.items()}
     rows = []
     for i, job in enumerate(jobs):
         watermark, last_fired, last_run = replies[3 * i : 3 * i + 3]
@@ -124,7 +130,8 @@ def _job_row(
     last_run: dict[bytes, bytes],
     pause: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    after = int(float(watermark)) if watermark is not None else int(now)
+    seen = read_seconds(watermark)
+    after = int(now if seen is None else seen)
     run = {as_text(k): as_text(v) for k, v in last_run.items()}
     return {
         "job": job.name,
@@ -132,9 +139,9 @@ def _job_row(
         "description": job.rule.describe(),
         "timezone": job.timezone,
         "next": iso(job.rule.next_after(after)) if job.enabled else None,
-        "last": iso(int(float(last_fired[0]))) if last_fired else None,
+        "last": iso(last_fired[0]) if last_fired else None,
         "last_status": run.get("status"),
-        "last_finished": iso(float(run["finished_at"])) if "finished_at" in run else None,
+        "last_finished": iso(run.get("finished_at")),
         "last_error": run.get("error") or None,
         "enabled": job.enabled,
         "paused": pause,
@@ -151,14 +158,7 @@ def _queues(client: redis.Redis, keys: Keys, names: list[str]) -> dict[str, int]
 def render(status: dict[str, Any]) -> str:
     """The status document as a readable page."""
     leader = status["leader"]
-    lines = [
-        "leader: "
-        + (
-            f"{leader['id']} (epoch {leader['epoch']}, since {leader['since']})"
-            if leader
-            else "none"
-        )
-    ]
+    lines = ["leader: " + _leader_text(leader)]
     for row in status["schedulers"]:
         lines.append(f"  {row['role'] or '?':8} {row['id']}  schedule {row['digest']}")
     lines.append("jobs:")
@@ -170,3 +170,13 @@ def render(status: dict[str, Any]) -> str:
         )
     lines.append("queues: " + (", ".join(f"{q}={d}" for q, d in status["queues"].items()) or "-"))
     return "\n".join(lines)
+
+
+def _leader_text(leader: dict[str, Any] | None) -> str:
+    if leader is None:
+        return "none"
+    if leader.get("unreadable"):
+        return (
+            "unreadable lease (not written by a scheduler; it blocks leadership until it expires)"
+        )
+    return f"{leader['id']} (epoch {leader['epoch']}, since {leader['since']})"

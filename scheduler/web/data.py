@@ -6,14 +6,17 @@ who may see what.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis
 
-from ..errors import ScheduleInvalid
+from ..control import oldest_age, read_pause
+from ..documents import load, load_object, read_object, read_seconds
+from ..errors import PayloadError, ScheduleInvalid
 from ..keys import Keys, as_text
+from ..queue import DeadJob, read_dead_job
 from ..schedule import Job, Schedule, parse_schedule
 from ..status import SCHEDULER_FRESH
 
@@ -60,7 +63,9 @@ class ScheduleSource:
         raw = self._client.get(self._keys.schedule())
         if raw is None:
             return self._fallback
-        snapshot = json.loads(raw)
+        snapshot = read_object(raw)
+        if snapshot is None:  # written straight into Redis: the leader rewrites it
+            return self._fallback
         digest = str(snapshot.get("digest"))
         cached = self._cached
         if cached is None or cached[0] != digest:
@@ -68,8 +73,11 @@ class ScheduleSource:
         return cached[1]
 
     def _parse(self, snapshot: dict[str, Any]) -> Schedule | None:
+        text, path = snapshot.get("text"), snapshot.get("path", "<published>")
+        if not isinstance(text, str) or not isinstance(path, str):
+            return self._fallback
         try:
-            return parse_schedule(snapshot["text"], snapshot.get("path", "<published>"))
+            return parse_schedule(text, path)
         except ScheduleInvalid:
             return self._fallback
 
@@ -78,8 +86,16 @@ def _text_map(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {as_text(k): as_text(v) for k, v in raw.items()}
 
 
-def _float(value: bytes | str | None) -> float | None:
-    return None if value is None or value in (b"", "") else float(value)
+def _record(raw: bytes | str, what: str) -> dict[str, Any]:
+    """A JSON object from Redis, or one whose ``error`` says why it cannot be read."""
+    try:
+        return load_object(raw, what)
+    except PayloadError as exc:
+        return {"unreadable": True, "error": f"unreadable: {exc}"}
+
+
+def _count(value: bytes | None) -> int:
+    return int(value) if value is not None and value.isdigit() else 0
 
 
 # -- the overview ------------------------------------------------------------------------
@@ -98,23 +114,23 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
     pipe.mget(stat_keys)
     pipe.lrange(keys.runs(), 0, RECENT_RUNS - 1)
     lease, scheduler_ids, workers, queue_names, counts, runs = pipe.execute()
-    leader = json.loads(lease) if lease else None
+    leader = _record(lease, "lease") if lease else None
     ids = [as_text(i) for i in scheduler_ids]
     worker_scores = [(as_text(w), float(score)) for w, score in workers]
     queues = sorted(as_text(q) for q in queue_names)
     details = _overview_details(client, keys, ids, [w for w, _ in worker_scores], queues, now=now)
-    numbers = [int(c) if c else 0 for c in counts]
+    numbers = [_count(c) for c in counts]
     return {
         "leader": leader,
         "schedulers": details["schedulers"],
-        "standbys": [s for s in details["schedulers"] if not leader or s["id"] != leader["id"]],
+        "standbys": [s for s in details["schedulers"] if not leader or s["id"] != leader.get("id")],
         "workers": [
             {**info, "heartbeat_age": now - score}
             for (_, score), info in zip(worker_scores, details["workers"], strict=True)
         ],
         "queues": details["queues"],
         "chart": list(zip(minutes, numbers[:CHART_MINUTES], numbers[CHART_MINUTES:], strict=True)),
-        "runs": [json.loads(r) for r in runs],
+        "runs": [_record(r, "run record") for r in runs],
     }
 
 
@@ -141,18 +157,27 @@ def _overview_details(
         held = {q: int(next(replies)) for q in queues}
         for queue, count in held.items():
             held_by_queue[queue] += count
-        queues_of = json.loads(info["queues"]) if info.get("queues") else []
+        queues_of = _queue_names(info.get("queues"))
         workers.append({"id": worker_id, **info, "queues": queues_of, "held": sum(held.values())})
     rows = []
     for queue in queues:
         depth, oldest, delayed = next(replies), next(replies), next(replies)
-        enqueued = json.loads(oldest).get("enqueued_at") if oldest else None
-        age = now - float(enqueued) if enqueued is not None else None
         rows.append(
-            {"name": queue, "depth": int(depth), "oldest_age": age, "delayed": int(delayed),
-             "in_progress": held_by_queue[queue]}
+            {"name": queue, "depth": int(depth), "oldest_age": oldest_age(oldest, now),
+             "delayed": int(delayed), "in_progress": held_by_queue[queue]}
         )  # fmt: skip
     return {"schedulers": schedulers, "workers": workers, "queues": rows}
+
+
+def _queue_names(raw: str | None) -> list[str]:
+    """The queues of a worker's record (its own JSON list of names)."""
+    try:
+        names = load(raw or "[]", what="worker record")
+    except PayloadError:
+        return ["(unreadable)"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return ["(unreadable)"]
+    return names
 
 
 def next_up(schedule: Schedule, paused: set[str], now: float, count: int = 10) -> list[Any]:
@@ -170,7 +195,11 @@ def next_up(schedule: Schedule, paused: set[str], now: float, count: int = 10) -
 
 def paused_jobs(client: redis.Redis, keys: Keys) -> dict[str, dict[str, Any]]:
     """Every paused job: {by, at, reason}."""
-    return {as_text(k): json.loads(v) for k, v in client.hgetall(keys.paused()).items()}
+    return _pauses(client.hgetall(keys.paused()))
+
+
+def _pauses(raw: Mapping[Any, Any]) -> dict[str, dict[str, Any]]:
+    return {as_text(k): asdict(read_pause(as_text(k), v)) for k, v in raw.items()}
 
 
 # -- schedule jobs -----------------------------------------------------------------------
@@ -187,7 +216,7 @@ def job_rows(
         pipe.zrange(keys.fired(job.name), -1, -1)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
-    paused = {as_text(k): json.loads(v) for k, v in replies[0].items()}
+    paused = _pauses(replies[0])
     return [
         _job_row(job, now, count, replies[1 + 3 * i : 4 + 3 * i], paused.get(job.name))
         for i, job in enumerate(jobs)
@@ -198,8 +227,9 @@ def _job_row(
     job: Job, now: float, count: int, replies: list[Any], pause: dict[str, Any] | None
 ) -> JobRow:
     state, fired, last = replies
-    watermark, enqueued_at = _float(state[0]), _float(state[1])
-    last_fire = int(float(fired[0])) if fired else None
+    watermark, enqueued_at = read_seconds(state[0]), read_seconds(state[1])
+    fire = read_seconds(fired[0]) if fired else None
+    last_fire = None if fire is None else int(fire)
     lateness = enqueued_at - last_fire if last_fire is not None and enqueued_at else None
     nexts: list[int] = []
     at: int | None = int(now)
@@ -216,7 +246,7 @@ def _job_row(
 
 def job_runs(client: redis.Redis, keys: Keys, name: str, limit: int = 50) -> list[dict[str, Any]]:
     """The job's recent finished runs, newest first."""
-    return [json.loads(raw) for raw in client.lrange(keys.runs(name), 0, limit - 1)]
+    return [_record(raw, "run record") for raw in client.lrange(keys.runs(name), 0, limit - 1)]
 
 
 # -- retries and the dead set ------------------------------------------------------------
@@ -235,7 +265,7 @@ def dead_page(client: redis.Redis, keys: Keys, number: int, per_page: int = 50) 
     ids = [as_text(i) for i, _ in entries]
     records = client.hmget(keys.dead_jobs(), ids) if ids else []
     items = [
-        {**json.loads(raw), "id": job_id, "failed_at": score}
+        _dead_item(read_dead_job(job_id, raw, score))
         for job_id, score, raw in zip(ids, (s for _, s in entries), records, strict=True)
         if raw is not None
     ]
@@ -245,7 +275,11 @@ def dead_page(client: redis.Redis, keys: Keys, number: int, per_page: int = 50) 
 def dead_record(client: redis.Redis, keys: Keys, job_id: str) -> dict[str, Any] | None:
     """One dead job's record (payload, error, traceback, failed_at), or None."""
     raw = client.hget(keys.dead_jobs(), job_id)
-    return None if raw is None else {**json.loads(raw), "id": job_id}
+    return None if raw is None else _dead_item(read_dead_job(job_id, raw))
+
+
+def _dead_item(job: DeadJob) -> dict[str, Any]:
+    return {**job.record, "id": job.id, "failed_at": job.failed_at, "error": job.error}
 
 
 def retries(client: redis.Redis, keys: Keys) -> Page:
@@ -257,20 +291,15 @@ def retries(client: redis.Redis, keys: Keys) -> Page:
         pipe.zcard(keys.delayed(queue))
         pipe.zrange(keys.delayed(queue), 0, RETRIES_SCANNED - 1, withscores=True)
     replies = pipe.execute()
-    items, delayed = [], 0
+    items, delayed, unreadable = [], 0, 0
     for i in range(len(queues)):
         delayed += int(replies[2 * i])
         for raw, due in replies[2 * i + 1]:
-            payload = _payload(raw)
-            if payload is not None and int(payload.get("attempt", 1)) > 1:
+            payload = read_object(raw)
+            attempt = payload.get("attempt") if payload is not None else None
+            if payload is None or not isinstance(attempt, int):
+                unreadable += 1
+            elif attempt > 1:
                 items.append({**payload, "due": due})
     items.sort(key=lambda p: p["due"])
-    return Page(items, 1, 1, len(items), {"delayed": delayed})
-
-
-def _payload(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    return Page(items, 1, 1, len(items), {"delayed": delayed, "unreadable": unreadable})
