@@ -134,10 +134,11 @@ def test_every_dashboard_page_answers_with_hostile_records(
 
 
 @pytest.mark.parametrize("bad", HOSTILE.values(), ids=HOSTILE.keys())
-def test_a_scheduler_waits_out_a_hostile_lease_and_then_leads(
+def test_a_scheduler_waits_out_a_hostile_lease_then_leads_past_a_hostile_watermark(
     client: redis.Redis, keys: Keys, clock: FakeClock, tmp_path: Path, bad: bytes
 ) -> None:
     client.set(keys.lease(), bad, px=60_000)
+    client.hset(keys.state("minutely"), "watermark", bad)
     path = tmp_path / "schedule.yml"
     path.write_text(SCHEDULE)
     settings = RunSettings(lease=LeaseSettings(lease=3.0, renew_every=1.0, poll_every=0.25))
@@ -148,4 +149,8 @@ def test_a_scheduler_waits_out_a_hostile_lease_and_then_leads(
     clock.advance(1)
     loop.step()
     assert loop.leadership.is_leader
+    clock.advance(60)
+    loop.step()
+    assert client.llen(keys.queue("default")) == 1
+    assert client.hget(keys.state("minutely"), "watermark") == str(T0 + 60).encode()
     loop.leadership.release()
