@@ -8,8 +8,9 @@ unpaired surrogate escape): a worker dead-letters such a payload and goes on, a 
 shows the record as unreadable. What ``load`` returns can always be encoded again.
 
 Python's parser recurses once per level and raises RecursionError near the interpreter's
-recursion limit; that is caught. Below it, the nesting is measured only for a document
-with more brackets than ``MAX_NESTING``, so a typical payload pays two ``str.count``.
+recursion limit; that is caught. Below it, the nesting is measured (a walk of the value)
+only for a document with more opening brackets than ``MAX_NESTING``: a short payload pays
+nothing for it, a longer one two ``str.count``.
 See docs/workers.md (payload limits).
 """
 
@@ -81,7 +82,12 @@ def read_seconds(value: object) -> float | None:
 
 
 def check_nesting(text: str, value: Any, what: str = "document") -> None:
-    """PayloadError if ``value`` (whose JSON text is ``text``) nests deeper than allowed."""
+    """PayloadError if ``value`` (whose JSON text is ``text``) nests deeper than allowed.
+
+    Each level takes an opening and a closing bracket, so only a text longer than twice
+    the limit, with more opening brackets than the limit, is walked."""
+    if len(text) <= 2 * MAX_NESTING:
+        return
     if text.count("[") + text.count("{") > MAX_NESTING and _nesting(value) > MAX_NESTING:
         raise PayloadError(f"{what} is nested deeper than {MAX_NESTING} levels")
 
