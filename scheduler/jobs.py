@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .documents import check_nesting, load, read_seconds
+from .documents import EARLIEST_SECONDS, LATEST_SECONDS, check_nesting, load
 from .errors import JobTimeout, PayloadError
 
 PAYLOAD_VERSION = 1
@@ -349,8 +349,10 @@ def _is_fire(value: object) -> bool:
 
 
 def _is_seconds(value: object) -> bool:
-    """A number of seconds a float and a datetime can both hold."""
-    return _is_number(value) and read_seconds(value) is not None
+    """A number of seconds a float and a datetime can both hold (JSON has no NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return EARLIEST_SECONDS <= value <= LATEST_SECONDS
 
 
 def run_at(now: float, delay: float | None, at: datetime | None) -> float | None:
