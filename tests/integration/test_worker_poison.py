@@ -126,3 +126,18 @@ def test_an_unreadable_worker_record_is_reaped_with_the_reapers_queues(
     worker.fetch_once()
     worker.run_pending()
     assert tasks.CALLS == [(1, 2)]
+
+
+def test_a_task_failing_with_an_unpaired_surrogate_is_retried_then_dead(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    job_id = queue.enqueue("tests.tasks:fail_unpaired", retries=1)
+    worker = make_worker()
+    for _ in range(2):
+        worker.fetch_once()
+        worker.run_pending()
+        worker.flush()
+        clock.advance(60)
+    [dead] = queue.dead()
+    assert (dead.id, dead.error) == (job_id, "ValueError: bad \\ud800")
+    assert "ValueError: bad \\ud800" in str(dead.record["traceback"])
