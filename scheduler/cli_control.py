@@ -101,7 +101,8 @@ def pause(job_name: str, reason: str | None, by: str | None, schedule_file: str 
     who = by or f"{getpass.getuser()}@{socket.gethostname()}"
     done = control.pause(job_name, who, reason)
     why = f" ({done.reason})" if done.reason else ""
-    text = f"{job_name}: paused by {done.by}{why} since {utc_text(done.at)}"
+    since = "" if done.at is None else f" since {utc_text(done.at)}"
+    text = f"{job_name}: paused by {done.by}{why}{since}"
     _emit(as_json, dataclasses.asdict(done), text)
 
 
@@ -285,8 +286,10 @@ def dead_retry(job_ids: Sequence[str], every: bool, as_json: bool, redis_url: st
                namespace: str) -> None:  # fmt: skip
     """Enqueue dead jobs again, as fresh first attempts."""
     control = _control(redis_url, namespace)
-    count = control.retry_dead(_ids_or_all(control, job_ids, every))
-    _emit(as_json, {"retried": count}, f"{count} dead jobs enqueued again")
+    count, unreadable = control.retry_dead(_ids_or_all(control, job_ids, every))
+    stayed = f"; {unreadable} unreadable stayed in the dead set" if unreadable else ""
+    document = {"retried": count, "unreadable": unreadable}
+    _emit(as_json, document, f"{count} dead jobs enqueued again{stayed}")
     sys.exit(0 if count or every else 1)
 
 

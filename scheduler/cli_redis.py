@@ -18,7 +18,7 @@ import redis
 
 from .cli import optional_schedule_file
 from .errors import BadSetting, RedisUnavailable, TaskNotFound
-from .jobs import check_queue_name
+from .jobs import MAX_PAYLOAD_BYTES, check_queue_name
 from .keys import Keys
 from .logs import configure_logging, redact_url, scrub, url_secrets
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, redis_from_url
@@ -248,13 +248,18 @@ def connect(url: str, timeout: float = 30.0, *, wait: bool = False) -> redis.Red
     "--shutdown-timeout", type=click.FloatRange(0), default=25.0, show_default=True,
     help="Seconds running jobs get to finish after SIGTERM/SIGINT.",
 )  # fmt: skip
+@click.option(
+    "--max-payload-bytes", type=click.IntRange(1024), default=MAX_PAYLOAD_BYTES,
+    show_default=True, help="A larger payload goes to the dead set unread.",
+)  # fmt: skip
 @redis_options
 @log_options
 @metrics_options
 def worker(
     queues: Sequence[str], concurrency: int, prefetch: int | None, schedule_file: str | None,
     prefixes: Sequence[str], imports: Sequence[str], import_check: str, burst: bool,
-    shutdown_timeout: float, redis_url: str, namespace: str, log_level: str, log_format: str,
+    shutdown_timeout: float, max_payload_bytes: int, redis_url: str, namespace: str,
+    log_level: str, log_format: str,
     metrics_port: int, metrics_host: str,
 ) -> None:  # fmt: skip
     """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
@@ -262,7 +267,7 @@ def worker(
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency, prefetch=prefetch, burst=burst,
-        shutdown_timeout=shutdown_timeout,
+        shutdown_timeout=shutdown_timeout, max_payload_bytes=max_payload_bytes,
     )  # fmt: skip
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
     client = connect(redis_url, wait=not burst)

@@ -11,16 +11,21 @@ list, until a script moves it on. ``now`` is always passed in (Redis clock).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from .documents import load
+from .errors import PayloadError
 from .faults import fault_point
-from .jobs import QueuedJob
+from .jobs import QueuedJob, check_queue_name
 from .keys import Keys, as_text
 from .scripts import Scripts
+
+log = logging.getLogger(__name__)
 
 PROMOTE_BATCH = 100
 
@@ -216,12 +221,27 @@ class Consumer:
             self._own = redis.Redis(connection_pool=pool, single_connection_client=True)
         return self._own
 
+    def _queues_of(self, worker_id: str) -> Sequence[str]:
+        """The queues a worker registered with; ours if its record cannot be read, so the
+        jobs it held of the queues we share still go back."""
+        raw = self.client.hget(self.keys.worker(worker_id), "queues")
+        if raw is None:
+            return []
+        try:
+            names = load(raw, what="worker record")
+            if not isinstance(names, list):
+                raise PayloadError("worker record is not a list of queue names")
+            return [check_queue_name(name) for name in names]
+        except PayloadError as exc:
+            log.warning("worker record unreadable id=%s: %s; reaping its %s lists",
+                        worker_id, exc, ",".join(self.queues))  # fmt: skip
+            return self.queues
+
     def _reap(
         self, worker_id: str, now: float, expiry: str, queues: Sequence[str] | None = None
     ) -> int:
         if queues is None:
-            raw_queues = self.client.hget(self.keys.worker(worker_id), "queues")
-            queues = json.loads(raw_queues) if raw_queues else []
+            queues = self._queues_of(worker_id)
         keys = [self.keys.workers(), self.keys.worker(worker_id), self.keys.worker_wake(worker_id)]
         keys.append(self.keys.held())
         for queue in queues:

@@ -15,6 +15,7 @@ import redis
 
 from .clock import Clock
 from .deadset import DeadFilter, DeadJob, read_dead, read_one, resolve_ids
+from .documents import read_object, read_seconds
 from .enqueue import fire_payload
 from .errors import UnknownJob
 from .jobs import encode
@@ -32,7 +33,7 @@ class Pause:
 
     job: str
     by: str
-    at: float
+    at: float | None  # None for a pause record that cannot be read
     reason: str | None
 
 
@@ -40,11 +41,8 @@ def _pause_of(name: str, raw: bytes | str | None) -> Pause | None:
     """The pause record of ``name``; None if there is none or it cannot be read."""
     if raw is None:
         return None
-    try:
-        value = json.loads(raw)
-        return Pause(name, str(value["by"]), float(value["at"]), value.get("reason"))
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
+    pause = read_pause(name, raw)
+    return None if pause.at is None else pause
 
 
 @dataclass(frozen=True)
@@ -102,9 +100,9 @@ class Control:
         return bool(self.client.hdel(self.keys.paused(), name))
 
     def pauses(self) -> dict[str, Pause]:
-        """Every paused job."""
+        """Every paused job (see ``read_pause``)."""
         raw = self.client.hgetall(self.keys.paused())
-        return {as_text(k): Pause(**json.loads(v)) for k, v in raw.items()}
+        return {as_text(k): read_pause(as_text(k), v) for k, v in raw.items()}
 
     def backfill(self, job: Job, start: int, end: int, *, dry_run: bool) -> list[BackfillFire]:
         """Enqueue the fires of ``job`` in (start, end] that were never enqueued, each once.
@@ -141,19 +139,21 @@ class Control:
 
     def dead_job(self, job_id: str) -> DeadJob:
         """One dead job, by its id or a unique prefix of it; UnknownJob if the dead set
-        holds none, or several with that prefix."""
+        holds none, or several with that prefix. One that cannot be read says so in its
+        ``error`` (see ``deadset.decode_dead``)."""
         [full] = resolve_ids(self.client, self.keys, [job_id])
         dead = read_one(self.client, self.keys, full)
         if dead is None:
             raise UnknownJob(f"no dead job with an id that is or starts with {job_id!r}")
         return dead
 
-    def retry_dead(self, job_ids: list[str] | None = None) -> int:
-        """Enqueue dead jobs again (all of them when ``job_ids`` is None); how many went."""
+    def retry_dead(self, job_ids: list[str] | None = None) -> tuple[int, int]:
+        """Enqueue dead jobs again (all of them when ``job_ids`` is None): (how many went,
+        how many had no readable payload and stayed)."""
         ids = job_ids if job_ids is not None else self.dead_ids()
-        if len(ids) == 1:
-            return int(self.queue.retry_dead(ids[0]))  # one id: an unreadable payload says so
-        return self.queue.retry_dead_many(ids)[0]
+        if len(ids) == 1:  # one id: an unreadable payload raises PayloadError saying why
+            return int(self.queue.retry_dead(ids[0])), 0
+        return self.queue.retry_dead_many(ids)
 
     def purge_dead(self, job_ids: list[str] | None = None) -> int:
         """Delete dead jobs (all of them when ``job_ids`` is None); how many were deleted."""
@@ -203,6 +203,16 @@ class Control:
         if mine:
             return True, f"{role} {mine[0]} on {host}: heartbeat within {max_age:g}s"
         return False, f"no {role} on {host} with a heartbeat within the last {max_age:g}s"
+
+
+def read_pause(job: str, raw: bytes | str) -> Pause:
+    """The pause record of ``job``; one that cannot be read (written straight into Redis)
+    says so in its ``reason``. The job is paused either way."""
+    record = read_object(raw) or {}
+    by, at, reason = record.get("by"), read_seconds(record.get("at")), record.get("reason")
+    if isinstance(by, str) and at is not None and isinstance(reason, (str, type(None))):
+        return Pause(job, by, at, reason)
+    return Pause(job, "?", None, "unreadable pause record")
 
 
 def dead_summary(job: DeadJob) -> dict[str, Any]:

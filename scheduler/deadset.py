@@ -8,13 +8,13 @@ in Python over the whole set, a chunk at a time: the set is bounded (the newest
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from .errors import UnknownJob
+from .documents import load_object, raw_text, read_seconds
+from .errors import PayloadError, UnknownJob
 from .keys import Keys, as_text
 
 DEAD_CHUNK = 500  # entries read per round trip when a filter must look at all of them
@@ -72,16 +72,16 @@ class DeadFilter:
 
 def decode_dead(job_id: str, raw: bytes | str, failed_at: float | None = None) -> DeadJob:
     """A dead-set entry from its stored JSON. ``failed_at`` (the dead set's score) wins
-    over the record's own; a missing error is ""."""
+    over the record's own; a missing error is "". A record that cannot be read (written
+    straight into Redis) has the error "unreadable: <why>" and a ``record`` of ``id``,
+    ``unreadable`` (why) and ``raw`` (its start)."""
     try:
-        record = json.loads(raw)
-    except ValueError:
-        record = None
-    if not isinstance(record, dict):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        record = {"id": job_id, "raw": text, "error": "unreadable dead-set record"}
+        record = load_object(raw, "dead record")
+    except PayloadError as exc:
+        record = {"id": job_id, "unreadable": str(exc), "raw": raw_text(raw)}
+        return DeadJob(job_id, failed_at or 0.0, f"unreadable: {exc}", record)
     if failed_at is None:
-        failed_at = _number(record.get("failed_at"))
+        failed_at = read_seconds(record.get("failed_at")) or 0.0
     error = record.get("error")
     return DeadJob(job_id, failed_at, "" if error is None else str(error), record)
 
@@ -152,10 +152,6 @@ def _entries(client: redis.Redis, keys: Keys, entries: Any) -> list[DeadJob]:
         for job_id, (_, score), raw in zip(ids, entries, records, strict=True)
         if raw is not None
     ]
-
-
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _text_field(record: dict[str, Any], name: str) -> str | None:

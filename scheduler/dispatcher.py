@@ -24,6 +24,7 @@ import redis
 
 from .clock import Clock
 from .describe import utc_text
+from .documents import read_seconds
 from .enqueue import fire_payload
 from .errors import SchedulerError
 from .faults import fault_point
@@ -249,10 +250,7 @@ class Dispatcher:
         reads.append(["HKEYS", self._keys.paused()])
         *rows, paused = read_all(self._client, reads)
         self._paused = {as_text(p) for p in paused}
-        return [
-            (int(float(mark)) if mark is not None else None, as_text(digest) if digest else None)
-            for mark, digest in rows
-        ]
+        return [(_watermark(mark), as_text(digest) if digest else None) for mark, digest in rows]
 
     def _starting_point(
         self, job: Job, mark: int | None, digest: str | None, now: int
@@ -341,3 +339,9 @@ def _log_plan(plan: Plan, enqueued: int, duplicates: int, skipped: int, now: flo
             utc_text(first),
             utc_text(last),
         )
+
+
+def _watermark(raw: object) -> int | None:
+    """A stored watermark; None when missing or unreadable (the job then starts afresh)."""
+    seconds = read_seconds(raw)
+    return None if seconds is None else int(seconds)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, build_payload
+from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, build_payload, encode
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A checked, built job before it is sent: its payload and the epoch seconds it falls
-    due (None: at once)."""
+    """A checked, built job before it is sent: its payload, the epoch seconds it falls
+    due (None: at once) and the payload's JSON text, as it is sent."""
 
     payload: dict[str, Any]
     due: float | None
+    text: str
 
     @property
     def id(self) -> str:
@@ -53,9 +54,11 @@ def prepare(
     retries: int | None = None,
     timeout: float | None = None,
     job_id: str | None = None,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
 ) -> NewJob:
     """The job an ``enqueue`` call made at ``now`` stands for; PayloadError for an invalid
-    argument. A ``delay=``/``at=`` that is not after ``now`` means at once."""
+    argument, or a payload longer than ``max_bytes`` or nested deeper than a worker reads.
+    A ``delay=``/``at=`` that is not after ``now`` means at once."""
     due = run_at(now, delay, at)
     payload = build_payload(
         task,
@@ -67,7 +70,8 @@ def prepare(
         timeout=timeout,
         job_id=job_id,
     )
-    return NewJob(payload, due if due is not None and due > now else None)
+    text = encode(payload, max_bytes)
+    return NewJob(payload, due if due is not None and due > now else None, text)
 
 
 def run_at(now: float, delay: float | None, at: datetime | None) -> float | None:
@@ -87,7 +91,12 @@ def run_at(now: float, delay: float | None, at: datetime | None) -> float | None
 
 
 class Enqueuer(ABC):
-    """What takes ``enqueue`` calls: a Queue, its batch, or a test double standing in."""
+    """What takes ``enqueue`` calls: a Queue, its batch, or a test double standing in.
+
+    ``max_payload_bytes``: the longest payload it takes (docs/workers.md, payload limits).
+    """
+
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
 
     def enqueue(
         self,
@@ -106,7 +115,8 @@ class Enqueuer(ABC):
 
         ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
         ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
-        seconds. Raises PayloadError for an invalid argument (nothing is enqueued).
+        seconds. Raises PayloadError for an invalid argument, or a payload larger than
+        ``max_payload_bytes`` or nested too deep for a worker to read (nothing is enqueued).
         A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
         retried after a broken connection never makes two jobs. In a batch, the job is
         sent when the batch ends.
@@ -122,6 +132,7 @@ class Enqueuer(ABC):
             retries=retries,
             timeout=timeout,
             job_id=job_id,
+            max_bytes=self.max_payload_bytes,
         )
         self._submit(job)
         return job.id

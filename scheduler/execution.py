@@ -24,6 +24,7 @@ from typing import Any
 
 from .clock import Clock
 from .consumer import Delivery, Settlement
+from .documents import raw_text
 from .errors import JobTimeout, TaskNotAllowed, TaskNotFound
 from .jobs import (
     QueuedJob,
@@ -185,7 +186,7 @@ class TaskRunner:
         if job.attempt <= job.retries:
             retry_in = self._retry.delay(job.attempt)
             return Outcome(delivery, RETRY, duration, error, None, finished, retry_in, job.schedule)
-        trace = "".join(traceback.format_exception(exc))[-_TRACEBACK_CHARS:]
+        trace = _sendable("".join(traceback.format_exception(exc))[-_TRACEBACK_CHARS:])
         return Outcome(delivery, DEAD, duration, error, trace, finished, schedule=job.schedule)
 
     def report(self, outcome: Outcome, ended: Ended) -> None:
@@ -320,13 +321,18 @@ def _last_outcome(
 
 
 def _unreadable(delivery: Delivery, job_id: str, queue: str) -> dict[str, Any]:
-    text = delivery.raw.decode("utf-8", "replace")[:_TRACEBACK_CHARS]
-    return {"v": None, "id": job_id, "queue": queue, "raw": text}
+    raw = delivery.raw
+    return {"v": None, "id": job_id, "queue": queue, "raw": raw_text(raw), "size": len(raw)}
 
 
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:_ERROR_CHARS]
+    return _sendable(text[:_ERROR_CHARS])
+
+
+def _sendable(text: str) -> str:
+    """``text`` with unpaired surrogates escaped: Redis takes only valid UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop) -> None:

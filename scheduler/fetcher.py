@@ -20,7 +20,7 @@ from .clock import Clock
 from .consumer import Consumer, Delivery, FetchResult
 from .errors import PayloadError
 from .execution import DEAD, EXPIRED, RETRY, Outcome, expired, rejected, settlement_for
-from .jobs import decode
+from .jobs import MAX_PAYLOAD_BYTES, decode
 from .pool import JobPool
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class Fetcher:
         dead_cap: int,
         idle_timeout: float,
         register: Callable[[float], None],
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         self._consumer = consumer
         self._pool = pool
@@ -47,6 +48,7 @@ class Fetcher:
         self._dead_cap = dead_cap
         self._idle_timeout = idle_timeout
         self._register = register
+        self._max_payload_bytes = max_payload_bytes
         self._next_due: float | None = None
         self._held: dict[bytes, int] = {}  # payloads fetched and not yet settled
         self._reply_lost = False
@@ -146,7 +148,7 @@ class Fetcher:
     def _accept(self, delivery: Delivery, now: float) -> None:
         self._held[delivery.raw] = self._held.get(delivery.raw, 0) + 1
         try:
-            job = delivery.job = decode(delivery.raw)
+            job = delivery.job = decode(delivery.raw, self._max_payload_bytes)
         except PayloadError as exc:
             queue = self._queues[delivery.index]
             self._pool.add_outcome(rejected(delivery, queue, f"bad payload: {exc}"))

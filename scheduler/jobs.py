@@ -35,12 +35,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .documents import EARLIEST_SECONDS, LATEST_SECONDS, check_nesting, load
 from .errors import JobTimeout, PayloadError
 
 PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 3
 ENQUEUE_DEDUPE = 300  # seconds after an enqueue in which its job id is not enqueued again
+MAX_PAYLOAD_BYTES = 1024 * 1024  # the default of Queue(max_payload_bytes=) and the worker's
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 _JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}\Z")
@@ -161,20 +163,27 @@ def build_payload(
     return payload
 
 
-def encode(payload: Mapping[str, Any]) -> str:
-    """The compact JSON text of a payload; PayloadError if an argument is not JSON."""
+def encode(payload: Mapping[str, Any], max_bytes: int | None = None) -> str:
+    """The compact JSON text of a payload; PayloadError if an argument is not JSON and, with
+    ``max_bytes``, if the text is longer or nests deeper than a worker reads."""
     try:
-        return _ENCODER.encode(payload)
-    except (TypeError, ValueError) as exc:
+        text = _ENCODER.encode(payload)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise PayloadError(f"job arguments must be JSON-serialisable: {exc}") from None
+    if max_bytes is not None:
+        size = len(text) if len(text) * 4 <= max_bytes else len(text.encode())
+        if size > max_bytes:
+            raise PayloadError(
+                f"payload is {size:,} bytes, over the limit of {max_bytes:,} (max_payload_bytes)"
+            )
+        check_nesting(text, payload, "payload")
+    return text
 
 
-def decode(raw: bytes | str) -> QueuedJob:
-    """The job in a payload; PayloadError if it is not a valid payload of a known version."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise PayloadError(f"payload is not JSON: {exc}") from None
+def decode(raw: bytes | str, max_bytes: int | None = MAX_PAYLOAD_BYTES) -> QueuedJob:
+    """The job in a payload; PayloadError if it is not a valid payload of a known version,
+    is over ``max_bytes`` or cannot be read (see ``scheduler.documents.load``)."""
+    data = load(raw, max_bytes, "payload")
     if not isinstance(data, dict):
         raise PayloadError("payload is not a JSON object")
     version = data.get("v")
@@ -207,8 +216,8 @@ def decode(raw: bytes | str) -> QueuedJob:
 def peek(raw: bytes | str, name: str) -> str | None:
     """Field ``name`` of a payload that may not decode, if it is a string; else None."""
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+        data = load(raw, MAX_PAYLOAD_BYTES)
+    except PayloadError:
         return None
     value = data.get(name) if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
@@ -310,11 +319,11 @@ def _check_decoded(job: QueuedJob) -> None:
             ("queue", isinstance(job.queue, str)),
             ("attempt", _is_int(job.attempt) and job.attempt >= 1),
             ("retries", _is_int(job.retries) and job.retries >= 0),
-            ("enqueued_at", _is_number(job.enqueued_at)),
-            ("timeout", job.timeout is None or (_is_number(job.timeout) and job.timeout > 0)),
+            ("enqueued_at", _is_seconds(job.enqueued_at)),
+            ("timeout", job.timeout is None or (_is_seconds(job.timeout) and job.timeout > 0)),
             ("schedule", job.schedule is None or isinstance(job.schedule, str)),
-            ("scheduled_for", job.scheduled_for is None or _is_int(job.scheduled_for)),
-            ("expires_at", job.expires_at is None or _is_number(job.expires_at)),
+            ("scheduled_for", job.scheduled_for is None or _is_fire(job.scheduled_for)),
+            ("expires_at", job.expires_at is None or _is_seconds(job.expires_at)),
         )
         if not ok
     ]
@@ -339,6 +348,17 @@ def _is_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_fire(value: object) -> bool:
+    return _is_int(value) and _is_seconds(value)
+
+
+def _is_seconds(value: object) -> bool:
+    """A number of seconds a float and a datetime can both hold (JSON has no NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return EARLIEST_SECONDS <= value <= LATEST_SECONDS
 
 
 async def guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:

@@ -93,8 +93,9 @@ import re
 
 
 def as_text(value: object) -> str:
-    """A Redis reply as text (replies come back as bytes)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A Redis reply as text (replies come back as bytes); bytes that are not UTF-8, which
+    only someone writing straight into Redis puts there, are replaced, not an error."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")

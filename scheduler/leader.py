@@ -26,6 +26,7 @@ from typing import Any
 import redis
 
 from .clock import Clock
+from .documents import read_object
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -76,6 +77,7 @@ class Leadership:
         self._client_id = 0
         self._liveness = True
         self._following: object = None  # the leader this standby last said it follows
+        self._unreadable: bytes | str | None = None  # the last unreadable lease warned of
 
     @property
     def is_leader(self) -> bool:
@@ -106,9 +108,9 @@ class Leadership:
         self.epoch = None
 
     def current(self) -> dict[str, Any] | None:
-        """The lease as stored: id, epoch, host, pid, since, client; None if no leader."""
-        raw = self._client.get(self._keys.lease())
-        return None if raw is None else dict(json.loads(raw))
+        """The lease as stored: id, epoch, host, pid, since, client; None if no leader (or
+        the lease cannot be read)."""
+        return read_object(self._client.get(self._keys.lease()))
 
     def wait_for_release(self, seconds: float) -> bool:
         """Block up to ``seconds`` for a leader to step down; True if one did."""
@@ -165,12 +167,14 @@ class Leadership:
         raw = self._client.get(self._keys.lease())
         if raw is None:
             return ""
-        value = as_text(raw)
-        lease = json.loads(value)
+        lease = read_object(raw)
+        if lease is None:
+            self._unreadable_lease(raw)
+            return None
         if lease.get("id") == self.id:
             return ""
         if self._holder_gone(lease.get("client")):
-            return value
+            return as_text(raw)
         self._stand_by(lease)
         return None
 
@@ -186,6 +190,17 @@ class Leadership:
             lease.get("host"),
             lease.get("pid"),
         )
+
+    def _unreadable_lease(self, raw: bytes | str) -> None:
+        """Warn (once per value) of a lease that is not ours and cannot be read: someone
+        wrote it straight into Redis. It is waited out like any other leader's lease."""
+        if raw != self._unreadable:
+            self._unreadable = raw
+            log.warning(
+                "lease unreadable key=%s: waiting for it to expire (delete the key if it "
+                "has no TTL)",
+                self._keys.lease(),
+            )
 
     def _holder_gone(self, client_id: object) -> bool:
         if not self._liveness or not isinstance(client_id, int):

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,10 +17,11 @@ import redis
 from redis.client import Pipeline
 
 from .clock import Clock, RedisClock
-from .deadset import DeadFilter, DeadJob, read_dead
+from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
+from .documents import read_object, read_seconds
 from .enqueue import Enqueuer, NewJob
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, check_queue_name, encode
+from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .keys import Keys, as_text
 from .scripts import Scripts
 
@@ -117,11 +117,17 @@ class Queue(Enqueuer):
     """
 
     def __init__(
-        self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE, clock: Clock | None = None
+        self,
+        client: redis.Redis,
+        namespace: str = DEFAULT_NAMESPACE,
+        clock: Clock | None = None,
+        *,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         self.client = client
         self.keys = Keys(namespace)
         self.clock: Clock = clock or RedisClock(client)
+        self.max_payload_bytes = max_payload_bytes
         self._scripts = Scripts(client)
 
     def close(self) -> None:
@@ -135,17 +141,23 @@ class Queue(Enqueuer):
         self.close()
 
     @classmethod
-    def from_url(cls, url: str | None = None, namespace: str | None = None) -> Queue:
+    def from_url(
+        cls,
+        url: str | None = None,
+        namespace: str | None = None,
+        *,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> Queue:
         """A Queue on ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost:6379/0) in
         ``namespace`` (default ``$SCHEDULER_NAMESPACE``, else ``scheduler``)."""
         namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
-        return cls(redis_from_url(url), namespace)
+        return cls(redis_from_url(url), namespace, max_payload_bytes=max_payload_bytes)
 
     def _now(self) -> float:
         return self.clock.now()
 
     def _submit(self, job: NewJob) -> None:
-        self._scripts.run("enqueue", *self.enqueue_call(job.payload, job.due))
+        self._scripts.run("enqueue", *self.enqueue_call(job.payload, job.due, job.text))
 
     @contextmanager
     def batch(self) -> Iterator[EnqueueBatch]:
@@ -186,7 +198,7 @@ class Queue(Enqueuer):
         raw = self.client.hget(self.keys.dead_jobs(), job_id)
         if raw is None:
             return False
-        payload = _fresh_payload(json.loads(raw), self.clock.now())
+        payload = _fresh_payload(job_id, raw, self.clock.now())
         return bool(self._scripts.run("retry_dead", *self._retry_call(job_id, payload)))
 
     def retry_dead_many(self, job_ids: Sequence[str], chunk: int = 500) -> tuple[int, int]:
@@ -202,7 +214,7 @@ class Queue(Enqueuer):
                     if raw is None:
                         continue
                     try:
-                        payload = _fresh_payload(json.loads(raw), now)
+                        payload = _fresh_payload(job_id, raw, now)
                     except PayloadError:
                         unreadable += 1
                         continue
@@ -217,15 +229,16 @@ class Queue(Enqueuer):
         return keys, [job_id, encode(payload), q]
 
     def enqueue_call(
-        self, payload: dict[str, Any], due: float | None = None
+        self, payload: dict[str, Any], due: float | None = None, text: str | None = None
     ) -> tuple[list[str], list[str | int]]:
         """The enqueue script's keys and arguments for a built payload, due at ``due``
-        (epoch seconds; None: now)."""
+        (epoch seconds; None: now); ``text`` is the payload's JSON when it is encoded
+        already."""
         k, queue = self.keys, payload["queue"]
         keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
         keys.append(k.enqueued(payload["id"]))
         when = "" if due is None else f"{due:.3f}"
-        return keys, [encode(payload), queue, when, ENQUEUE_DEDUPE]
+        return keys, [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
 
 
 class EnqueueBatch(Enqueuer):
@@ -233,13 +246,14 @@ class EnqueueBatch(Enqueuer):
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
+        self.max_payload_bytes = queue.max_payload_bytes
         self._pending: list[tuple[list[str], list[str | int]]] = []
 
     def _now(self) -> float:
         return self._queue.clock.now()
 
     def _submit(self, job: NewJob) -> None:
-        self._pending.append(self._queue.enqueue_call(job.payload, job.due))
+        self._pending.append(self._queue.enqueue_call(job.payload, job.due, job.text))
 
     def send(self) -> None:
         """Send the collected jobs (one round trip) and start a new batch."""
@@ -250,16 +264,21 @@ class EnqueueBatch(Enqueuer):
 
 
 def _oldest_age(oldest: bytes | None, now: float) -> float | None:
-    """How long ago the oldest job of a queue was enqueued; None for an empty queue."""
-    if oldest is None:
-        return None
-    enqueued = json.loads(oldest).get("enqueued_at")
-    return None if enqueued is None else now - float(enqueued)
+    """How long ago the oldest job of a queue was enqueued; None for an empty queue, or
+    an oldest job whose payload cannot be read (written straight into Redis)."""
+    enqueued = read_seconds((read_object(oldest) or {}).get("enqueued_at"))
+    return None if enqueued is None else now - enqueued
 
 
-def _fresh_payload(record: dict[str, Any], now: float) -> dict[str, Any]:
+def _fresh_payload(job_id: str, raw: bytes | str, now: float) -> dict[str, Any]:
+    """The payload that enqueues a dead job again; PayloadError if there is none to read."""
+    record = decode_dead(job_id, raw).record
     if "raw" in record:
-        raise PayloadError(f"dead job {record.get('id')} has no readable payload to retry")
+        raise PayloadError(f"dead job {job_id} has no readable payload to retry")
     payload = {k: v for k, v in record.items() if k not in {"error", "traceback", "failed_at"}}
     payload.update(attempt=1, enqueued_at=round(now, 3))
+    try:
+        decode(encode(payload), max_bytes=None)
+    except PayloadError as exc:
+        raise PayloadError(f"dead job {job_id} cannot be retried: {exc}") from None
     return payload

@@ -24,6 +24,7 @@ import redis
 
 from .clock import Clock
 from .dispatcher import Dispatcher, DispatchSettings, TickReport
+from .documents import read_object
 from .errors import ConfigError
 from .keys import Keys, as_text
 from .leader import Leadership, LeaseSettings
@@ -231,10 +232,8 @@ class RunLoop:
         self._generation = value
 
     def _compare_schedules(self, lease: bytes | None) -> None:
-        if lease is None:
-            return
-        leader = json.loads(lease).get("id")
-        if leader == self.leadership.id:
+        leader = (read_object(lease) or {}).get("id")
+        if not isinstance(leader, str) or leader == self.leadership.id:
             return
         raw = self._client.hget(self._keys.scheduler(leader), "digest")
         theirs, ours = (as_text(raw) if raw else None), self.source.schedule.digest

@@ -6,14 +6,16 @@ leader published (``{ns}:schedule``), else from a schedule file the caller passe
 
 from __future__ import annotations
 
-import json
 import unicodedata
+from dataclasses import asdict
 from typing import Any
 
 import redis
 
+from .control import read_pause
 from .describe import utc_text
-from .errors import ScheduleInvalid
+from .documents import load_object, read_object, read_seconds
+from .errors import PayloadError, ScheduleInvalid
 from .keys import Keys, as_text
 from .queue import QueueReadout
 from .schedule import Job, Schedule, parse_schedule
@@ -21,9 +23,10 @@ from .schedule import Job, Schedule, parse_schedule
 SCHEDULER_FRESH = 10.0  # a scheduler whose heartbeat is older than this is not listed
 
 
-def iso(instant: float | None) -> str | None:
-    """``2026-11-23T09:00:00Z`` (whole seconds), or None."""
-    return None if instant is None else utc_text(instant)
+def iso(instant: object) -> str | None:
+    """``2026-11-23T09:00:00Z`` (whole seconds), or None (also for what is no instant)."""
+    seconds = read_seconds(instant)
+    return None if seconds is None else utc_text(seconds)
 
 
 def printable(text: str) -> str:
@@ -41,24 +44,24 @@ def reload_refusal(raw: bytes | str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        value = json.loads(raw)
+        value = load_object(raw, "reload record")
         at, count, problems = float(value["at"]), int(value["count"]), value["problems"]
         utc_text(at)  # a time that can be shown
         if not isinstance(problems, list):
             raise TypeError("problems is not a list")
-    except (ValueError, TypeError, KeyError, OverflowError, OSError):
+    except (PayloadError, ValueError, TypeError, KeyError, OverflowError, OSError):
         return {"at": None, "count": 1, "problems": ["(the record in Redis is unreadable)"]}
     return {"at": at, "count": count, "problems": [printable(str(p)) for p in problems]}
 
 
 def published_schedule(client: redis.Redis, keys: Keys) -> Schedule | None:
     """The schedule the leader runs, as it published it; None if there is none (or bad)."""
-    raw = client.get(keys.schedule())
-    if raw is None:
+    snapshot = read_object(client.get(keys.schedule())) or {}
+    text, path = snapshot.get("text"), snapshot.get("path", "<published>")
+    if not isinstance(text, str) or not isinstance(path, str):
         return None
-    snapshot = json.loads(raw)
     try:
-        return parse_schedule(snapshot["text"], snapshot.get("path", "<published>"))
+        return parse_schedule(text, path)
     except ScheduleInvalid:
         return None
 
@@ -85,7 +88,10 @@ def gather(
 def _leader(lease: bytes | None) -> dict[str, Any] | None:
     if lease is None:
         return None
-    value = json.loads(lease)
+    value = read_object(lease)
+    if value is None:  # written straight into Redis: no scheduler leads until it expires
+        return {"id": None, "host": None, "pid": None, "since": None, "epoch": None,
+                "unreadable": True}  # fmt: skip
     return {
         "id": value.get("id"),
         "host": value.get("host"),
@@ -109,10 +115,10 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
             {
                 "id": scheduler_id,
                 "host": fields.get("host"),
-                "pid": int(fields["pid"]) if "pid" in fields else None,
+                "pid": int(fields["pid"]) if fields.get("pid", "").isdigit() else None,
                 "role": fields.get("role"),
                 "digest": fields.get("digest"),
-                "started": iso(float(fields["started"])) if "started" in fields else None,
+                "started": iso(fields.get("started")),
                 "reload_refused": refused,
             }
         )
@@ -129,7 +135,7 @@ def _jobs(
         pipe.zrange(keys.fired(job.name), -1, -1)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
-    pauses = {as_text(k): json.loads(v) for k, v in paused.items()}
+    pauses = {as_text(k): asdict(read_pause(as_text(k), v)) for k, v in paused.items()}
     last_fires = [_fire(fired[0]) if fired else None for fired in replies[1::3]]
     last_runs = [{as_text(k): as_text(v) for k, v in run.items()} for run in replies[2::3]]
     fire_runs = _runs_of_fires(client, keys, jobs, last_fires, last_runs)
@@ -143,8 +149,10 @@ def _jobs(
 
 
 def _fire(value: bytes | str | None) -> int | None:
-    """A fire instant as Redis stores it ("1767225600"); None for none (a triggered run)."""
-    return int(float(value)) if value not in (None, b"", "") else None
+    """A fire instant as Redis stores it ("1767225600"); None for none (a triggered run)
+    or what is no instant."""
+    seconds = read_seconds(value)
+    return None if seconds is None else int(seconds)
 
 
 def _runs_of_fires(
@@ -169,7 +177,7 @@ def _runs_of_fires(
     for i in search:
         pipe.lrange(keys.runs(jobs[i].name), 0, -1)
     for i, recent in zip(search, pipe.execute() if search else [], strict=True):
-        runs = (json.loads(raw) for raw in recent)
+        runs = (read_object(raw) or {} for raw in recent)
         found[i] = next((run for run in runs if _fire(run.get("fire")) == last_fires[i]), None)
     return found
 
@@ -177,7 +185,8 @@ def _runs_of_fires(
 def _job_row(
     job: Job, now: float, watermark: bytes | None, last_fire: int | None, pause: Any
 ) -> dict[str, Any]:
-    after = int(float(watermark)) if watermark is not None else int(now)
+    seen = read_seconds(watermark)
+    after = int(now if seen is None else seen)
     if pause is not None:  # no fire goes in while paused: the next is one still to come
         after = max(after, int(now))
     return {
@@ -202,7 +211,7 @@ def _last_fields(run: dict[str, Any] | None, fired: bool) -> dict[str, Any]:
         }
     return {
         "last_status": run.get("status"),
-        "last_finished": iso(float(run["finished_at"])) if "finished_at" in run else None,
+        "last_finished": iso(run.get("finished_at")),
         "last_error": run.get("error") or None,
     }
 
@@ -215,7 +224,7 @@ def _run_summary(run: dict[str, str]) -> dict[str, Any] | None:
     return {
         "fire": iso(fire),
         "status": run.get("status"),
-        "finished": iso(float(run["finished_at"])) if "finished_at" in run else None,
+        "finished": iso(run.get("finished_at")),
         "error": run.get("error") or None,
         "job_id": run.get("job_id"),
     }
@@ -244,14 +253,7 @@ def _refusal_lines(row: dict[str, Any]) -> list[str]:
 def render(status: dict[str, Any]) -> str:
     """The status document as a readable page."""
     leader = status["leader"]
-    lines = [
-        "leader: "
-        + (
-            f"{leader['id']} (epoch {leader['epoch']}, since {leader['since']})"
-            if leader
-            else "none"
-        )
-    ]
+    lines = ["leader: " + _leader_text(leader)]
     for row in status["schedulers"]:
         lines.append(f"  {row['role'] or '?':8} {row['id']}  schedule {row['digest']}")
         lines += _refusal_lines(row)
@@ -276,3 +278,13 @@ def _pause_text(pause: dict[str, Any]) -> str:
     since = f" since {iso(at)}" if isinstance(at, (int, float)) else ""
     reason = pause.get("reason")
     return f"paused by {pause.get('by') or '?'}{since}: {reason or '(no reason given)'}"
+
+
+def _leader_text(leader: dict[str, Any] | None) -> str:
+    if leader is None:
+        return "none"
+    if leader.get("unreadable"):
+        return (
+            "unreadable lease (not written by a scheduler; it blocks leadership until it expires)"
+        )
+    return f"{leader['id']} (epoch {leader['epoch']}, since {leader['since']})"

@@ -300,9 +300,7 @@ def _forward(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def _recorded(job: NewJob) -> RecordedJob:
     """A prepared job as a worker would read it from Redis."""
-    return RecordedJob.read(
-        encode(job.payload), None if job.due is None else utc(round(job.due, 3))
-    )
+    return RecordedJob.read(job.text, None if job.due is None else utc(round(job.due, 3)))
 
 
 def _due_at(job: RecordedJob) -> float:

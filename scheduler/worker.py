@@ -39,6 +39,7 @@ from .clock import Clock, RedisClock
 from .consumer import Consumer
 from .execution import RetryPolicy, TaskRunner
 from .fetcher import Fetcher
+from .jobs import MAX_PAYLOAD_BYTES
 from .keys import Keys
 from .pool import JobPool
 from .registry import AllowList
@@ -65,6 +66,7 @@ class WorkerSettings:
     backoff_max: float = 3600.0
     dead_cap: int = 10_000
     max_stuck: int | None = None  # abandoned threads tolerated; default: concurrency
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES  # a larger payload is dead-lettered unread
 
     @property
     def capacity(self) -> int:
@@ -96,6 +98,7 @@ class Worker:
         self.fetcher = Fetcher(
             self.consumer, self.pool, self.clock, queues=s.queues, dead_cap=s.dead_cap,
             idle_timeout=s.idle_timeout, register=self.register,
+            max_payload_bytes=s.max_payload_bytes,
         )  # fmt: skip
         self.exit_code = 0
         self._stopping = threading.Event()  # no more fetching

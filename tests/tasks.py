@@ -96,3 +96,8 @@ def hang_first_time(folder: str) -> None:
         started.write_text(str(time.time()))
         time.sleep(120)
     (Path(folder) / "done").write_text(str(time.time()))
+
+
+def fail_unpaired() -> None:
+    """Fail with a message Redis cannot store as UTF-8 (an unpaired surrogate)."""
+    raise ValueError("bad " + chr(0xD800))

@@ -9,10 +9,13 @@
 -- ARGV[5] the lease value we saw and may take over (its holder's connection is gone),
 --         or "" to take the lease only when it is free
 -- Returns {epoch, "acquired" | "renewed"} when we hold the lease, else {0, current value}.
+-- A lease value that is not a JSON object is someone else's (it is taken only as ARGV[5]).
+-- @include _lease
+
 local current = redis.call('GET', KEYS[1])
 if current then
-  local lease = cjson.decode(current)
-  if lease.id == ARGV[1] then
+  local lease = read_lease(current)
+  if lease and lease.id == ARGV[1] then
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
     return {lease.epoch, 'renewed'}
   end

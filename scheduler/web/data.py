@@ -6,14 +6,16 @@ who may see what.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis
 
+from ..control import read_pause
 from ..deadset import DeadFilter, read_dead, read_one
-from ..errors import ScheduleInvalid
+from ..documents import load, load_object, read_object, read_seconds
+from ..errors import PayloadError, ScheduleInvalid
 from ..keys import Keys, as_text
 from ..queue import QueueReadout
 from ..schedule import Job, Schedule, parse_schedule
@@ -62,7 +64,9 @@ class ScheduleSource:
         raw = self._client.get(self._keys.schedule())
         if raw is None:
             return self._fallback
-        snapshot = json.loads(raw)
+        snapshot = read_object(raw)
+        if snapshot is None:  # written straight into Redis: the leader rewrites it
+            return self._fallback
         digest = str(snapshot.get("digest"))
         cached = self._cached
         if cached is None or cached[0] != digest:
@@ -70,8 +74,11 @@ class ScheduleSource:
         return cached[1]
 
     def _parse(self, snapshot: dict[str, Any]) -> Schedule | None:
+        text, path = snapshot.get("text"), snapshot.get("path", "<published>")
+        if not isinstance(text, str) or not isinstance(path, str):
+            return self._fallback
         try:
-            return parse_schedule(snapshot["text"], snapshot.get("path", "<published>"))
+            return parse_schedule(text, path)
         except ScheduleInvalid:
             return self._fallback
 
@@ -80,8 +87,16 @@ def _text_map(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {as_text(k): as_text(v) for k, v in raw.items()}
 
 
-def _float(value: bytes | str | None) -> float | None:
-    return None if value is None or value in (b"", "") else float(value)
+def _record(raw: bytes | str, what: str) -> dict[str, Any]:
+    """A JSON object from Redis, or one whose ``error`` says why it cannot be read."""
+    try:
+        return load_object(raw, what)
+    except PayloadError as exc:
+        return {"unreadable": True, "error": f"unreadable: {exc}"}
+
+
+def _count(value: bytes | None) -> int:
+    return int(value) if value is not None and value.isdigit() else 0
 
 
 # -- the overview ------------------------------------------------------------------------
@@ -101,16 +116,16 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
     pipe.mget(stat_keys)
     pipe.lrange(keys.runs(), 0, RECENT_RUNS - 1)
     lease, scheduler_ids, workers, queue_names, counts, runs = pipe.execute()
-    leader = json.loads(lease) if lease else None
+    leader = _record(lease, "lease") if lease else None
     ids = [as_text(i) for i in scheduler_ids]
     worker_scores = [(as_text(w), float(score)) for w, score in workers]
     queues = sorted(as_text(q) for q in queue_names)
     details = _overview_details(client, keys, ids, [w for w, _ in worker_scores], queues, now=now)
-    numbers = [int(c) if c else 0 for c in counts]
+    numbers = [_count(c) for c in counts]
     return {
         "leader": leader,
         "schedulers": details["schedulers"],
-        "standbys": [s for s in details["schedulers"] if not leader or s["id"] != leader["id"]],
+        "standbys": [s for s in details["schedulers"] if not leader or s["id"] != leader.get("id")],
         "refused": [s for s in details["schedulers"] if s["refused"]],
         "workers": [
             {**info, "heartbeat_age": now - score}
@@ -118,7 +133,7 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
         ],
         "queues": details["queues"],
         "chart": list(zip(minutes, numbers[:CHART_MINUTES], numbers[CHART_MINUTES:], strict=True)),
-        "runs": [json.loads(r) for r in runs],
+        "runs": [_record(r, "run record") for r in runs],
     }
 
 
@@ -138,14 +153,26 @@ def _overview_details(
     infos = [_text_map(next(replies)) for _ in worker_ids]
     rows, held = readout.read(replies, now)
     workers = [
-        {"id": worker_id, **info, "queues": _worker_queues(info), "held": held[worker_id]}
+        {
+            "id": worker_id,
+            **info,
+            "queues": _queue_names(info.get("queues")),
+            "held": held[worker_id],
+        }
         for worker_id, info in zip(worker_ids, infos, strict=True)
     ]
     return {"schedulers": schedulers, "workers": workers, "queues": rows}
 
 
-def _worker_queues(info: dict[str, str]) -> list[str]:
-    return json.loads(info["queues"]) if info.get("queues") else []
+def _queue_names(raw: str | None) -> list[str]:
+    """The queues of a worker's record (its own JSON list of names)."""
+    try:
+        names = load(raw or "[]", what="worker record")
+    except PayloadError:
+        return ["(unreadable)"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return ["(unreadable)"]
+    return names
 
 
 def _scheduler(scheduler_id: str, info: dict[str, str]) -> dict[str, Any]:
@@ -168,7 +195,11 @@ def next_up(schedule: Schedule, paused: set[str], now: float, count: int = 10) -
 
 def paused_jobs(client: redis.Redis, keys: Keys) -> dict[str, dict[str, Any]]:
     """Every paused job: {by, at, reason}."""
-    return {as_text(k): json.loads(v) for k, v in client.hgetall(keys.paused()).items()}
+    return _pauses(client.hgetall(keys.paused()))
+
+
+def _pauses(raw: Mapping[Any, Any]) -> dict[str, dict[str, Any]]:
+    return {as_text(k): asdict(read_pause(as_text(k), v)) for k, v in raw.items()}
 
 
 # -- schedule jobs -----------------------------------------------------------------------
@@ -185,7 +216,7 @@ def job_rows(
         pipe.zrange(keys.fired(job.name), -1, -1)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
-    paused = {as_text(k): json.loads(v) for k, v in replies[0].items()}
+    paused = _pauses(replies[0])
     return [
         _job_row(job, now, count, replies[1 + 3 * i : 4 + 3 * i], paused.get(job.name))
         for i, job in enumerate(jobs)
@@ -196,8 +227,9 @@ def _job_row(
     job: Job, now: float, count: int, replies: list[Any], pause: dict[str, Any] | None
 ) -> JobRow:
     state, fired, last = replies
-    watermark, enqueued_at = _float(state[0]), _float(state[1])
-    last_fire = int(float(fired[0])) if fired else None
+    watermark, enqueued_at = read_seconds(state[0]), read_seconds(state[1])
+    fire = read_seconds(fired[0]) if fired else None
+    last_fire = None if fire is None else int(fire)
     lateness = enqueued_at - last_fire if last_fire is not None and enqueued_at else None
     nexts: list[int] = []
     at: int | None = int(now)
@@ -214,7 +246,7 @@ def _job_row(
 
 def job_runs(client: redis.Redis, keys: Keys, name: str, limit: int = 50) -> list[dict[str, Any]]:
     """The job's recent finished runs, newest first."""
-    return [json.loads(raw) for raw in client.lrange(keys.runs(name), 0, limit - 1)]
+    return [_record(raw, "run record") for raw in client.lrange(keys.runs(name), 0, limit - 1)]
 
 
 # -- retries and the dead set ------------------------------------------------------------
@@ -248,20 +280,15 @@ def retries(client: redis.Redis, keys: Keys) -> Page:
         pipe.zcard(keys.delayed(queue))
         pipe.zrange(keys.delayed(queue), 0, RETRIES_SCANNED - 1, withscores=True)
     replies = pipe.execute()
-    items, delayed = [], 0
+    items, delayed, unreadable = [], 0, 0
     for i in range(len(queues)):
         delayed += int(replies[2 * i])
         for raw, due in replies[2 * i + 1]:
-            payload = _payload(raw)
-            if payload is not None and int(payload.get("attempt", 1)) > 1:
+            payload = read_object(raw)
+            attempt = payload.get("attempt") if payload is not None else None
+            if payload is None or not isinstance(attempt, int):
+                unreadable += 1
+            elif attempt > 1:
                 items.append({**payload, "due": due})
     items.sort(key=lambda p: p["due"])
-    return Page(items, 1, 1, len(items), {"delayed": delayed})
-
-
-def _payload(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    return Page(items, 1, 1, len(items), {"delayed": delayed, "unreadable": unreadable})

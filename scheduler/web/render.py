@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from ..describe import duration_text
+from ..documents import read_seconds
 
 TEMPLATES = Path(__file__).parent / "templates"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -42,10 +43,11 @@ def environment() -> jinja2.Environment:
 
 
 def _number(value: object) -> float | None:
-    """``value`` as a number; None for a field that is missing, empty or undefined."""
-    if value is None or value == "" or isinstance(value, jinja2.Undefined):
+    """``value`` as a number of seconds; None for a field that is missing, empty, undefined
+    or (written straight into Redis) no number a datetime can hold."""
+    if isinstance(value, jinja2.Undefined):
         return None
-    return float(value)  # type: ignore[arg-type]
+    return read_seconds(value)
 
 
 def utc(instant: float | str | None) -> str:

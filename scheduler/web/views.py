@@ -192,7 +192,7 @@ class Dashboard:
         """Enqueue one dead job again."""
         job_id = request.path_params["job_id"]
         try:
-            done = self.control.retry_dead([job_id])
+            done, _ = self.control.retry_dead([job_id])
         except PayloadError as exc:
             return f"not retried: {exc}"
         return f"{job_id}: enqueued again" if done else f"{job_id}: no longer dead"

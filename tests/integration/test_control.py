@@ -320,7 +320,7 @@ def test_dead_list_show_retry_and_purge(cli: Cli, client: redis.Redis, namespace
     assert "boom 2" in out and "Traceback ..." in out
     assert cli("dead", "show", "nope")[0] == 2
 
-    assert cli.json("dead", "retry", "job1") == {"retried": 1}
+    assert cli.json("dead", "retry", "job1") == {"retried": 1, "unreadable": 0}
     assert json.loads(client.lindex(keys.queue("default"), 0))["attempt"] == 1
     assert cli.json("dead", "purge", "--all") == {"purged": 2}
     assert cli("dead", "list")[1].strip() == "the dead set is empty"
@@ -388,7 +388,7 @@ def test_retry_all_sends_dead_jobs_in_batches_and_leaves_unreadable_ones(
         client.hset(keys.dead_jobs(), f"j{n}", json.dumps(record))
     client.zadd(keys.dead(), {"garbled": T0})
     client.hset(keys.dead_jobs(), "garbled", json.dumps({"raw": "not json", "error": "bad"}))
-    assert cli.json("dead", "retry", "--all") == {"retried": 1200}
+    assert cli.json("dead", "retry", "--all") == {"retried": 1200, "unreadable": 1}
     assert client.llen(keys.queue("default")) == 1200
     assert [row["id"] for row in cli.json("dead", "list")] == ["garbled"]  # type: ignore[union-attr]
 

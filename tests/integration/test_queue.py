@@ -122,6 +122,22 @@ def test_arguments_must_be_json(queue: Queue) -> None:
         queue.enqueue("tests.tasks:add", object())
 
 
+def test_a_payload_a_worker_would_not_read_is_refused_at_enqueue(
+    queue: Queue, client: redis.Redis
+) -> None:
+    with pytest.raises(PayloadError, match="over the limit of 1,048,576 \\(max_payload_bytes\\)"):
+        queue.enqueue("tests.tasks:add", "x" * (1024 * 1024), "")
+    deep: list[object] = []
+    for _ in range(150):
+        deep = [deep]
+    with pytest.raises(PayloadError, match="nested deeper than 100 levels"):
+        queue.enqueue("tests.tasks:add", deep, 1)
+    small = Queue(client, queue.keys.namespace, queue.clock, max_payload_bytes=2048)
+    with pytest.raises(PayloadError, match="over the limit of 2,048"), small.batch() as batch:
+        batch.enqueue("tests.tasks:add", "x" * 2048, "")
+    assert client.keys(f"*{queue.keys.namespace}*") == []
+
+
 def test_batch_sends_every_job_in_one_go_and_returns_ids(queue: Queue, client: redis.Redis) -> None:
     with queue.batch() as batch:
         ids = [batch.enqueue("tests.tasks:add", i, i) for i in range(5)]

@@ -176,8 +176,8 @@ def test_a_payload_that_cannot_be_decoded_goes_to_the_dead_set_and_the_worker_go
     worker.flush()
     assert tasks.CALLS == [(1, 2)]
     [dead] = queue.dead()
-    assert dead.error.startswith("bad payload: payload is not JSON")
-    assert dead.record["raw"].endswith(" not json")
+    assert dead.error.startswith("bad payload: payload is not UTF-8")
+    assert dead.record["raw"] == "\ufffd not json"
     assert in_progress(client, queue, worker.id) == 0
 
 

@@ -375,3 +375,20 @@ def test_status_says_it_gives_up_when_redis_is_unreachable(tmp_path: Path) -> No
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot reach Redis at {url}: ")
     assert "retrying" not in line
+
+
+def test_a_payload_nested_100000_deep_is_dead_lettered_and_the_job_behind_it_runs(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    q.client.lpush(q.keys.queue("default"), b"[" * 100_000 + b"]" * 100_000)
+    q.enqueue("tests.tasks:touch", str(tmp_path / "done"))
+    q.client.zadd(q.keys.delayed("default"), {b'{"v":1,"args":["' + b"x" * 400_000 + b'"]}': 1})
+    worker = start_worker("--burst", "--allow", "tests.tasks", "--max-payload-bytes", "300000")
+    assert worker.wait() == 0
+    assert (tmp_path / "done").exists()
+    assert "Traceback" not in worker.text()
+    errors = sorted(dead.error for dead in q.dead())
+    assert errors == [
+        "bad payload: payload is 400,019 bytes, over the limit of 300,000",
+        "bad payload: payload is nested deeper than 100 levels",
+    ]

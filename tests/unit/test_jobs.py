@@ -9,6 +9,7 @@ import pytest
 
 from scheduler.errors import PayloadError
 from scheduler.jobs import (
+    MAX_PAYLOAD_BYTES,
     PAYLOAD_VERSION,
     QueuedJob,
     build_payload,
@@ -16,6 +17,7 @@ from scheduler.jobs import (
     dead_record,
     decode,
     encode,
+    peek,
     reset_current,
     retry_payload,
     set_current,
@@ -95,6 +97,63 @@ def test_decode_rejects_fields_of_the_wrong_type(field: str, value: object) -> N
     data[field] = value
     with pytest.raises(PayloadError, match=f"invalid field.*{field}"):
         decode(json.dumps(data))
+
+
+def nested(levels: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "payload is nested deeper than 100 levels"),
+        (json.dumps(payload(args=nested(100))).encode(), "payload is nested deeper than 100"),
+        (b" " * (MAX_PAYLOAD_BYTES + 1), "payload is 1,048,577 bytes, over the limit of 1,048,576"),
+        (b'{"v": 1, "args": [NaN]}', "payload is not JSON: NaN is not a JSON number"),
+        (b'{"v": 1, "enqueued_at": 1e999}', "payload is not JSON: number 1e999 is out of range"),
+        (b'{"v": 1, "id": "\\ud800"}', "payload holds an unpaired surrogate"),
+    ],
+)
+def test_decode_refuses_a_payload_too_deep_too_large_or_not_encodable(
+    raw: bytes, message: str
+) -> None:
+    with pytest.raises(PayloadError, match=message):
+        decode(raw)
+
+
+@pytest.mark.parametrize("field", ["enqueued_at", "timeout", "expires_at", "scheduled_for"])
+def test_decode_refuses_times_no_float_or_datetime_holds(field: str) -> None:
+    data = payload()
+    data[field] = 10**400
+    with pytest.raises(PayloadError, match=f"invalid field.*{field}"):
+        decode(json.dumps(data))
+
+
+def test_decode_takes_the_size_limit_it_is_given() -> None:
+    raw = encode(payload(args=["x" * 2000])).encode()
+    assert decode(raw, max_bytes=len(raw)).args == ["x" * 2000]
+    with pytest.raises(PayloadError, match=f"over the limit of {len(raw) - 1:,}"):
+        decode(raw, max_bytes=len(raw) - 1)
+
+
+def test_encode_with_a_limit_refuses_what_a_worker_would_not_read() -> None:
+    big = payload(args=["é" * 600_000])
+    with pytest.raises(PayloadError, match=r"1,200,\d+ bytes, over the limit of 1,048,576"):
+        encode(big, MAX_PAYLOAD_BYTES)
+    with pytest.raises(PayloadError, match="nested deeper than 100 levels"):
+        encode(payload(args=nested(100)), MAX_PAYLOAD_BYTES)
+    assert decode(encode(payload(args=nested(99)), MAX_PAYLOAD_BYTES)).args == nested(99)
+    with pytest.raises(PayloadError, match="JSON-serialisable"):
+        encode(payload(args=nested(100_000)))
+
+
+def test_peek_reads_a_field_of_a_payload_that_does_not_decode_and_nothing_of_garbage() -> None:
+    assert peek(b'{"id": "j", "v": 9}', "id") == "j"
+    assert peek(b"[" * 100_000, "id") is None
+    assert peek(b"\xff", "id") is None
 
 
 def test_unknown_fields_of_the_same_version_are_kept() -> None:

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"zones", "cronexpr", "rules", "describe"},
     {"schedule", "yamlnodes", "fields"},
     {"planner"},
-    {"jobs", "enqueue", "keys", "clock", "scripts", "logs", "faults"},
+    {"documents", "jobs", "enqueue", "keys", "clock", "scripts", "logs", "faults"},
     {"leader", "queue", "deadset", "registry", "consumer", "execution", "watch", "stats"},
     {
         "dispatcher",
