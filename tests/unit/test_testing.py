@@ -19,6 +19,7 @@ from scheduler import Queue, current_job
 from scheduler.clock import FakeClock
 from scheduler.enqueue import Enqueuer, prepare
 from scheduler.errors import JobTimeout, PayloadError, TaskNotAllowed, TaskNotFound, UnknownJob
+from scheduler.jobs import MAX_PAYLOAD_BYTES
 from scheduler.queue import EnqueueBatch
 from scheduler.schedule import parse_schedule
 from scheduler.testing import (
@@ -209,6 +210,9 @@ def test_a_batch_keeps_its_jobs_when_it_ends_and_none_if_it_raises(clock: FakeCl
 # --- the same checks and payloads as the real Queue ---------------------------------------
 
 AWARE = datetime(2026, 1, 1, tzinfo=UTC)
+DEEP: list[Any] = []
+for _ in range(150):
+    DEEP = [DEEP]
 BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("task name", ("not-a-task",), {}),
     ("task type", (42,), {}),
@@ -226,6 +230,7 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("float retries", ("m:f",), {"retries": 1.5}),
     ("timeout", ("m:f",), {"timeout": 0}),
     ("job id", ("m:f",), {"job_id": "no spaces"}),
+    ("payload nested too deep", ("m:f", DEEP), {}),
 ]
 
 
@@ -253,6 +258,21 @@ def test_a_bad_enqueue_fails_exactly_as_on_the_real_queue(
     with recording() as q:  # and so does the real Queue, switched
         assert _error(real.enqueue, args, kwargs) == expected
     assert q.jobs == []
+
+
+def test_a_payload_over_the_limit_is_refused_by_the_queue_its_batch_and_the_doubles(
+    real: Queue, double: RecordingQueue
+) -> None:
+    # The byte count in the message depends on the clock's digits: match the limit only.
+    too_big = "x" * MAX_PAYLOAD_BYTES
+    inline_queue = InlineQueue(APP)
+    with double.batch() as batch, inline_queue.batch() as inline_batch, real.batch() as sent:
+        for enqueuer in (real, sent, double, batch, inline_queue, inline_batch):
+            with pytest.raises(PayloadError, match=r"over the limit of 1,048,576 \(max_pay"):
+                enqueuer.enqueue("m:f", too_big)
+    with recording() as routed, pytest.raises(PayloadError, match="over the limit"):
+        real.enqueue("m:f", too_big)
+    assert double.jobs == inline_queue.jobs == routed.jobs == []
 
 
 def test_the_queue_its_batch_and_the_doubles_share_one_enqueue(real: Queue) -> None:
