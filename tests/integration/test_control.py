@@ -538,7 +538,7 @@ def test_dead_show_prints_utc_times_and_ids_may_be_a_unique_start(
 
     assert cli("dead", "purge", "8c0", "7f3")[0] == 2  # 7f3 is ambiguous: nothing is purged
     assert client.zcard(Keys(namespace).dead()) == 3
-    assert cli.json("dead", "retry", "7f3a") == {"retried": 1}
+    assert cli.json("dead", "retry", "7f3a") == {"retried": 1, "unreadable": 0}
     assert cli.json("dead", "purge", "7f", "8c0") == {"purged": 2}  # 7f: 7f3b02 alone now
     assert cli("dead", "purge", "7f")[0] == 1  # nothing there any more
 
