@@ -77,7 +77,9 @@ def write_hostile(client: redis.Redis, keys: Keys, bad: bytes) -> None:
     client.hset(keys.paused(), "minutely", bad)
     client.set(keys.lease(), bad, px=3000)
     client.zadd(keys.schedulers(), {"ghost": T0 + 1})
-    client.hset(keys.scheduler("ghost"), mapping={"pid": "x", "started": "y", "role": "z"})
+    client.hset(keys.scheduler("ghost"), mapping={"pid": "x", "started": "y", "role": "z",
+                                                  "refused": bad})  # fmt: skip
+    client.zadd(keys.fired("minutely"), {"soon": T0})  # a last fire that is no instant
     client.zadd(keys.workers(), {"ghost": T0 + 1})
     client.hset(keys.worker("ghost"), mapping={"queues": bad, "started_at": "x"})
     client.lpush(keys.worker_jobs("ghost", "default"), bad)
@@ -108,6 +110,25 @@ def test_the_cli_reads_hostile_records_without_a_traceback(
     code, out, _ = cli("dead", "retry", "--all")
     assert (code, out) == (0, "1 dead jobs enqueued again; 1 unreadable stayed in the dead set\n")
     assert client.zrange(keys.dead(), 0, -1) == [b"bad"]
+
+
+@pytest.mark.parametrize("bad", HOSTILE.values(), ids=HOSTILE.keys())
+def test_status_reads_the_jobs_of_a_schedule_file_beside_hostile_records(
+    client: redis.Redis, keys: Keys, redis_url: str, bad: bytes, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    write_hostile(client, keys, bad)
+    client.zadd(keys.fired("minutely"), {str(T0 + 60): T0 + 60})  # its runs are searched
+    client.zadd(keys.schedulers(), {"ghost": 2**33})  # a fresh heartbeat, whatever the time
+    path = tmp_path / "schedule.yml"
+    path.write_text(SCHEDULE)
+    where = ("--redis", redis_url, "--namespace", keys.namespace)
+    code, out, err = run_cli(capsys, "status", str(path), *where)
+    assert (code, err) == (0, "") and "Traceback" not in out
+    assert "minutely" in out and "schedule reload refused" in out
+    document = json.loads(run_cli(capsys, "status", str(path), "--json", *where)[1])
+    [job] = document["jobs"]
+    assert (job["last"], job["last_status"]) == ("2026-01-01T00:01:00Z", "pending")
 
 
 @pytest.mark.parametrize("bad", HOSTILE.values(), ids=HOSTILE.keys())
