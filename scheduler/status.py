@@ -6,7 +6,6 @@ leader published (``{ns}:schedule``), else from a schedule file the caller passe
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import asdict
 from typing import Any
 
@@ -15,7 +14,7 @@ import redis
 from .control import read_pause
 from .describe import utc_text
 from .documents import load_object, read_object, read_seconds
-from .errors import PayloadError, ScheduleInvalid
+from .errors import PayloadError, ScheduleInvalid, printable
 from .keys import Keys, as_text
 from .queue import QueueReadout
 from .schedule import Job, Schedule, parse_schedule
@@ -27,15 +26,6 @@ def iso(instant: object) -> str | None:
     """``2026-11-23T09:00:00Z`` (whole seconds), or None (also for what is no instant)."""
     seconds = read_seconds(instant)
     return None if seconds is None else utc_text(seconds)
-
-
-def printable(text: str) -> str:
-    """``text`` with control and format characters written as escapes (``\\x1b``), so text
-    from a schedule file or from Redis can neither drive a terminal nor hide in a page."""
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch)[0] == "C" else ch
-        for ch in text
-    )
 
 
 def reload_refusal(raw: bytes | str | None) -> dict[str, Any] | None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.status import printable, reload_refusal
+from scheduler.errors import printable
+from scheduler.status import reload_refusal
 from scheduler.watch import SHOWN_PROBLEMS, Divergence, Refusal, ScheduleFile
 
 GOOD = """\
