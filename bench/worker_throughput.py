@@ -121,8 +121,11 @@ class Ours(System):
         return command + ([] if concurrency is None else ["--concurrency", str(concurrency)])
 
     def remaining(self) -> int:
-        client = self.queue.client
-        lists = [self.queue.keys.queue("default"), *client.keys("{bench}:worker:*:jobs:default")]
+        # The workers' in-progress lists are found through the workers' set, not KEYS: KEYS
+        # walks every key, and each enqueue leaves a short-lived marker key.
+        client, keys = self.queue.client, self.queue.keys
+        workers = [w.decode() for w in client.zrange(keys.workers(), 0, -1)]
+        lists = [keys.queue("default"), *(keys.worker_jobs(w, "default") for w in workers)]
         with client.pipeline(transaction=False) as pipe:
             for key in lists:
                 pipe.llen(key)
