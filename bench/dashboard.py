@@ -25,21 +25,26 @@ from pathlib import Path
 import redis
 from starlette.testclient import TestClient
 
+from scheduler.cli.dev import EmbeddedRedis, find_redis_server
 from scheduler.clock import FakeClock
-from scheduler.dev import EmbeddedRedis, find_redis_server
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
 from scheduler.registry import AllowList
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.watch import ScheduleFile
+from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
-from scheduler.worker import Worker, WorkerSettings
+from scheduler.worker.worker import Worker, WorkerSettings
 
 JOBS = 1_000
 DEAD = 10_000
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
-RULES = ('every: 1m', 'cron: "*/5 * * * *"', 'cron: "30 2 * * MON-FRI"',
-         'monthly: {day: -1, at: "23:30"}', 'every: 15m')  # fmt: skip
+RULES = (
+    "every: 1m",
+    'cron: "*/5 * * * *"',
+    'cron: "30 2 * * MON-FRI"',
+    'monthly: {day: -1, at: "23:30"}',
+    "every: 15m",
+)
 ZONES = ("UTC", "Europe/Madrid", "America/New_York", "Asia/Tokyo")
 
 
@@ -65,8 +70,9 @@ def fill(client: redis.Redis, keys: Keys, folder: Path) -> str:
     leader = RunLoop(client, keys, clock, ScheduleFile(str(path)), settings)
     leader.step()
     allow = AllowList(tasks=["operator:add"])
-    worker = Worker(client, allow, WorkerSettings(concurrency=1), namespace=keys.namespace,
-                    clock=clock)  # fmt: skip
+    worker = Worker(
+        client, allow, WorkerSettings(concurrency=1), namespace=keys.namespace, clock=clock
+    )
     worker.register()
     for _ in range(6):
         clock.advance(60)
@@ -78,10 +84,20 @@ def fill(client: redis.Redis, keys: Keys, folder: Path) -> str:
     trace = "Traceback (most recent call last):\n" + '  File "app.py", line 1\n' * 80
     for i in range(DEAD):
         job_id = f"{i:032x}"
-        record = {"v": 1, "id": job_id, "task": "app.jobs:sync", "args": [i], "kwargs": {},
-                  "queue": "default", "attempt": 4, "retries": 3, "enqueued_at": T0,
-                  "error": "ConnectionError: <refused>", "traceback": trace,
-                  "failed_at": T0 + i}  # fmt: skip
+        record = {
+            "v": 1,
+            "id": job_id,
+            "task": "app.jobs:sync",
+            "args": [i],
+            "kwargs": {},
+            "queue": "default",
+            "attempt": 4,
+            "retries": 3,
+            "enqueued_at": T0,
+            "error": "ConnectionError: <refused>",
+            "traceback": trace,
+            "failed_at": T0 + i,
+        }
         pipe.zadd(keys.dead(), {job_id: T0 + i})
         pipe.hset(keys.dead_jobs(), job_id, json.dumps(record))
     pipe.execute()
@@ -136,9 +152,11 @@ def report(web: TestClient, dead_id: str, requests: int, server: EmbeddedRedis) 
         ("one dead job", f"/dead/{dead_id}"),
     ]
     version = redis.Redis(port=server.port).info()["redis_version"]
-    print(f"{JOBS:,} jobs, {DEAD:,} dead jobs; {requests} requests per page; "
-          f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "
-          f"redis-server {version}")  # fmt: skip
+    print(
+        f"{JOBS:,} jobs, {DEAD:,} dead jobs; {requests} requests per page; "
+        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "
+        f"redis-server {version}"
+    )
     print(f"{'page':<40} {'median':>8} {'p95':>8} {'HTML':>9}")
     for name, path in pages:
         median, p95, size = measure(web, path, requests)

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import redis
 
+from scheduler.cli.dev import EmbeddedRedis, find_redis_server
 from scheduler.clock import FakeClock, RedisClock
-from scheduler.dev import EmbeddedRedis, find_redis_server
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.watch import ScheduleFile
+from scheduler.schedule.watch import ScheduleFile
 
 
 def schedule_text(probe: str | None, others: int, rule: str, spread: bool = False) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from logging.handlers import QueueHandler, QueueListener
 from queue import SimpleQueue
 
-from scheduler.logs import TextFormatter, configure_logging
+from scheduler.cli.logs import TextFormatter, configure_logging
 
 THREADS = 10
 VARIANTS = ("ours", "stdlib")
@@ -56,7 +56,7 @@ def our_logging() -> Callable[[], None]:
 def measure(variant: str, lines: int) -> tuple[float, float]:
     """(lines/s until every line is written, CPU µs per line) in this process."""
     finish = our_logging() if variant == "ours" else stdlib_logging()
-    log = logging.getLogger("scheduler.worker")
+    log = logging.getLogger("scheduler.worker.worker")
     job_id, task = "5cd665d16d7f7d958826bf374fab4d74", "tasks_ours:noop"
 
     def job_thread() -> None:

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scheduler.schedule import load_schedule
+from scheduler.schedule.loader import load_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEDULER = str(Path(sys.executable).parent / "scheduler")

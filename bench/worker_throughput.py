@@ -305,7 +305,7 @@ def main() -> None:
     options = parser.parse_args()
     names = [n for n in options.systems.split(",") if n]
     sys.path.insert(0, str(BENCH))
-    from scheduler.dev import EmbeddedRedis
+    from scheduler.cli.dev import EmbeddedRedis
 
     workdir = BENCH / "out" / "redis"
     workdir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """``python -m scheduler``: the same as the ``scheduler`` command."""
 
-from .cli import main
+from .cli.main import main
 
 main()

@@ -24,7 +24,7 @@ from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, build_payload, encode
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .schedule import Job
+    from .schedule.loader import Job
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ Statistics (written by workers with their acknowledgements, read by the dashboar
 
 Leadership and the dispatcher (``scheduler run``)
     ``{ns}:lease``                   STRING JSON {id, epoch, host, pid, since, client} with a
-                                     TTL: the leader's lease (see ``scheduler.leader``).
+                                     TTL: the leader's lease (see ``scheduler.dispatch.leader``).
     ``{ns}:epoch``                   INT, incremented for every new leader (fencing token).
     ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
                                      block on it so they take over at once.

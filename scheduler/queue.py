@@ -23,7 +23,7 @@ from .enqueue import Enqueuer, NewJob
 from .errors import PayloadError
 from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .keys import Keys, as_text
-from .scripts import Scripts
+from .transport.scripts import Scripts
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_NAMESPACE = "scheduler"

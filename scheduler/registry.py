@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from .errors import Problem, SchedulerError, TaskNotAllowed, TaskNotFound
 
 if TYPE_CHECKING:  # for types only: `from scheduler import task` must stay light
-    from .schedule import Schedule
+    from .schedule.loader import Schedule
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Running totals of a scheduler or worker process, for metrics: plain counters, no I/O.
 
 The dispatcher counts what it does with fires in ``DispatchStats``; a worker's job
-threads count runs in ``RunStats``. An exporter (``scheduler.metrics``) reads them when
+threads count runs in ``RunStats``. An exporter (``scheduler.ops.metrics``) reads them when
 scraped; nothing here knows about Prometheus, and counting takes no lock on the hot path:
 
 - ``DispatchStats`` has one writer, the run loop's thread;
@@ -20,16 +20,32 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from typing import TypeVar
 
-from .execution import DEAD, EXPIRED, OK, RETRY
-from .planner import Plan
+from .schedule.planner import Plan
+from .worker.execution import DEAD, EXPIRED, OK, RETRY
 
 K = TypeVar("K")
 
 # Bucket upper bounds, in seconds.
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 DURATION_BUCKETS = (
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
-)  # fmt: skip
+    0.001,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+    900,
+    3600,
+)
 
 # A fire enqueued later than this was missed (no leader, Redis away, job paused) and is
 # counted as caught up; a leader on duty enqueues within milliseconds.

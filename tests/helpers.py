@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from scheduler.cli import main
+from scheduler.cli.main import main
 from scheduler.clock import Clock
 
 

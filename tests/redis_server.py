@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from scheduler.dev import EmbeddedRedis, find_redis_server
+from scheduler.cli.dev import EmbeddedRedis, find_redis_server
 
 
 class RedisServer(EmbeddedRedis):

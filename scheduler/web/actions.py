@@ -1,4 +1,4 @@
-"""What the dashboard's buttons do beyond ``scheduler.control``: waiting retries.
+"""What the dashboard's buttons do beyond ``scheduler.ops.control``: waiting retries.
 
 A retry waits in its queue's delayed set until its due time. "Run now" makes it due now
 (``ZADD XX``: only if it is still waiting) and wakes idle workers, whose next fetch

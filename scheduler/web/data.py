@@ -12,14 +12,14 @@ from typing import Any
 
 import redis
 
-from ..control import read_pause
 from ..deadset import DeadFilter, read_dead, read_one
 from ..documents import load, load_object, read_object, read_seconds
 from ..errors import PayloadError, ScheduleInvalid
 from ..keys import Keys, as_text
+from ..ops.control import read_pause
+from ..ops.status import SCHEDULER_FRESH, reload_refusal
 from ..queue import QueueReadout
-from ..schedule import Job, Schedule, parse_schedule
-from ..status import SCHEDULER_FRESH, reload_refusal
+from ..schedule.loader import Job, Schedule, parse_schedule
 
 CHART_MINUTES = 60
 RECENT_RUNS = 20
@@ -138,9 +138,14 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
 
 
 def _overview_details(
-    client: redis.Redis, keys: Keys, scheduler_ids: list[str], worker_ids: list[str],
-    queues: list[str], *, now: float,
-) -> dict[str, Any]:  # fmt: skip
+    client: redis.Redis,
+    keys: Keys,
+    scheduler_ids: list[str],
+    worker_ids: list[str],
+    queues: list[str],
+    *,
+    now: float,
+) -> dict[str, Any]:
     readout = QueueReadout(keys, queues, worker_ids)
     pipe = client.pipeline(transaction=False)
     for scheduler_id in scheduler_ids:

@@ -104,10 +104,11 @@ class Guard:
             if request.method == "GET" and self._token_matches(request.query_params.get("token")):
                 return self._sign_in(request)
             return _page(
-                401, "Access token needed",
+                401,
+                "Access token needed",
                 "Open this dashboard with ?token=YOUR_TOKEN once, or send the header "
                 "Authorization: Bearer YOUR_TOKEN.",
-            )  # fmt: skip
+            )
         if request.method == "POST" and self.read_only:
             return _page(403, "Read-only", "This dashboard was started with --read-only.")
         bearer = request.scope["state"].get("bearer")
@@ -135,9 +136,12 @@ class Guard:
         target = local_path(request.url.path + (f"?{query}" if query else ""))
         response = _page(200, "Signed in", "Opening the dashboard...", refresh_to=target)
         response.set_cookie(
-            AUTH_COOKIE, self._auth_cookie, httponly=True, samesite="strict",
+            AUTH_COOKIE,
+            self._auth_cookie,
+            httponly=True,
+            samesite="strict",
             secure=request.url.scheme == "https",
-        )  # fmt: skip
+        )
         return response
 
 

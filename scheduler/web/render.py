@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from ..describe import duration_text
 from ..documents import read_seconds
+from ..rules.describe import duration_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

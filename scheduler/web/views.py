@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..clock import Clock
-from ..control import Control
 from ..deadset import DeadFilter
 from ..errors import PayloadError
 from ..keys import Keys
-from ..schedule import Job, Schedule
+from ..ops.control import Control
+from ..schedule.loader import Job, Schedule
 from . import actions, data
 from .guard import CSRF_FIELD, Guard, local_path
 from .render import environment
@@ -71,12 +71,17 @@ class Dashboard:
         live = request.headers.get("x-live") == "1"
         flash = None if live else request.cookies.get(FLASH_COOKIE)
         html = self.env.get_template(template).render(
-            request=request, now=self.clock.now(), namespace=self.keys.namespace,
-            read_only=self.settings.read_only, csrf_field=CSRF_FIELD,
+            request=request,
+            now=self.clock.now(),
+            namespace=self.keys.namespace,
+            read_only=self.settings.read_only,
+            csrf_field=CSRF_FIELD,
             csrf=self.guard.csrf_token(request.scope["state"].get("session", "")),
-            flash=unquote(flash) if flash else None, path=_here(request),
-            refresh=self.settings.refresh if refresh else 0, **context,
-        )  # fmt: skip
+            flash=unquote(flash) if flash else None,
+            path=_here(request),
+            refresh=self.settings.refresh if refresh else 0,
+            **context,
+        )
         response = HTMLResponse(html)
         if flash:
             response.delete_cookie(FLASH_COOKIE, httponly=True, samesite="strict")
@@ -251,8 +256,9 @@ def _here(request: Request) -> str:
 async def _read_form(request: Request) -> dict[str, str]:
     """A url-encoded form of at most ``MAX_FORM_BYTES``."""
     if request.headers.get("content-type", "").split(";")[0].strip() not in (
-        "application/x-www-form-urlencoded", "",
-    ):  # fmt: skip
+        "application/x-www-form-urlencoded",
+        "",
+    ):
         raise HTTPException(415, "send a url-encoded form")
     body = b""
     async for chunk in request.stream():

@@ -19,21 +19,27 @@ from typing import Any
 import pytest
 import redis
 
+from scheduler.cli.dev import free_port
 from scheduler.clock import FakeClock
-from scheduler.dev import free_port
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
 from scheduler.registry import AllowList
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.watch import ScheduleFile
-from scheduler.worker import Worker, WorkerSettings
+from scheduler.schedule.watch import ScheduleFile
+from scheduler.worker.worker import Worker, WorkerSettings
 from tests.browser import tasks
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, a Thursday
 TIMEOUT_MS = 5_000
 
@@ -116,8 +122,14 @@ class WebServer:
         import uvicorn
 
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off", access_log=False)  # fmt: skip
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
 
@@ -182,8 +194,14 @@ def stack(
     lease = RunSettings(lease=LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25))
     leader = RunLoop(client, keys, clock, ScheduleFile(str(path)), lease)
     leader.step()
-    worker = Worker(client, AllowList(prefixes=["tests.browser"]), WorkerSettings(),
-                    namespace=namespace, clock=clock, worker_id="web-host:4242:a1b2c3")  # fmt: skip
+    worker = Worker(
+        client,
+        AllowList(prefixes=["tests.browser"]),
+        WorkerSettings(),
+        namespace=namespace,
+        clock=clock,
+        worker_id="web-host:4242:a1b2c3",
+    )
     worker.register()
     servers: list[WebServer] = []
 

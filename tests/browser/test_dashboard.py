@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.control import Control
-from scheduler.schedule import parse_schedule
+from scheduler.ops.control import Control
+from scheduler.schedule.loader import parse_schedule
 from tests.browser import tasks
 
 from .conftest import SCHEDULE, Stack

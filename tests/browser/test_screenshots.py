@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from scheduler.clock import FakeClock
-from scheduler.control import Control
-from scheduler.leader import LeaseSettings
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
+from scheduler.ops.control import Control
 from scheduler.queue import Queue
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.schedule import parse_schedule
-from scheduler.watch import ScheduleFile
+from scheduler.schedule.loader import parse_schedule
+from scheduler.schedule.watch import ScheduleFile
 
 from .conftest import SCHEDULE, Stack
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from scheduler.clock import FakeClock
-from scheduler.execution import RetryPolicy
 from scheduler.queue import Queue
 from scheduler.registry import AllowList
-from scheduler.worker import Worker, WorkerSettings
+from scheduler.worker.execution import RetryPolicy
+from scheduler.worker.worker import Worker, WorkerSettings
 
 START = 1_700_000_000.0
 
@@ -53,9 +53,14 @@ def make_worker(client: redis.Redis, namespace: str, clock: FakeClock) -> Iterat
         allow = allow or AllowList(prefixes=["tests.tasks"])
         retry = retry or RetryPolicy(rng=random.Random(7))
         worker = Worker(
-            client, allow, settings, namespace=namespace, clock=clock, retry=retry,
+            client,
+            allow,
+            settings,
+            namespace=namespace,
+            clock=clock,
+            retry=retry,
             worker_id=worker_id,
-        )  # fmt: skip
+        )
         worker.register()
         made.append(worker)
         return worker

@@ -55,8 +55,13 @@ def start(command: list[str], folder: Path, name: str) -> subprocess.Popen[bytes
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SCHEDULER_SCHEDULE", None)
     with (folder / f"{name}.log").open("wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "scheduler", *command], cwd=folder,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "scheduler", *command],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def test_the_documented_acl_user_refuses_other_keys_and_commands(
@@ -80,8 +85,9 @@ def test_run_and_worker_fire_and_run_a_job_under_the_documented_acl_user(
 ) -> None:
     done = tmp_path / "done"
     schedule = tmp_path / "schedule.yml"
-    schedule.write_text(f"jobs:\n  touch:\n    task: tests.tasks:touch\n    every: 1s\n"
-                        f"    args: [{str(done)!r}]\n")  # fmt: skip
+    schedule.write_text(
+        f"jobs:\n  touch:\n    task: tests.tasks:touch\n    every: 1s\n    args: [{str(done)!r}]\n"
+    )
     common = ["--redis", acl_url, "--namespace", namespace]
     procs = [
         start(["run", str(schedule), *common], tmp_path, "run"),

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 import redis
 
-from scheduler.cli import main
+from scheduler.cli.main import main
 from scheduler.clock import FakeClock
-from scheduler.describe import utc_text
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
 from scheduler.registry import AllowList
-from scheduler.runloop import RunLoop, RunSettings
+from scheduler.rules.describe import utc_text
+from scheduler.schedule.watch import ScheduleFile
 from scheduler.testing import perform_fire
-from scheduler.watch import ScheduleFile
-from scheduler.worker import Worker
+from scheduler.worker.worker import Worker
 from tests.helpers import run_cli
 from tests.integration.conftest import WorkerFactory
 
@@ -307,10 +307,19 @@ def test_dead_list_show_retry_and_purge(cli: Cli, client: redis.Redis, namespace
     keys = Keys(namespace)
     for n in (1, 2, 3):
         record = {
-            "v": 1, "id": f"job{n}", "task": "tests.tasks:add", "args": [], "kwargs": {},
-            "queue": "default", "attempt": 4, "retries": 3, "enqueued_at": T0,
-            "error": f"ValueError: boom {n}", "traceback": "Traceback ...", "failed_at": T0 + n,
-        }  # fmt: skip
+            "v": 1,
+            "id": f"job{n}",
+            "task": "tests.tasks:add",
+            "args": [],
+            "kwargs": {},
+            "queue": "default",
+            "attempt": 4,
+            "retries": 3,
+            "enqueued_at": T0,
+            "error": f"ValueError: boom {n}",
+            "traceback": "Traceback ...",
+            "failed_at": T0 + n,
+        }
         client.zadd(keys.dead(), {f"job{n}": T0 + n})
         client.hset(keys.dead_jobs(), f"job{n}", json.dumps(record))
     listed = cli.json("dead", "list")
@@ -380,10 +389,18 @@ def test_retry_all_sends_dead_jobs_in_batches_and_leaves_unreadable_ones(
     keys = Keys(namespace)
     for n in range(1200):
         record = {
-            "v": 1, "id": f"j{n}", "task": "tests.tasks:add", "args": [n, n], "kwargs": {},
-            "queue": "default", "attempt": 4, "retries": 3, "enqueued_at": T0,
-            "error": "boom", "failed_at": T0,
-        }  # fmt: skip
+            "v": 1,
+            "id": f"j{n}",
+            "task": "tests.tasks:add",
+            "args": [n, n],
+            "kwargs": {},
+            "queue": "default",
+            "attempt": 4,
+            "retries": 3,
+            "enqueued_at": T0,
+            "error": "boom",
+            "failed_at": T0,
+        }
         client.zadd(keys.dead(), {f"j{n}": T0})
         client.hset(keys.dead_jobs(), f"j{n}", json.dumps(record))
     client.zadd(keys.dead(), {"garbled": T0})

@@ -28,9 +28,12 @@ def dev(schedule: Path) -> Iterator[list[str]]:
     require_binary()
     proc = subprocess.Popen(
         [sys.executable, "-m", "scheduler", "dev", str(schedule)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,  # its own process group, as in a terminal
-    )  # fmt: skip
+    )
     lines: list[str] = []
     assert proc.stdout is not None
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
@@ -54,8 +57,9 @@ def test_dev_runs_the_jobs_of_a_schedule_and_stops_cleanly_on_ctrl_c(tmp_path: P
         wait_until(lambda: any("job succeeded" in line for line in lines), 20, "a job to run")
         wait_until(
             lambda: any("[run]" in line and "fire enqueued job=beat" in line for line in lines),
-            5, "the scheduler's log of the fire",
-        )  # fmt: skip
+            5,
+            "the scheduler's log of the fire",
+        )
     output = "".join(lines)
     assert "still alive" in output
     assert "leadership released" in output

@@ -17,12 +17,12 @@ import pytest
 import redis
 
 from scheduler.clock import FakeClock, RedisClock
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings, check_eviction
 from scheduler.errors import ConfigError
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
-from scheduler.runloop import RunLoop, RunSettings, check_eviction
-from scheduler.status import gather, published_schedule
-from scheduler.watch import ScheduleFile
+from scheduler.ops.status import gather, published_schedule
+from scheduler.schedule.watch import ScheduleFile
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 

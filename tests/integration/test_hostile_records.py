@@ -14,22 +14,43 @@ import redis
 from starlette.testclient import TestClient
 
 from scheduler.clock import FakeClock
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.watch import ScheduleFile
+from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
 from tests.helpers import run_cli
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 DEEP = b"[" * 100_000 + b"]" * 100_000
 WRONG = json.dumps(
-    {"id": [1], "job": {"a": 1}, "task": 5, "queue": [], "attempt": "x", "retries": "y",
-     "error": 7, "failed_at": "soon", "finished_at": "inf", "duration": "nan", "fire": 1e308,
-     "since": 1e300, "epoch": {}, "pid": [], "enqueued_at": "x", "by": 1, "at": "x",
-     "reason": [], "text": 5, "digest": [], "status": 3, "job_id": None, "traceback": 9}
-).encode()  # fmt: skip
+    {
+        "id": [1],
+        "job": {"a": 1},
+        "task": 5,
+        "queue": [],
+        "attempt": "x",
+        "retries": "y",
+        "error": 7,
+        "failed_at": "soon",
+        "finished_at": "inf",
+        "duration": "nan",
+        "fire": 1e308,
+        "since": 1e300,
+        "epoch": {},
+        "pid": [],
+        "enqueued_at": "x",
+        "by": 1,
+        "at": "x",
+        "reason": [],
+        "text": 5,
+        "digest": [],
+        "status": 3,
+        "job_id": None,
+        "traceback": 9,
+    }
+).encode()
 HOSTILE = {"deep": DEEP, "text": b"\xffnot json", "wrong": WRONG, "list": b"[1, 2]"}
 SCHEDULE = "jobs:\n  minutely:\n    task: tests.tasks:add\n    every: 1m\n    args: [1, 2]\n"
 
@@ -72,13 +93,16 @@ def write_hostile(client: redis.Redis, keys: Keys, bad: bytes) -> None:
     client.zadd(keys.delayed("default"), {bad: T0 + 60})
     for runs in (keys.runs(), keys.runs("minutely")):
         client.lpush(runs, bad)
-    client.hset(keys.last("minutely"), mapping={"status": "ok", "finished_at": "soon",
-                                                "duration": "x", "fire": "inf"})  # fmt: skip
+    client.hset(
+        keys.last("minutely"),
+        mapping={"status": "ok", "finished_at": "soon", "duration": "x", "fire": "inf"},
+    )
     client.hset(keys.paused(), "minutely", bad)
     client.set(keys.lease(), bad, px=3000)
     client.zadd(keys.schedulers(), {"ghost": T0 + 1})
-    client.hset(keys.scheduler("ghost"), mapping={"pid": "x", "started": "y", "role": "z",
-                                                  "refused": bad})  # fmt: skip
+    client.hset(
+        keys.scheduler("ghost"), mapping={"pid": "x", "started": "y", "role": "z", "refused": bad}
+    )
     client.zadd(keys.fired("minutely"), {"soon": T0})  # a last fire that is no instant
     client.zadd(keys.workers(), {"ghost": T0 + 1})
     client.hset(keys.worker("ghost"), mapping={"queues": bad, "started_at": "x"})
@@ -114,9 +138,13 @@ def test_the_cli_reads_hostile_records_without_a_traceback(
 
 @pytest.mark.parametrize("bad", HOSTILE.values(), ids=HOSTILE.keys())
 def test_status_reads_the_jobs_of_a_schedule_file_beside_hostile_records(
-    client: redis.Redis, keys: Keys, redis_url: str, bad: bytes, tmp_path: Path,
+    client: redis.Redis,
+    keys: Keys,
+    redis_url: str,
+    bad: bytes,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     write_hostile(client, keys, bad)
     client.zadd(keys.fired("minutely"), {str(T0 + 60): T0 + 60})  # its runs are searched
     client.zadd(keys.schedulers(), {"ghost": 2**33})  # a fresh heartbeat, whatever the time

@@ -20,12 +20,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from scheduler.clock import FakeClock
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
-from scheduler.metrics import RedisCollector
+from scheduler.ops.metrics import RedisCollector
 from scheduler.queue import Queue
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.watch import ScheduleFile
+from scheduler.schedule.watch import ScheduleFile
 from tests.helpers import wait_until
 from tests.integration.conftest import WorkerFactory
 

@@ -10,10 +10,10 @@ import redis
 from prometheus_client.core import Metric
 
 from scheduler.clock import FakeClock
-from scheduler.control import Control
-from scheduler.metrics import RedisCollector
+from scheduler.ops.control import Control
+from scheduler.ops.metrics import RedisCollector
+from scheduler.ops.status import gather
 from scheduler.queue import Queue
-from scheduler.status import gather
 from scheduler.web.data import overview
 
 from .conftest import WorkerFactory

@@ -21,9 +21,9 @@ import redis
 from starlette.testclient import TestClient
 
 from scheduler.clock import RedisClock
+from scheduler.dispatch.runloop import RunSettings
 from scheduler.keys import Keys, as_text
-from scheduler.runloop import RunSettings
-from scheduler.schedule import parse_schedule
+from scheduler.schedule.loader import parse_schedule
 from scheduler.web import create_app
 from tests.helpers import run_cli, wait_until
 from tests.integration.test_metrics import free_port, scrape, value
@@ -60,9 +60,21 @@ class Cluster:
         log = open(self.workdir / f"run-{len(self.procs)}.log", "wb")  # noqa: SIM115
         path = str(schedule or self.schedule)
         cmd = [
-            sys.executable, "-m", "scheduler", "run", path, "--redis", self.url,
-            "--namespace", self.namespace, "--lease", "1.5", "--poll", "0.1", *extra,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "scheduler",
+            "run",
+            path,
+            "--redis",
+            self.url,
+            "--namespace",
+            self.namespace,
+            "--lease",
+            "1.5",
+            "--poll",
+            "0.1",
+            *extra,
+        ]
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
         self.procs.append(proc)
         self._logs.append(log)

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from scheduler.queue import Queue
-from scheduler.scripts import Scripts
+from scheduler.transport.scripts import Scripts
 from tests.conftest import RedisServer
 from tests.cutting_proxy import cutting_proxy
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from scheduler.dev import free_port
+from scheduler.cli.dev import free_port
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
 from scheduler.queue import Queue
@@ -27,7 +27,7 @@ from tests.redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 # A newline, then what reads as a log line of its own, then a terminal-title escape.
-FORGED = "\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succeeded id=x\x1b]0;pwned\x07"
+FORGED = "\n2026-01-01 00:00:00,000 INFO scheduler.worker: job succeeded id=x\x1b]0;pwned\x07"
 
 
 def scheduler(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -143,7 +143,7 @@ def test_hostile_job_ids_and_errors_cannot_forge_a_text_log_line(
     assert "job failed" in text
     assert "\x1b" not in text and "\x07" not in text
     assert [line for line in text.splitlines() if line.startswith("2026-01-01 00:00:00")] == []
-    assert "id=id\\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succeeded" in text
+    assert "id=id\\n2026-01-01 00:00:00,000 INFO scheduler.worker: job succeeded" in text
     assert "ValueError: bad argument\\n2026-01-01 00:00:00,000 INFO" in text
 
 
@@ -158,7 +158,7 @@ def test_hostile_text_in_the_dead_set_reaches_the_terminal_escaped(
     assert worker.wait() == 0
     listed = scheduler("dead", "list", "--redis", redis_url, "--namespace", namespace)
     [line] = listed.stdout.splitlines()
-    assert line.startswith("id\\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succ")
+    assert line.startswith("id\\n2026-01-01 00:00:00,000 INFO scheduler.worker: job succ")
     assert "\\x1b]0;pwned\\x07" in line
     shown = scheduler("dead", "show", f"id{FORGED}", "--redis", redis_url, "--namespace", namespace)
     assert shown.returncode == 0, shown.stderr

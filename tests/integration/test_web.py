@@ -13,11 +13,11 @@ import redis
 from starlette.testclient import TestClient
 
 from scheduler.clock import FakeClock
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
-from scheduler.leader import LeaseSettings
-from scheduler.runloop import RunLoop, RunSettings
-from scheduler.watch import ScheduleFile
+from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -95,8 +95,14 @@ def post(web: TestClient, path: str, form: dict[str, str], origin: str | None = 
 def bury(client: redis.Redis, keys: Keys, job_id: str, at: float, **fields: object) -> None:
     """Put a dead job straight into the dead set."""
     payload = build_payload("tests.tasks:add", [1, 2], {}, queue="default", enqueued_at=at)
-    record = {**payload, "id": job_id, "error": "ValueError: boom", "traceback": "Trace",
-              "failed_at": at, **fields}  # fmt: skip
+    record = {
+        **payload,
+        "id": job_id,
+        "error": "ValueError: boom",
+        "traceback": "Trace",
+        "failed_at": at,
+        **fields,
+    }
     client.zadd(keys.dead(), {job_id: at})
     client.hset(keys.dead_jobs(), job_id, json.dumps(record))
 
@@ -131,9 +137,20 @@ def test_every_page_renders_the_leader_schedule_and_queues(
 
 def test_job_data_is_escaped_everywhere(browser: Browser, client: redis.Redis, keys: Keys) -> None:
     bury(client, keys, "evil", T0, error=HOSTILE, traceback=HOSTILE, task=HOSTILE)
-    client.lpush(keys.runs("minutely"), json.dumps(
-        {"job": "minutely", "job_id": HOSTILE, "status": HOSTILE, "fire": "", "finished_at": T0,
-         "duration": 0.1, "error": HOSTILE}))  # fmt: skip
+    client.lpush(
+        keys.runs("minutely"),
+        json.dumps(
+            {
+                "job": "minutely",
+                "job_id": HOSTILE,
+                "status": HOSTILE,
+                "fire": "",
+                "finished_at": T0,
+                "duration": 0.1,
+                "error": HOSTILE,
+            }
+        ),
+    )
     client.lpush(keys.runs(), client.lindex(keys.runs("minutely"), 0))  # type: ignore[arg-type]
     web = browser()
     for path in ["/", "/schedules", "/jobs/minutely", "/dead", "/dead/evil"]:
@@ -327,8 +344,10 @@ def test_retry_now_and_delete_act_on_the_job_of_that_id_not_one_that_mentions_it
     assert post(web, "/retries/default/report-2026-11/now", {"csrf": token}) == 303
     assert "report-2026-11: due now" in web.get("/retries").text
     assert delayed_ids(client, keys) == {
-        "other-job": T0 + 60, "report-2026-11": clock.now(), "report-2026-1": T0 + 7200,
-    }  # fmt: skip
+        "other-job": T0 + 60,
+        "report-2026-11": clock.now(),
+        "report-2026-1": T0 + 7200,
+    }
     assert post(web, "/retries/default/report-2026-11/delete", {"csrf": token}) == 303
     assert "report-2026-11: deleted" in web.get("/retries").text
     assert delayed_ids(client, keys) == {"other-job": T0 + 60, "report-2026-1": T0 + 7200}
@@ -343,9 +362,10 @@ def test_a_redirect_goes_back_only_to_a_local_path(browser: Browser) -> None:
     token = csrf_of(web.get("/schedules").text)
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = web.post(
-            "/jobs/minutely/trigger", data={"csrf": token, "next": target},
+            "/jobs/minutely/trigger",
+            data={"csrf": token, "next": target},
             headers={"origin": BASE},
-        )  # fmt: skip
+        )
         assert response.headers["location"] == "/"
 
 

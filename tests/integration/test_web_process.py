@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from scheduler.dev import free_port
+from scheduler.cli.dev import free_port
 from scheduler.keys import Keys
 from tests.helpers import wait_until
 
@@ -193,8 +193,14 @@ def test_signing_in_goes_on_only_to_a_path_of_the_dashboard(serve: Serve) -> Non
     web = serve("--token", "s3cret")
     # Each would be another site for a browser: it drops tabs and newlines and reads a
     # backslash as a slash.
-    for path in ("//evil.example/x", "///evil.example/x", "/%2F/evil.example/x",
-                 "/%5Cevil.example/x", "/%09/evil.example/x", "/%0A/evil.example/x"):  # fmt: skip
+    for path in (
+        "//evil.example/x",
+        "///evil.example/x",
+        "/%2F/evil.example/x",
+        "/%5Cevil.example/x",
+        "/%09/evil.example/x",
+        "/%0A/evil.example/x",
+    ):
         reply = web.request("GET", f"{path}?token=s3cret&a=1")
         assert reply.status == 200, path
         target = refresh_target(reply)
@@ -233,13 +239,20 @@ def test_proxy_headers_are_ignored_unless_their_sender_is_trusted(
     assert paused_by(plain, redis_url, namespace) == "dashboard (127.0.0.1)"
     assert all("Secure" not in cookie for cookie in cookie_flags(plain))
 
-    elsewhere = serve("--token", "s3cret", "--schedule", "schedule.yml",
-                      "--forwarded-allow-ips", "10.0.0.0/8, 192.0.2.7")  # fmt: skip
+    elsewhere = serve(
+        "--token",
+        "s3cret",
+        "--schedule",
+        "schedule.yml",
+        "--forwarded-allow-ips",
+        "10.0.0.0/8, 192.0.2.7",
+    )
     assert paused_by(elsewhere, redis_url, namespace) == "dashboard (127.0.0.1)"
     assert all("Secure" not in cookie for cookie in cookie_flags(elsewhere))
 
-    proxied = serve("--token", "s3cret", "--schedule", "schedule.yml",
-                    "--forwarded-allow-ips", "127.0.0.1")  # fmt: skip
+    proxied = serve(
+        "--token", "s3cret", "--schedule", "schedule.yml", "--forwarded-allow-ips", "127.0.0.1"
+    )
     assert paused_by(proxied, redis_url, namespace) == "dashboard (203.0.113.9)"
     cookies = cookie_flags(proxied)
     assert len(cookies) == 2 and all("Secure" in cookie for cookie in cookies)

@@ -14,12 +14,12 @@ import threading
 import pytest
 import redis
 
+from scheduler.cli.dev import free_port
 from scheduler.clock import FakeClock
-from scheduler.dev import free_port
 from scheduler.jobs import build_payload, encode
 from scheduler.queue import Queue
 from scheduler.registry import AllowList
-from scheduler.worker import Worker, WorkerSettings
+from scheduler.worker.worker import Worker, WorkerSettings
 from tests import tasks
 from tests.helpers import wait_until
 from tests.redis_server import RedisServer
@@ -264,8 +264,12 @@ def test_current_job_describes_the_running_job(queue: Queue, make_worker: Worker
     [job] = tasks.SEEN
     assert job is not None
     assert (job.id, job.task, job.attempt, job.queue, job.retries) == (
-        job_id, "tests.tasks:record", 1, "q1", 4,
-    )  # fmt: skip
+        job_id,
+        "tests.tasks:record",
+        1,
+        "q1",
+        4,
+    )
     assert (job.schedule, job.scheduled_for) == (None, None)
     assert job.enqueued_at.timestamp() == START
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from scheduler.cli.dev import free_port
 from scheduler.deadset import DeadFilter
-from scheduler.dev import free_port
 from scheduler.queue import Queue
 from tests.helpers import wait_until
 from tests.redis_server import RedisServer

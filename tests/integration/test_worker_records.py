@@ -8,12 +8,12 @@ import json
 import redis
 
 from scheduler.clock import FakeClock
-from scheduler.control import Control
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
+from scheduler.ops.control import Control
 from scheduler.queue import Queue
-from scheduler.schedule import parse_schedule
-from scheduler.worker import Worker
+from scheduler.schedule.loader import parse_schedule
+from scheduler.worker.worker import Worker
 
 from .conftest import START, WorkerFactory
 
@@ -71,9 +71,15 @@ def test_an_expired_run_is_not_counted(
 ) -> None:
     keys = Keys(queue.keys.namespace)
     payload = build_payload(
-        "tests.tasks:add", [1, 2], {}, queue="default", enqueued_at=START, schedule="adds",
-        scheduled_for=int(START), expires_at=START - 1,
-    )  # fmt: skip
+        "tests.tasks:add",
+        [1, 2],
+        {},
+        queue="default",
+        enqueued_at=START,
+        schedule="adds",
+        scheduled_for=int(START),
+        expires_at=START - 1,
+    )
     client.lpush(keys.queue("default"), encode(payload))
     drain(make_worker())
     assert counters(client, keys) == (0, 0)

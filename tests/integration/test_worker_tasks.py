@@ -53,9 +53,16 @@ def app(tmp_path: Path) -> Path:
 def smuggle(q: Queue, task: str, *args: object) -> None:
     """Write a job straight into Redis, as anyone with access to it can."""
     payload = {
-        "v": 1, "id": os.urandom(16).hex(), "task": task, "args": list(args), "kwargs": {},
-        "queue": "default", "attempt": 1, "retries": 0, "enqueued_at": 0,
-    }  # fmt: skip
+        "v": 1,
+        "id": os.urandom(16).hex(),
+        "task": task,
+        "args": list(args),
+        "kwargs": {},
+        "queue": "default",
+        "attempt": 1,
+        "retries": 0,
+        "enqueued_at": 0,
+    }
     q.client.lpush(q.keys.queue("default"), json.dumps(payload))
     q.client.lpush(q.keys.wake("default"), "1")
 

@@ -264,7 +264,7 @@ def test_check_says_use_timezone_for_a_robfig_zone_prefix(
 def test_check_and_next_never_import_redis(good: Path) -> None:
     probe = (
         "import sys\n"
-        "from scheduler.cli import main\n"
+        "from scheduler.cli.main import main\n"
         f"for args in (['check', {str(good)!r}], ['next', {str(good)!r}, '--json']):\n"
         "    sys.argv = ['scheduler', *args]\n"
         "    try:\n"

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-import scheduler.cli_web
-from scheduler.cli import main
+import scheduler.cli.web
+from scheduler.cli.main import main
 from scheduler.web.guard import is_loopback
 
 
@@ -44,7 +44,7 @@ def test_a_proxy_that_is_not_an_address_or_network_is_refused(
 def test_without_the_web_extra_the_command_says_what_to_install(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler.cli_web, "MISSING", "starlette")
+    monkeypatch.setattr(scheduler.cli.web, "MISSING", "starlette")
     code, err = run(capsys)
     assert code == 1
     assert err == (
@@ -55,9 +55,18 @@ def test_without_the_web_extra_the_command_says_what_to_install(
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True), ("::1", True),
-     ("[::1]", True), ("0.0.0.0", False), ("::", False), ("192.168.1.2", False),
-     ("example.com", False), ("", False)],
-)  # fmt: skip
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.2", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
 def test_loopback_addresses_are_recognised(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback

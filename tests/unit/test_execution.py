@@ -9,8 +9,9 @@ import random
 import pytest
 
 from scheduler.clock import FakeClock
-from scheduler.consumer import Delivery
-from scheduler.execution import (
+from scheduler.jobs import build_payload, decode, encode
+from scheduler.registry import AllowList
+from scheduler.worker.execution import (
     DEAD,
     EXPIRED,
     OK,
@@ -21,8 +22,7 @@ from scheduler.execution import (
     TaskRunner,
     settlement_for,
 )
-from scheduler.jobs import build_payload, decode, encode
-from scheduler.registry import AllowList
+from scheduler.worker.redis_calls import Delivery
 
 NOW = 1_700_000_000.0
 
@@ -62,9 +62,13 @@ def test_a_scheduled_run_records_its_last_outcome() -> None:
     assert settlement is not None
     assert (settlement.action, settlement.final, settlement.schedule) == ("ack", True, "nightly")
     assert settlement.last == {
-        "status": "ok", "finished_at": f"{NOW - 1:.3f}", "duration": "1.250",
-        "fire": str(int(NOW) - 60), "error": "", "job_id": "j",
-    }  # fmt: skip
+        "status": "ok",
+        "finished_at": f"{NOW - 1:.3f}",
+        "duration": "1.250",
+        "fire": str(int(NOW) - 60),
+        "error": "",
+        "job_id": "j",
+    }
 
 
 @pytest.mark.parametrize(

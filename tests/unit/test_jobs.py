@@ -35,17 +35,26 @@ def payload(**overrides: object) -> dict[str, object]:
 def test_a_new_payload_has_every_field_and_omits_unset_optional_ones() -> None:
     built = payload(args=(1, "x"), kwargs={"k": [1]}, queue="low", job_id="j1")
     assert built == {
-        "v": PAYLOAD_VERSION, "id": "j1", "task": "app.jobs:run", "args": [1, "x"],
-        "kwargs": {"k": [1]}, "queue": "low", "attempt": 1, "retries": 3, "enqueued_at": NOW,
-    }  # fmt: skip
+        "v": PAYLOAD_VERSION,
+        "id": "j1",
+        "task": "app.jobs:run",
+        "args": [1, "x"],
+        "kwargs": {"k": [1]},
+        "queue": "low",
+        "attempt": 1,
+        "retries": 3,
+        "enqueued_at": NOW,
+    }
 
 
 def test_a_scheduled_payload_carries_its_job_fire_and_expiry() -> None:
     built = payload(schedule="nightly", scheduled_for=1_700_000_100, expires_at=NOW + 600)
     job = decode(encode(built))
     assert (job.schedule, job.scheduled_for, job.expires_at) == (
-        "nightly", 1_700_000_100, NOW + 600,
-    )  # fmt: skip
+        "nightly",
+        1_700_000_100,
+        NOW + 600,
+    )
 
 
 def test_encode_then_decode_gives_the_same_job() -> None:
@@ -188,8 +197,12 @@ def test_current_job_is_none_outside_a_job_and_describes_the_job_inside() -> Non
         reset_current(token)
     assert info is not None
     assert (info.id, info.task, info.attempt, info.queue, info.schedule) == (
-        "j", "app.jobs:run", 1, "default", "nightly",
-    )  # fmt: skip
+        "j",
+        "app.jobs:run",
+        1,
+        "default",
+        "nightly",
+    )
     assert info.scheduled_for == datetime(2023, 11, 14, 22, 14, tzinfo=timezone.utc)
     assert info.enqueued_at == datetime.fromtimestamp(NOW, timezone.utc)
     assert current_job() is None

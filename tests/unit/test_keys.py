@@ -10,10 +10,20 @@ from scheduler.keys import Keys
 def test_every_key_starts_with_the_namespace_in_braces() -> None:
     keys = Keys("app")
     built = [
-        keys.queue("q"), keys.delayed("q"), keys.wake("q"), keys.queues(), keys.workers(),
-        keys.worker("w"), keys.worker_jobs("w", "q"), keys.worker_wake("w"), keys.dead(),
-        keys.dead_jobs(), keys.last("job"), keys.active("job"), keys.held(),
-    ]  # fmt: skip
+        keys.queue("q"),
+        keys.delayed("q"),
+        keys.wake("q"),
+        keys.queues(),
+        keys.workers(),
+        keys.worker("w"),
+        keys.worker_jobs("w", "q"),
+        keys.worker_wake("w"),
+        keys.dead(),
+        keys.dead_jobs(),
+        keys.last("job"),
+        keys.active("job"),
+        keys.held(),
+    ]
     assert all(k.startswith("{app}:") for k in built)
     assert len(set(built)) == len(built)
     assert keys.worker_jobs("host:1:ab", "mail") == "{app}:worker:host:1:ab:jobs:mail"
@@ -30,9 +40,18 @@ def test_the_schema_in_the_docstring_names_every_key() -> None:
 
     doc = scheduler.keys.__doc__ or ""
     for pattern in [
-        "{ns}:queue:<queue>", "{ns}:delayed:<queue>", "{ns}:wake:<queue>", "{ns}:queues",
-        "{ns}:workers", "{ns}:worker:<worker>", "{ns}:worker:<worker>:jobs:<queue>",
-        "{ns}:worker:<worker>:wake", "{ns}:dead", "{ns}:dead:jobs", "{ns}:last:<job>",
-        "{ns}:active:<job>", "{ns}:held",
-    ]:  # fmt: skip
+        "{ns}:queue:<queue>",
+        "{ns}:delayed:<queue>",
+        "{ns}:wake:<queue>",
+        "{ns}:queues",
+        "{ns}:workers",
+        "{ns}:worker:<worker>",
+        "{ns}:worker:<worker>:jobs:<queue>",
+        "{ns}:worker:<worker>:wake",
+        "{ns}:dead",
+        "{ns}:dead:jobs",
+        "{ns}:last:<job>",
+        "{ns}:active:<job>",
+        "{ns}:held",
+    ]:
         assert f"``{pattern}``" in doc

@@ -8,12 +8,14 @@ import logging
 
 import pytest
 
-from scheduler.logs import JsonFormatter, TextFormatter, redact_url, scrub, url_secrets
+from scheduler.cli.logs import JsonFormatter, TextFormatter, redact_url, scrub, url_secrets
 
 
 def record(msg: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
     exc_info = (type(exc), exc, exc.__traceback__) if exc else None
-    return logging.LogRecord("scheduler.dispatcher", logging.INFO, "x.py", 1, msg, args, exc_info)
+    return logging.LogRecord(
+        "scheduler.dispatch.dispatcher", logging.INFO, "x.py", 1, msg, args, exc_info
+    )
 
 
 def test_json_lines_carry_the_event_and_each_key_as_a_field() -> None:
@@ -28,7 +30,7 @@ def test_json_lines_carry_the_event_and_each_key_as_a_field() -> None:
     assert document["fire"] == "2026-01-01T09:00:00Z"
     assert document["lateness"] == "0.001s"
     assert document["level"] == "info"
-    assert document["logger"] == "scheduler.dispatcher"
+    assert document["logger"] == "scheduler.dispatch.dispatcher"
     assert document["ts"].endswith("Z")
     assert (
         document["message"] == "fire enqueued job=report fire=2026-01-01T09:00:00Z lateness=0.001s"
@@ -124,7 +126,7 @@ def test_a_secret_too_short_to_tell_from_ordinary_text_is_left_to_url_parsing() 
     assert out.endswith("connected to redis://:***@host/0 pwd=/srv")
 
 
-FORGED = "r1\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succeeded id=x\x1b]0;pwned\x07"
+FORGED = "r1\n2026-01-01 00:00:00,000 INFO scheduler.worker: job succeeded id=x\x1b]0;pwned\x07"
 
 
 def test_text_lines_escape_control_characters_of_every_field() -> None:
@@ -134,7 +136,7 @@ def test_text_lines_escape_control_characters_of_every_field() -> None:
     assert "\n" not in out and "\x1b" not in out and "\x07" not in out
     assert "\x9b" not in out and "\u202e" not in out and "\u2028" not in out
     assert out.endswith(
-        "job started id=r1\\n2026-01-01 00:00:00,000 INFO scheduler.execution: job succeeded "
+        "job started id=r1\\n2026-01-01 00:00:00,000 INFO scheduler.worker: job succeeded "
         "id=x\\x1b]0;pwned\\x07 task=t\\u202eexe.\\x9b2J\\u2028x"
     )
 
@@ -152,7 +154,7 @@ def test_a_traceback_keeps_its_lines_but_each_message_stays_on_one() -> None:
     assert [line for line in lines[1:] if line.startswith("2026-")] == []
     assert "\x1b" not in out
     assert lines[-1] == (
-        "ValueError: bad argument r1\\n2026-01-01 00:00:00,000 INFO scheduler.execution: "
+        "ValueError: bad argument r1\\n2026-01-01 00:00:00,000 INFO scheduler.worker: "
         "job succeeded id=x\\x1b]0;pwned\\x07"
     )
     assert any(line.startswith("KeyError: ") and "\\n" in line for line in lines)

@@ -19,12 +19,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import scheduler
-from scheduler.execution import DEAD, EXPIRED, OK, RETRY
-from scheduler.metrics import DispatcherCollector, ScheduleFileCollector, WorkerCollector
-from scheduler.planner import plan_job
-from scheduler.schedule import Schedule, parse_schedule
+from scheduler.ops.metrics import DispatcherCollector, ScheduleFileCollector, WorkerCollector
+from scheduler.schedule.loader import Schedule, parse_schedule
+from scheduler.schedule.planner import plan_job
+from scheduler.schedule.watch import ScheduleFile
 from scheduler.stats import DispatchStats, Histogram, RunStats
-from scheduler.watch import ScheduleFile
+from scheduler.worker.execution import DEAD, EXPIRED, OK, RETRY
 
 PACKAGE = Path(scheduler.__file__).parent
 DOC = (PACKAGE.parent / "docs" / "metrics.md").read_text()
@@ -257,7 +257,7 @@ def test_only_the_metrics_module_imports_prometheus_client() -> None:
                 names = [node.module]
             if any(name.split(".")[0] == "prometheus_client" for name in names):
                 importers.append(path.relative_to(PACKAGE).as_posix())
-    assert sorted(set(importers)) == ["metrics.py"]
+    assert sorted(set(importers)) == ["ops/metrics.py"]
 
 
 def run_scheduler(*args: str, hide_prometheus: bool = False) -> subprocess.CompletedProcess[str]:
@@ -266,7 +266,7 @@ def run_scheduler(*args: str, hide_prometheus: bool = False) -> subprocess.Compl
     probe = (
         "import sys\n"
         + ("sys.modules['prometheus_client'] = None\n" if hide_prometheus else "")
-        + "from scheduler.cli import main\n"
+        + "from scheduler.cli.main import main\n"
         f"sys.argv = ['scheduler', *{list(args)!r}]\n"
         "try:\n"
         "    main()\n"

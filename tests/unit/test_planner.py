@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from scheduler.planner import jitter_delay, last_fire_at_or_before, plan_job, upcoming
-from scheduler.schedule import Job, parse_schedule
+from scheduler.schedule.loader import Job, parse_schedule
+from scheduler.schedule.planner import jitter_delay, last_fire_at_or_before, plan_job, upcoming
 
 
 def at(text: str) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from scheduler.errors import TaskNotAllowed, TaskNotFound
 from scheduler.registry import AllowList, import_problems, import_task, registered_tasks, task
-from scheduler.schedule import parse_schedule
+from scheduler.schedule.loader import parse_schedule
 from tests import tasks
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scheduler.errors import printable
-from scheduler.status import reload_refusal
-from scheduler.watch import SHOWN_PROBLEMS, Divergence, Refusal, ScheduleFile
+from scheduler.ops.status import reload_refusal
+from scheduler.schedule.watch import SHOWN_PROBLEMS, Divergence, Refusal, ScheduleFile
 
 GOOD = """\
 jobs:

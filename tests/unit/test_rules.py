@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.cronexpr import seconds_last_form
 from scheduler.errors import RuleError
-from scheduler.rules import (
+from scheduler.rules.cronexpr import seconds_last_form
+from scheduler.rules.kinds import (
     Cron,
     Every,
     Monthly,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.rules import Cron, Monthly, Rule
+from scheduler.rules.kinds import Cron, Monthly, Rule
 from tests.unit.reference_rules import cron_fires, instant, isos, monthly_fires
 
 NEW_YORK = ZoneInfo("America/New_York")

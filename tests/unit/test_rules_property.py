@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.rules import Cron, Every, Monthly
+from scheduler.rules.kinds import Cron, Every, Monthly
 from tests.examples import examples
 from tests.unit.reference_rules import (
     DAY,

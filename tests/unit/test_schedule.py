@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler import rules
 from scheduler.errors import Problem, ScheduleInvalid, ScheduleNotFound
-from scheduler.schedule import Job, Schedule, load_schedule, parse_schedule
+from scheduler.rules import kinds as rules
+from scheduler.schedule.loader import Job, Schedule, load_schedule, parse_schedule
 
 REPO = Path(__file__).resolve().parents[2]
 MADRID = ZoneInfo("Europe/Madrid")

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.errors import Problem, ScheduleInvalid
-from scheduler.schedule import parse_schedule
-from scheduler.yamlnodes import Mapping, Scalar, Sequence, compose, resolve_plain
+from scheduler.schedule.loader import parse_schedule
+from scheduler.schedule.yamlnodes import Mapping, Scalar, Sequence, compose, resolve_plain
 from tests.examples import examples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -292,11 +292,53 @@ def test_every_truncation_of_the_example_is_handled() -> None:
 
 
 PIECES = [
-    "\n", " ", "  ", "- ", ": ", "[", "]", "{", "}", ",", "&a ", "*a", "!!str ", "!!python/x ",
-    "<<", "'", '"', "#", "---\n", "%YAML 1.2\n", "|\n", ">\n", "?", "\t", "\x00", "jobs",
-    "task", "every", "cron", "monthly", "day", "at", "start", "010", "10:30", "yes", "-1",
-    ".nan", "1e999", "app.jobs:run", "15m", "'* * * * *'", "é", "\ufeff", "\ud800", "~",
-]  # fmt: skip
+    "\n",
+    " ",
+    "  ",
+    "- ",
+    ": ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "!!str ",
+    "!!python/x ",
+    "<<",
+    "'",
+    '"',
+    "#",
+    "---\n",
+    "%YAML 1.2\n",
+    "|\n",
+    ">\n",
+    "?",
+    "\t",
+    "\x00",
+    "jobs",
+    "task",
+    "every",
+    "cron",
+    "monthly",
+    "day",
+    "at",
+    "start",
+    "010",
+    "10:30",
+    "yes",
+    "-1",
+    ".nan",
+    "1e999",
+    "app.jobs:run",
+    "15m",
+    "'* * * * *'",
+    "é",
+    "\ufeff",
+    "\ud800",
+    "~",
+]
 FUZZ = settings(
     max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.scripts import script_names, script_source
+from scheduler.transport.scripts import script_names, script_source
 
 
 def test_the_queue_scripts_are_there() -> None:

@@ -21,7 +21,7 @@ from scheduler.enqueue import Enqueuer, prepare
 from scheduler.errors import JobTimeout, PayloadError, TaskNotAllowed, TaskNotFound, UnknownJob
 from scheduler.jobs import MAX_PAYLOAD_BYTES
 from scheduler.queue import EnqueueBatch
-from scheduler.schedule import parse_schedule
+from scheduler.schedule.loader import parse_schedule
 from scheduler.testing import (
     FireTime,
     InlineQueue,
@@ -397,9 +397,14 @@ def test_importing_the_helpers_imports_no_redis_client() -> None:
 def test_perform_runs_a_task_as_a_worker_would() -> None:
     fire = utc("2026-03-29T01:30:00")
     result = perform(
-        "tests.testing_app:welcome", 5, queue="mailers", attempt=2, schedule="nightly",
-        scheduled_for=fire, job_id="abc",
-    )  # fmt: skip
+        "tests.testing_app:welcome",
+        5,
+        queue="mailers",
+        attempt=2,
+        schedule="nightly",
+        scheduled_for=fire,
+        job_id="abc",
+    )
     assert result is None and app.CALLS == [("welcome", 5)]
     [seen] = app.SEEN
     assert seen is not None
@@ -549,8 +554,9 @@ def test_perform_fire_runs_the_job_with_the_payload_the_dispatcher_would_enqueue
 
 
 def test_perform_fire_allows_the_schedules_tasks_and_refuses_other_times() -> None:
-    schedule = parse_schedule("jobs:\n  double: {task: 'tests.testing_app:unregistered', "
-                              "every: 1h, args: [21]}\n")  # fmt: skip
+    schedule = parse_schedule(
+        "jobs:\n  double: {task: 'tests.testing_app:unregistered', every: 1h, args: [21]}\n"
+    )
     assert perform_fire(schedule, "double", utc("2026-01-01T05:00:00")) == 42
     with pytest.raises(TaskNotAllowed):
         perform_fire(schedule, "double", utc("2026-01-01T05:00:00"), allow=allow_list())

@@ -1,0 +1,456 @@
+"""YAML text -> a tree of nodes that know their position, read safely and strictly.
+
+Built from the events of PyYAML's C parser in one pass, without recursion. Plain scalars
+resolve by the YAML 1.2 core schema (``10:30`` and ``no`` stay text, ``010`` is 10);
+only the core tags are accepted; duplicate keys, nesting past 64 levels, alias bombs,
+several documents and non-text input are reported as problems with line and column.
+Aliases share the anchored node (nothing is copied); YAML 1.1 merge keys
+(``<<: *defaults``) are supported for mappings.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeGuard, cast
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+
+from ..errors import Problem
+
+MAX_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIAS_NODES = 100_000
+
+_CORE = "tag:yaml.org,2002:"
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_WORDS: dict[str, Any] = {
+    "": None,
+    "~": None,
+    "null": None,
+    "true": True,
+    "false": False,
+    ".inf": float("inf"),
+    "+.inf": float("inf"),
+    "-.inf": float("-inf"),
+    ".nan": float("nan"),
+}
+_MAYBE_NOT_TEXT = frozenset("0123456789+-.~nNtTfF")
+_MAX_INT_DIGITS = 4000
+_UNSET: Any = object()
+_TAG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+    "null": type(None),
+}
+
+
+def resolve_plain(text: str) -> Any:
+    """The value of a plain scalar by the YAML 1.2 core schema; anything else is text."""
+    if not text:
+        return None
+    if text[0] not in _MAYBE_NOT_TEXT:
+        return text
+    low = text.lower()
+    if low in _WORDS:
+        return _WORDS[low]
+    if _INT.fullmatch(text):
+        return _to_int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def _to_int(text: str) -> int | float:
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    if len(text) > _MAX_INT_DIGITS:
+        return float("inf")
+    return int(text, 10)
+
+
+class Scalar:
+    """A scalar: its text as written (after quoting and escapes) and its position."""
+
+    __slots__ = ("_value", "column", "exact", "line", "plain", "quote", "text")
+
+    def __init__(self, event: ScalarEvent, plain: bool, value: Any = _UNSET) -> None:
+        start, end = event.start_mark, event.end_mark
+        assert start is not None and end is not None
+        self.text: str = event.value
+        self.plain = plain
+        self._value = value
+        self.line = start.line + 1
+        self.column = start.column + 1
+        self.quote = quote = 1 if event.style in ("'", '"') else 0
+        self.exact = (
+            end.line == start.line and end.column - start.column == len(self.text) + 2 * quote
+        )
+
+    @property
+    def value(self) -> Any:
+        """The scalar's value: str, int, float, bool or None."""
+        if self._value is not _UNSET:
+            return self._value
+        return resolve_plain(self.text) if self.plain else self.text
+
+    def text_column(self, offset: int) -> int | None:
+        """Column of character ``offset`` of the text, if it is written on one line as is."""
+        return self.column + self.quote + offset if self.exact else None
+
+
+class Collection:
+    """Common part of mappings and sequences: position, height and expanded size."""
+
+    __slots__ = ("anchor", "column", "height", "line", "size")
+
+    def __init__(self, event: NodeEvent) -> None:
+        self.line, self.column = _where(event)
+        self.anchor: str | None = event.anchor
+        self.height = 1
+        self.size = 1
+
+
+class Mapping(Collection):
+    """A mapping; ``items`` maps each key's text to its (key, value) nodes, in file order."""
+
+    __slots__ = ("items", "key", "wrong")
+
+    def __init__(self, event: NodeEvent) -> None:
+        super().__init__(event)
+        self.items: dict[str, tuple[Scalar, Node]] = {}
+        self.key: Node | None = None
+        self.wrong: list[tuple[Node, str, tuple[str, ...]]] | None = None
+
+    def add(self, node: Node) -> None:
+        """Take the next key, or the value of the pending key."""
+        key = self.key
+        if key is None:
+            self.key = node
+            return
+        self.key = None
+        if key.__class__ is not Scalar:
+            self.note(key, "a mapping key must be a single value, not a collection", ())
+        elif key.text in self.items:
+            first = self.items[key.text][0]
+            where = f"{first.line}:{first.column}"
+            self.note(key, f"duplicate key {first.text!r} (first at {where})", (key.text,))
+        else:
+            self.items[key.text] = (key, node)
+
+    def note(self, node: Node, message: str, keys: tuple[str, ...]) -> None:
+        """Keep a problem (and the keys from here to it) to report when the mapping ends."""
+        self.wrong = [*(self.wrong or ()), (node, message, keys)]
+
+
+class Sequence(Collection):
+    """A sequence of nodes."""
+
+    __slots__ = ("add", "items")
+
+    def __init__(self, event: NodeEvent) -> None:
+        super().__init__(event)
+        self.items: list[Node] = []
+        self.add = self.items.append
+
+
+Node: TypeAlias = "Scalar | Mapping | Sequence"
+
+
+Scope = Callable[[tuple[str, ...]], "str | None"]
+
+
+def compose(
+    data: str | bytes, path: str, scope: Scope | None = None
+) -> tuple[Node | None, list[Problem]]:
+    """The document's root node (None for an empty file) and the problems found reading it.
+
+    A fatal problem (not text, syntax, too big, too deep, alias bomb) is the only one and
+    comes with no root. ``scope`` names the job of a problem from the keys leading to it.
+    """
+    composer = _Composer(path, scope)
+    # The tree is acyclic and short-lived; cyclic collections while it grows only cost
+    # time (about a tenth of a 10,000-job load).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        text = _decode(data, path)
+        root = composer.run(text)
+    except _Fatal as fatal:
+        return None, [fatal.problem]
+    except yaml.MarkedYAMLError as error:
+        return None, [_first_of(text, error, path, scope)]
+    except yaml.YAMLError as error:
+        return None, [Problem(path, 1, 1, f"invalid YAML: {error}")]
+    finally:
+        if collecting:
+            gc.enable()
+    return root, composer.problems
+
+
+class _Fatal(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _decode(data: str | bytes, path: str) -> str:
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    too_big = size_problem(size, path)
+    if too_big is not None:
+        raise _Fatal(too_big)
+    if isinstance(data, bytes) and data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _Fatal(Problem(path, 1, 1, "the file is UTF-16 text; save it as UTF-8"))
+    if isinstance(data, bytes):
+        try:
+            return _check_text(data.decode("utf-8"), path)
+        except UnicodeDecodeError as error:
+            line, column = _position(data[: error.start].decode("utf-8", "replace"))
+            raise _Fatal(
+                Problem(path, line, column, "the file is not UTF-8 text (invalid byte)")
+            ) from None
+    return _check_text(data, path)
+
+
+def _check_text(data: str, path: str) -> str:
+    bad = _FORBIDDEN.search(data)
+    if bad is not None:
+        line, column = _position(data[: bad.start()])
+        char = f"U+{ord(bad.group()):04X}"
+        raise _Fatal(Problem(path, line, column, f"the file is not text (character {char})"))
+    return data.removeprefix("\ufeff")
+
+
+def _position(before: str) -> tuple[int, int]:
+    line = before.count("\n") + 1
+    return line, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _first_of(text: str, error: yaml.MarkedYAMLError, path: str, scope: Scope | None) -> Problem:
+    """The library's syntax error, unless the text before it already breaks our own limits.
+
+    YAML libraries scan ahead and may stop on limits of their own (PyYAML 6.0.4 refuses a
+    thousand open brackets) before the composer has seen the 65th level; re-reading the
+    text up to the library's error applies this loader's limits whatever the library does.
+    """
+    mark = error.problem_mark
+    if mark is not None and mark.index > 0:
+        try:
+            _Composer(path, scope).run(text[: mark.index])
+        except _Fatal as fatal:
+            return fatal.problem
+        except yaml.YAMLError:
+            pass
+    return _syntax_problem(error, path)
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    message = f"invalid YAML: {error.problem or error.context}"
+    if error.context and error.problem and error.context_mark is not None:
+        where = f"{error.context_mark.line + 1}:{error.context_mark.column + 1}"
+        message += f" ({error.context} at {where})"
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    if "alias" in message or "cannot start any token" in message:
+        message += '; quote a value that starts with * or @, e.g. "*/5 * * * *"'
+    return Problem(path, line, column, message)
+
+
+class _Composer:
+    """Turns parser events into nodes; one instance per document."""
+
+    def __init__(self, path: str, scope: Scope | None) -> None:
+        self.path = path
+        self.scope = scope
+        self.problems: list[Problem] = []
+        self.anchors: dict[str, Node] = {}
+        self.stack: list[Mapping | Sequence] = []
+        self.root: Node | None = None
+        self.documents = 0
+        self.written = 0
+        self.expanded = 0
+        self.bomb: AliasEvent | None = None
+
+    def run(self, text: str) -> Node | None:
+        parser = yaml.CSafeLoader(text)
+        handlers: dict[type, Callable[[Any], None]] = {
+            ScalarEvent: self.scalar,
+            MappingStartEvent: self.open,
+            SequenceStartEvent: self.open,
+            MappingEndEvent: self.close,
+            SequenceEndEvent: self.close,
+            AliasEvent: self.alias,
+            DocumentStartEvent: self.document,
+        }
+        try:
+            event = parser.get_event()
+            while event is not None and event.__class__ is not StreamEndEvent:
+                handlers.get(event.__class__, _ignore)(event)
+                event = parser.get_event()
+        finally:
+            parser.dispose()
+        if self.bomb is not None and self.expanded > self.written:
+            self.fatal(self.bomb, f"aliases expand to over {MAX_ALIAS_NODES} nodes; write it out")
+        return self.root
+
+    def document(self, event: yaml.Event) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            self.fatal(event, "several YAML documents (---); a schedule is one document")
+
+    def scalar(self, event: ScalarEvent) -> None:
+        self.written += 1
+        node = Scalar(event, not event.style) if event.tag is None else self.tagged_scalar(event)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = node
+        if self.stack:
+            self.stack[-1].add(node)
+        else:
+            self.root = node
+
+    def tagged_scalar(self, event: ScalarEvent) -> Scalar:
+        tag = event.tag or ""
+        name = tag.removeprefix(_CORE)
+        if tag in ("!", _CORE + "str"):
+            return Scalar(event, False)
+        value = resolve_plain(event.value)
+        wanted = _TAG_TYPES.get(name)
+        if wanted is None:
+            self.problem(event, _tag_message(tag, "a scalar"))
+            return Scalar(event, False)
+        if not isinstance(value, wanted) or (name != "bool" and isinstance(value, bool)):
+            self.problem(event, f"{_short(tag)} does not fit {event.value!r}")
+            return Scalar(event, False)
+        return Scalar(event, True, float(cast(float, value)) if name == "float" else value)
+
+    def open(self, event: MappingStartEvent | SequenceStartEvent) -> None:
+        self.written += 1
+        is_map = event.__class__ is MappingStartEvent
+        if event.tag is not None and event.tag not in ("!", _CORE + ("map" if is_map else "seq")):
+            self.problem(event, _tag_message(event.tag, "a mapping" if is_map else "a list"))
+        if len(self.stack) >= MAX_DEPTH:
+            self.fatal(event, f"nested deeper than {MAX_DEPTH} levels")
+        node = Mapping(event) if is_map else Sequence(event)
+        node.size = self.written + self.expanded
+        self.stack.append(node)
+
+    def close(self, event: yaml.Event) -> None:
+        node = self.stack.pop()
+        node.size = self.written + self.expanded - node.size + 1
+        if node.__class__ is Mapping:
+            self.finish(node)
+        if node.anchor is not None:
+            self.anchors[node.anchor] = node
+        self.attach(node)
+
+    def finish(self, node: Mapping) -> None:
+        for where, message, keys in node.wrong or ():
+            self.problem(where, message, keys)
+        if "<<" in node.items:
+            self.merge(node)
+
+    def alias(self, event: AliasEvent) -> None:
+        anchor = event.anchor or ""
+        node = self.anchors.get(anchor)
+        if node is None:
+            self.problem(event, self.unknown_alias(anchor))
+            mark = event.start_mark
+            node = Scalar(ScalarEvent(None, None, (True, False), "", mark, mark), True)
+        elif isinstance(node, Collection):
+            self.expand(event, node)
+            self.attach(node)
+            return
+        self.expanded += 1
+        if self.stack:
+            self.stack[-1].add(node)
+        else:
+            self.root = node
+
+    def expand(self, event: AliasEvent, node: Collection) -> None:
+        self.expanded += node.size
+        if self.expanded > MAX_ALIAS_NODES and self.bomb is None:
+            self.bomb = event
+        if len(self.stack) + node.height > MAX_DEPTH:
+            self.fatal(event, f"aliases nest deeper than {MAX_DEPTH} levels")
+
+    def unknown_alias(self, anchor: str) -> str:
+        if any(node.anchor == anchor for node in self.stack):
+            return f"alias *{anchor} is inside its own anchor &{anchor}"
+        return f"unknown alias *{anchor} (define &{anchor} before using it)"
+
+    def attach(self, node: Mapping | Sequence) -> None:
+        if not self.stack:
+            self.root = node
+            return
+        parent = self.stack[-1]
+        if node.height >= parent.height:
+            parent.height = node.height + 1
+        parent.add(node)
+
+    def merge(self, node: Mapping) -> None:
+        key, value = node.items["<<"]
+        if not key.plain:
+            return
+        del node.items["<<"]
+        sources = value.items if isinstance(value, Sequence) else [value]
+        for source in sources:
+            if not isinstance(source, Mapping):
+                self.problem(source, "<< (merge) takes a mapping or a list of mappings")
+                continue
+            for name, pair in source.items.items():
+                node.items.setdefault(name, pair)
+
+    def problem(self, at: yaml.Event | Node, message: str, more: tuple[str, ...] = ()) -> None:
+        where = _where(at) if isinstance(at, yaml.Event) else (at.line, at.column)
+        job = None
+        if self.scope is not None:
+            keys = [m.key.text for m in self.stack if isinstance(m, Mapping) and _is_scalar(m.key)]
+            job = self.scope((*keys, *more))
+        self.problems.append(Problem(self.path, *where, message, job))
+
+    def fatal(self, event: yaml.Event, message: str) -> None:
+        raise _Fatal(Problem(self.path, *_where(event), message))
+
+
+def _where(event: yaml.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
+
+
+def _is_scalar(node: Node | None) -> TypeGuard[Scalar]:
+    return isinstance(node, Scalar)
+
+
+def _ignore(event: yaml.Event) -> None:
+    pass
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+
+
+def _tag_message(tag: str, what: str) -> str:
+    allowed = "!!str !!int !!float !!bool !!null !!seq !!map"
+    return f"tag {_short(tag)} is not allowed on {what} (only {allowed})"
+
+
+def size_problem(size: int, path: str) -> Problem | None:
+    """The problem with a file of ``size`` bytes, if it is over the limit."""
+    if size <= MAX_BYTES:
+        return None
+    return Problem(path, 1, 1, f"the file is {size / 1024 / 1024:.1f} MiB; the limit is 16 MiB")

@@ -1,0 +1,112 @@
+"""The package's Lua scripts: ``scheduler/transport/lua/<name>.lua``, run by name.
+
+Each script opens with a comment giving its KEYS / ARGV / return contract. A file whose
+name starts with ``_`` is a fragment, pasted into a script in place of a line
+``-- @include <name>``. Scripts run with EVALSHA and are loaded again on NOSCRIPT, so a
+Redis server restarted empty keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from redis.client import Pipeline
+from redis.exceptions import NoScriptError, RedisError
+
+if TYPE_CHECKING:
+    import redis
+    from redis.commands.core import Script
+
+_INCLUDE = "-- @include "
+
+Arg = str | bytes | int | float  # a command's name or argument, as redis-py sends it
+Call = tuple[Sequence[str], Sequence[Arg]]  # one script call's keys and arguments
+
+
+def script_source(name: str) -> str:
+    """The text of script ``name`` with its fragments included."""
+    lines = []
+    for line in _read(name).splitlines():
+        if line.startswith(_INCLUDE):
+            lines.append(_read(line[len(_INCLUDE) :].strip()))
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def script_names() -> list[str]:
+    """Names of every script (fragments excluded)."""
+    folder = resources.files("scheduler.transport").joinpath("lua")
+    return sorted(
+        entry.name[: -len(".lua")]
+        for entry in folder.iterdir()
+        if entry.name.endswith(".lua") and not entry.name.startswith("_")
+    )
+
+
+class Scripts:
+    """The scripts registered on one Redis client, run through redis-py."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._scripts: dict[str, Script] = {
+            name: client.register_script(script_source(name)) for name in script_names()
+        }
+
+    def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
+        """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
+        return self.run_on(self._client, name, keys, args)
+
+    def load(self, name: str) -> None:
+        """Load script ``name`` into the server's script cache now, not on first use."""
+        self._client.script_load(self._scripts[name].script)
+
+    def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
+        """Run script ``name`` once per (keys, args) in ``calls``, in one pipeline; the
+        replies, in order. An error reply is raised.
+
+        redis-py sends the whole pipeline again if its connection breaks, so every
+        script run this way must be safe to run twice with the same arguments (enqueue
+        is: a job id is enqueued once, see lua/enqueue.lua).
+        """
+        sha = self._scripts[name].sha
+        made = [(list(keys), list(args)) for keys, args in calls]
+        replies = self._pipelined(sha, made)
+        missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missed:  # a server without the script refuses every call: load it, send them again
+            self.load(name)
+            again = self._pipelined(sha, [made[i] for i in missed])
+            for index, reply in zip(missed, again, strict=True):
+                replies[index] = reply
+        for reply in replies:
+            if isinstance(reply, RedisError):
+                raise reply
+        return replies
+
+    def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+        with self._client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            return list(pipe.execute(raise_on_error=False))
+
+    def run_on(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
+        """Run script ``name`` on another client or a pipeline of the same server."""
+        script = self._scripts[name]
+        if isinstance(client, Pipeline):
+            return script(keys=keys, args=args, client=client)
+        try:
+            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            client.script_load(script.script)
+            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+def _read(name: str) -> str:
+    return (
+        resources.files("scheduler.transport")
+        .joinpath("lua")
+        .joinpath(f"{name}.lua")
+        .read_text("utf-8")
+    )
