@@ -42,13 +42,16 @@ def ensure_venv() -> None:
         return
     python = VENV / "bin" / "python"
     stamp = VENV / ".installed"
-    if not stamp.exists():
+    # Built again when the project's or the peers' requirements change (an entry point
+    # that moved, a new dependency).
+    wanted = (ROOT / "pyproject.toml").read_text() + (BENCH / "requirements.txt").read_text()
+    if not stamp.exists() or stamp.read_text() != wanted:
         print("building bench/.venv ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         pip = [str(python), "-m", "pip", "install", "--quiet"]
         subprocess.run([*pip, "-r", str(BENCH / "requirements.txt")], check=True)
         subprocess.run([*pip, "-e", str(ROOT)], check=True)
-        stamp.write_text("ok\n")
+        stamp.write_text(wanted)
     os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
 
 
