@@ -5,7 +5,9 @@ resolve by the YAML 1.2 core schema (``10:30`` and ``no`` stay text, ``010`` is 
 only the core tags are accepted; duplicate keys, nesting past 64 levels, alias bombs,
 several documents and non-text input are reported as problems with line and column.
 Aliases share the anchored node (nothing is copied); YAML 1.1 merge keys
-(``<<: *defaults``) are supported for mappings.
+(``<<: *defaults``) are supported for mappings. A caller may take each entry of the
+mappings under the root as it completes (``Visit``), so a large document never has to
+exist whole as a tree.
 """
 
 from __future__ import annotations
@@ -87,20 +89,19 @@ def _to_int(text: str) -> int | float:
 class Scalar:
     """A scalar: its text as written (after quoting and escapes) and its position."""
 
-    __slots__ = ("_value", "column", "exact", "line", "plain", "quote", "text")
+    __slots__ = ("_value", "end", "plain", "start", "style", "text")
+    start: Any  # the parser's marks: line and column from 0
+    end: Any
 
-    def __init__(self, event: ScalarEvent, plain: bool, value: Any = _UNSET) -> None:
-        start, end = event.start_mark, event.end_mark
-        assert start is not None and end is not None
+    def __init__(self, event: ScalarEvent, plain: bool | None = None, value: Any = _UNSET) -> None:
+        # The parser's marks are kept as they are: most scalars are never asked where
+        # they are, so working out line and column up front would be wasted.
         self.text: str = event.value
-        self.plain = plain
+        self.style = event.style
+        self.plain = not self.style if plain is None else plain
+        self.start = event.start_mark
+        self.end = event.end_mark
         self._value = value
-        self.line = start.line + 1
-        self.column = start.column + 1
-        self.quote = quote = 1 if event.style in ("'", '"') else 0
-        self.exact = (
-            end.line == start.line and end.column - start.column == len(self.text) + 2 * quote
-        )
 
     @property
     def value(self) -> Any:
@@ -109,83 +110,102 @@ class Scalar:
             return self._value
         return resolve_plain(self.text) if self.plain else self.text
 
+    @property
+    def line(self) -> int:
+        """Line of the scalar's first character, from 1."""
+        return int(self.start.line) + 1
+
+    @property
+    def column(self) -> int:
+        """Column of the scalar's first character, from 1."""
+        return int(self.start.column) + 1
+
     def text_column(self, offset: int) -> int | None:
         """Column of character ``offset`` of the text, if it is written on one line as is."""
-        return self.column + self.quote + offset if self.exact else None
+        start, end = self.start, self.end
+        quote = 1 if self.style in ("'", '"') else 0
+        exact = end.line == start.line and end.column - start.column == len(self.text) + 2 * quote
+        return self.column + quote + offset if exact else None
 
 
 class Collection:
     """Common part of mappings and sequences: position, height and expanded size."""
 
-    __slots__ = ("anchor", "column", "height", "line", "size")
+    __slots__ = ("anchor", "height", "members", "size", "start")
+    start: Any
 
-    def __init__(self, event: NodeEvent) -> None:
-        self.line, self.column = _where(event)
+    def __init__(self, event: NodeEvent, size: int = 1) -> None:
+        self.start = event.start_mark
         self.anchor: str | None = event.anchor
         self.height = 1
-        self.size = 1
+        self.size = size
+        self.members: list[Node] = []
+
+    @property
+    def line(self) -> int:
+        """Line of the collection's first character, from 1."""
+        return int(self.start.line) + 1
+
+    @property
+    def column(self) -> int:
+        """Column of the collection's first character, from 1."""
+        return int(self.start.column) + 1
 
 
 class Mapping(Collection):
-    """A mapping; ``items`` maps each key's text to its (key, value) nodes, in file order."""
+    """A mapping; ``items`` maps each key's text to its (key, value) nodes, in file order.
 
-    __slots__ = ("items", "key", "wrong")
+    While it is being read, its keys and values arrive in ``members``, one after the
+    other; ``items`` is filled when it ends.
+    """
 
-    def __init__(self, event: NodeEvent) -> None:
-        super().__init__(event)
-        self.items: dict[str, tuple[Scalar, Node]] = {}
-        self.key: Node | None = None
-        self.wrong: list[tuple[Node, str, tuple[str, ...]]] | None = None
+    __slots__ = ("items",)
+    items: dict[str, tuple[Scalar, Node]]
 
-    def add(self, node: Node) -> None:
-        """Take the next key, or the value of the pending key."""
-        key = self.key
-        if key is None:
-            self.key = node
-            return
-        self.key = None
-        if key.__class__ is not Scalar:
-            self.note(key, "a mapping key must be a single value, not a collection", ())
-        elif key.text in self.items:
-            first = self.items[key.text][0]
-            where = f"{first.line}:{first.column}"
-            self.note(key, f"duplicate key {first.text!r} (first at {where})", (key.text,))
-        else:
-            self.items[key.text] = (key, node)
+    @property
+    def key(self) -> Node | None:
+        """The key whose value is being read, if any."""
+        return self.members[-1] if len(self.members) % 2 else None
 
-    def note(self, node: Node, message: str, keys: tuple[str, ...]) -> None:
-        """Keep a problem (and the keys from here to it) to report when the mapping ends."""
-        self.wrong = [*(self.wrong or ()), (node, message, keys)]
+    def pairs(self) -> dict[str, tuple[Scalar, Node]]:
+        """The entries read so far (the first of duplicate keys), before ``items`` is filled."""
+        found: dict[str, tuple[Scalar, Node]] = {}
+        members = self.members
+        for i in range(1, len(members), 2):
+            key = members[i - 1]
+            if isinstance(key, Scalar) and key.text not in found:
+                found[key.text] = (key, members[i])
+        return found
 
 
 class Sequence(Collection):
     """A sequence of nodes."""
 
-    __slots__ = ("add", "items")
+    __slots__ = ()
 
-    def __init__(self, event: NodeEvent) -> None:
-        super().__init__(event)
-        self.items: list[Node] = []
-        self.add = self.items.append
+    @property
+    def items(self) -> list[Node]:
+        """The nodes, in file order."""
+        return self.members
 
 
 Node: TypeAlias = "Scalar | Mapping | Sequence"
-
-
 Scope = Callable[[tuple[str, ...]], "str | None"]
+Visit = Callable[[Mapping, Mapping, Scalar, Node], bool]
+"""Called with (root, parent, key, value) as each entry of a mapping under the root mapping
+completes with a collection value; True takes the value (the parent keeps only the key)."""
 
 
 def compose(
-    data: str | bytes, path: str, scope: Scope | None = None
+    data: str | bytes, path: str, scope: Scope | None = None, visit: Visit | None = None
 ) -> tuple[Node | None, list[Problem]]:
     """The document's root node (None for an empty file) and the problems found reading it.
 
     A fatal problem (not text, syntax, too big, too deep, alias bomb) is the only one and
     comes with no root. ``scope`` names the job of a problem from the keys leading to it.
     """
-    composer = _Composer(path, scope)
-    # The tree is acyclic and short-lived; cyclic collections while it grows only cost
-    # time (about a tenth of a 10,000-job load).
+    composer = _Composer(path, scope, visit)
+    # The tree is acyclic; cyclic collections while it grows only cost time.
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -251,7 +271,7 @@ def _first_of(text: str, error: yaml.MarkedYAMLError, path: str, scope: Scope | 
     mark = error.problem_mark
     if mark is not None and mark.index > 0:
         try:
-            _Composer(path, scope).run(text[: mark.index])
+            _Composer(path, scope, None).run(text[: mark.index])
         except _Fatal as fatal:
             return fatal.problem
         except yaml.YAMLError:
@@ -274,54 +294,63 @@ def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
 class _Composer:
     """Turns parser events into nodes; one instance per document."""
 
-    def __init__(self, path: str, scope: Scope | None) -> None:
+    def __init__(self, path: str, scope: Scope | None, visit: Visit | None) -> None:
         self.path = path
         self.scope = scope
+        self.visit = visit
         self.problems: list[Problem] = []
         self.anchors: dict[str, Node] = {}
         self.stack: list[Mapping | Sequence] = []
+        self.add: Callable[[Node], None] = self.set_root
         self.root: Node | None = None
         self.documents = 0
-        self.written = 0
+        self.collections = 0
         self.expanded = 0
         self.bomb: AliasEvent | None = None
 
     def run(self, text: str) -> Node | None:
         parser = yaml.CSafeLoader(text)
-        handlers: dict[type, Callable[[Any], None]] = {
-            ScalarEvent: self.scalar,
-            MappingStartEvent: self.open,
-            SequenceStartEvent: self.open,
-            MappingEndEvent: self.close,
-            SequenceEndEvent: self.close,
-            AliasEvent: self.alias,
-            DocumentStartEvent: self.document,
-        }
+        get = parser.get_event
+        scalars = 0
         try:
-            event = parser.get_event()
-            while event is not None and event.__class__ is not StreamEndEvent:
-                handlers.get(event.__class__, _ignore)(event)
-                event = parser.get_event()
+            # Scalars are most of the events: the common ones are handled right here.
+            event: Any = get()
+            while event.__class__ is not StreamEndEvent:
+                kind = event.__class__
+                if kind is ScalarEvent:
+                    scalars += 1
+                    if event.tag is None and event.anchor is None:
+                        self.add(Scalar(event))
+                    else:
+                        self.special_scalar(event)
+                elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                    self.open(event, scalars)
+                elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                    self.close(scalars)
+                elif kind is AliasEvent:
+                    self.alias(event)
+                elif kind is DocumentStartEvent:
+                    self.document(event)
+                event = get()
         finally:
             parser.dispose()
-        if self.bomb is not None and self.expanded > self.written:
+        if self.bomb is not None and self.expanded > scalars + self.collections:
             self.fatal(self.bomb, f"aliases expand to over {MAX_ALIAS_NODES} nodes; write it out")
         return self.root
 
-    def document(self, event: yaml.Event) -> None:
+    def document(self, event: DocumentStartEvent) -> None:
         self.documents += 1
         if self.documents > 1:
             self.fatal(event, "several YAML documents (---); a schedule is one document")
 
-    def scalar(self, event: ScalarEvent) -> None:
-        self.written += 1
-        node = Scalar(event, not event.style) if event.tag is None else self.tagged_scalar(event)
+    def set_root(self, node: Node) -> None:
+        self.root = node
+
+    def special_scalar(self, event: ScalarEvent) -> None:
+        node = Scalar(event) if event.tag is None else self.tagged_scalar(event)
         if event.anchor is not None:
             self.anchors[event.anchor] = node
-        if self.stack:
-            self.stack[-1].add(node)
-        else:
-            self.root = node
+        self.add(node)
 
     def tagged_scalar(self, event: ScalarEvent) -> Scalar:
         tag = event.tag or ""
@@ -338,30 +367,46 @@ class _Composer:
             return Scalar(event, False)
         return Scalar(event, True, float(cast(float, value)) if name == "float" else value)
 
-    def open(self, event: MappingStartEvent | SequenceStartEvent) -> None:
-        self.written += 1
+    def open(self, event: MappingStartEvent | SequenceStartEvent, scalars: int) -> None:
+        self.collections += 1
         is_map = event.__class__ is MappingStartEvent
-        if event.tag is not None and event.tag not in ("!", _CORE + ("map" if is_map else "seq")):
-            self.problem(event, _tag_message(event.tag, "a mapping" if is_map else "a list"))
+        tag = event.tag
+        if tag is not None and tag not in ("!", _CORE + ("map" if is_map else "seq")):
+            self.problem(event, _tag_message(tag, "a mapping" if is_map else "a list"))
         if len(self.stack) >= MAX_DEPTH:
             self.fatal(event, f"nested deeper than {MAX_DEPTH} levels")
-        node = Mapping(event) if is_map else Sequence(event)
-        node.size = self.written + self.expanded
+        size = scalars + self.collections + self.expanded
+        node = Mapping(event, size) if is_map else Sequence(event, size)
         self.stack.append(node)
+        self.add = node.members.append
 
-    def close(self, event: yaml.Event) -> None:
+    def close(self, scalars: int) -> None:
         node = self.stack.pop()
-        node.size = self.written + self.expanded - node.size + 1
-        if node.__class__ is Mapping:
+        node.size = scalars + self.collections + self.expanded - node.size + 1
+        if isinstance(node, Mapping):
             self.finish(node)
         if node.anchor is not None:
             self.anchors[node.anchor] = node
+        self.add = self.stack[-1].members.append if self.stack else self.set_root
         self.attach(node)
 
     def finish(self, node: Mapping) -> None:
-        for where, message, keys in node.wrong or ():
-            self.problem(where, message, keys)
-        if "<<" in node.items:
+        members = node.members
+        items: dict[str, tuple[Scalar, Node]] = {}
+        node.items = items
+        for i in range(1, len(members), 2):
+            key = members[i - 1]
+            if not isinstance(key, Scalar):
+                self.problem(key, "a mapping key must be a single value, not a collection")
+            elif key.text in items:
+                first = items[key.text][0]
+                where = f"{first.line}:{first.column}"
+                message = f"duplicate key {first.text!r} (first at {where})"
+                self.problem(key, message, (key.text,))
+            else:
+                items[key.text] = (key, members[i])
+        node.members = []
+        if "<<" in items:
             self.merge(node)
 
     def alias(self, event: AliasEvent) -> None:
@@ -370,16 +415,13 @@ class _Composer:
         if node is None:
             self.problem(event, self.unknown_alias(anchor))
             mark = event.start_mark
-            node = Scalar(ScalarEvent(None, None, (True, False), "", mark, mark), True)
+            node = Scalar(ScalarEvent(None, None, (True, False), "", mark, mark))
         elif isinstance(node, Collection):
             self.expand(event, node)
             self.attach(node)
             return
         self.expanded += 1
-        if self.stack:
-            self.stack[-1].add(node)
-        else:
-            self.root = node
+        self.add(node)
 
     def expand(self, event: AliasEvent, node: Collection) -> None:
         self.expanded += node.size
@@ -400,7 +442,20 @@ class _Composer:
         parent = self.stack[-1]
         if node.height >= parent.height:
             parent.height = node.height + 1
-        parent.add(node)
+        if self.visit is not None and len(self.stack) == 2 and self.visited(parent, node):
+            return
+        self.add(node)
+
+    def visited(self, parent: Mapping | Sequence, node: Mapping | Sequence) -> bool:
+        """Whether the visitor took ``node``, the value of an entry under the root mapping."""
+        root = self.stack[0]
+        key = parent.key if isinstance(parent, Mapping) else None
+        if not isinstance(root, Mapping) or not isinstance(key, Scalar) or self.visit is None:
+            return False
+        if not self.visit(root, cast(Mapping, parent), key, node):
+            return False
+        parent.members.append(key)
+        return True
 
     def merge(self, node: Mapping) -> None:
         key, value = node.items["<<"]
@@ -434,10 +489,6 @@ def _where(event: yaml.Event) -> tuple[int, int]:
 
 def _is_scalar(node: Node | None) -> TypeGuard[Scalar]:
     return isinstance(node, Scalar)
-
-
-def _ignore(event: yaml.Event) -> None:
-    pass
 
 
 def _short(tag: str) -> str:
