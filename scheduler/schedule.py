@@ -124,10 +124,20 @@ def _job_of(keys: tuple[str, ...]) -> str | None:
 JOB_KEYS = ("task", *RULE_KEYS, "start", "timezone", *fields.SETTINGS)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _digest(jobs: dict[str, Job], forms: dict[str, Any]) -> str:
-    entries = [(*_FIELDS(jobs[name]), forms[name]) for name in sorted(jobs)]
-    text = json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """SHA-256 of the JSON list of every job's settings and rule, sorted by name. Written
+    a thousand jobs at a time, so a large schedule's JSON never exists whole."""
+    names = sorted(jobs)
+    digest = hashlib.sha256(b"[")
+    for start in range(0, len(names), 1000):
+        entries = [(*_FIELDS(jobs[name]), forms[name]) for name in names[start : start + 1000]]
+        text = _ENCODER.encode(entries)[1:-1]
+        digest.update((text if start == 0 else "," + text).encode())
+    digest.update(b"]")
+    return digest.hexdigest()[:16]
 
 
 _BAD: Any = object()

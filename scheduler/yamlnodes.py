@@ -209,12 +209,12 @@ def compose(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        text = _decode(data, path)
-        root = composer.run(text)
+        source = _checked(data, path)
+        root = composer.run(source)
     except _Fatal as fatal:
         return None, [fatal.problem]
     except yaml.MarkedYAMLError as error:
-        return None, [_first_of(text, error, path, scope)]
+        return None, [_first_of(_text(source), error, path, scope)]
     except yaml.YAMLError as error:
         return None, [Problem(path, 1, 1, f"invalid YAML: {error}")]
     finally:
@@ -229,7 +229,9 @@ class _Fatal(Exception):
         self.problem = problem
 
 
-def _decode(data: str | bytes, path: str) -> str:
+def _checked(data: str | bytes, path: str) -> str | bytes:
+    """``data`` if it is UTF-8 text within the size limit; bytes are parsed as they are
+    (the parser decodes them itself), which spares a copy of a large file."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     too_big = size_problem(size, path)
     if too_big is not None:
@@ -238,22 +240,29 @@ def _decode(data: str | bytes, path: str) -> str:
         raise _Fatal(Problem(path, 1, 1, "the file is UTF-16 text; save it as UTF-8"))
     if isinstance(data, bytes):
         try:
-            return _check_text(data.decode("utf-8"), path)
+            _check_text(data.decode("utf-8"), path)
         except UnicodeDecodeError as error:
             line, column = _position(data[: error.start].decode("utf-8", "replace"))
             raise _Fatal(
                 Problem(path, line, column, "the file is not UTF-8 text (invalid byte)")
             ) from None
-    return _check_text(data, path)
+        return data
+    _check_text(data, path)
+    return data
 
 
-def _check_text(data: str, path: str) -> str:
+def _check_text(data: str, path: str) -> None:
     bad = _FORBIDDEN.search(data)
     if bad is not None:
         line, column = _position(data[: bad.start()])
         char = f"U+{ord(bad.group()):04X}"
         raise _Fatal(Problem(path, line, column, f"the file is not text (character {char})"))
-    return data.removeprefix("\ufeff")
+
+
+def _text(source: str | bytes) -> str:
+    """The text the parser read, as its marks count it: characters, after any BOM."""
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    return text.removeprefix("\ufeff")
 
 
 def _position(before: str) -> tuple[int, int]:
@@ -308,8 +317,8 @@ class _Composer:
         self.expanded = 0
         self.bomb: AliasEvent | None = None
 
-    def run(self, text: str) -> Node | None:
-        parser = yaml.CSafeLoader(text)
+    def run(self, source: str | bytes) -> Node | None:
+        parser = yaml.CSafeLoader(source)
         get = parser.get_event
         scalars = 0
         try:
