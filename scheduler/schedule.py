@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from . import fields, rules
 from .errors import Problem, RuleError, ScheduleInvalid, ScheduleNotFound
-from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, compose, size_problem
+from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, compose, content, size_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,9 @@ class Schedule:
 
 def parse_schedule(text: str | bytes, path: str = "<string>") -> Schedule:
     """The schedule written in ``text``; raises ScheduleInvalid listing every problem."""
-    # What is built here lives as long as the schedule and holds no cycles; collecting
-    # while it grows only costs time.
+    # What is built here holds no reference cycles and lives as long as the schedule:
+    # collecting while it grows only costs time, and once built it goes straight to the
+    # oldest generation (freeze, unfreeze) rather than through the young collections.
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -79,6 +80,8 @@ def parse_schedule(text: str | bytes, path: str = "<string>") -> Schedule:
         schedule = reader.read(root, problems)
     finally:
         if collecting:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
     if reader.problems or schedule is None:
         raise ScheduleInvalid(sorted(reader.problems, key=lambda p: (p.line, p.column)))
@@ -122,6 +125,7 @@ def _job_of(keys: tuple[str, ...]) -> str | None:
 
 
 JOB_KEYS = ("task", *RULE_KEYS, "start", "timezone", *fields.SETTINGS)
+_KNOWN = {keys: frozenset(keys) for keys in (JOB_KEYS, MONTHLY_KEYS)}
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -176,6 +180,7 @@ class _Reader:
         self.tasks: dict[str, str] = {}
         self.rules: dict[tuple[Hashable, ...], _Made] = {}
         self.checked: set[Hashable] = set()
+        self.monthlies: dict[tuple[tuple[str, Hashable], ...], _Monthly] = {}
         self.rule_forms: dict[str, Any] = {}
         self.job: str | None = None
         self.context: _Context | None = None
@@ -233,6 +238,8 @@ class _Reader:
     def unknown(
         self, node: Mapping, known: tuple[str, ...], elsewhere: _Elsewhere = ((), "")
     ) -> None:
+        if node.items.keys() <= (_KNOWN.get(known) or frozenset(known)):
+            return
         for text, (key, _) in node.items.items():
             if text in known:
                 continue
@@ -242,6 +249,9 @@ class _Reader:
             self.report(key, f"unknown key {fields.shown(text)}{hint}")
 
     def zone(self, node: Node) -> str:
+        known = self.names.get(node.text) if isinstance(node, Scalar) else None
+        if known is not None:
+            return known  # a text read once as a zone name (null-like texts never are)
         name = fields.text_of(node, "an IANA time zone like Europe/Madrid")
         if name not in self.zones:
             try:
@@ -348,8 +358,9 @@ class _Reader:
         items = body.items
         self.unknown(body, JOB_KEYS, (MONTHLY_KEYS, "inside monthly"))
         settings = dict(defaults)
-        for name in items.keys() & fields.SETTINGS.keys():
-            settings[name] = self.value(items[name][1], fields.SETTINGS[name], name)
+        for name, (_, node) in items.items():
+            if name in fields.SETTINGS:
+                settings[name] = self.value(node, fields.SETTINGS[name], name)
         task = self.value(items["task"][1], self.task, "task") if "task" in items else None
         if task is None:
             self.report(key, 'no task: add task: "package.module:function"')
@@ -437,6 +448,10 @@ class _Reader:
             raise fields.Invalid(
                 f"expected a mapping like {example}, got {fields.kind_of(node)}", node
             )
+        key = tuple((name, content(value)) for name, (_, value) in node.items.items())
+        known = self.monthlies.get(key)
+        if known is not None:
+            return known
         before = len(self.problems)
         self.unknown(node, MONTHLY_KEYS)
         got = {
@@ -449,7 +464,10 @@ class _Reader:
             return None
         days, at = got.get("day", ()), got.get("at", (0,))
         months = got.get("months", tuple(range(1, 13)))
-        return days, got.get("weekday"), got.get("nth"), at, months
+        parts = days, got.get("weekday"), got.get("nth"), at, months
+        if None not in (value for _, value in key):
+            self.monthlies[key] = parts
+        return parts
 
     def monthly_shape(self, node: Mapping) -> None:
         items = node.items

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeAlias, TypeGuard, cast
 
 import yaml
@@ -190,6 +190,18 @@ class Sequence(Collection):
 
 
 Node: TypeAlias = "Scalar | Mapping | Sequence"
+
+
+def content(node: Node) -> Hashable | None:
+    """What a scalar or a list of scalars holds, as a key (nodes with equal keys read
+    alike wherever they are), or None for anything else."""
+    if isinstance(node, Scalar):
+        return node.text, node.plain, node._value, type(node._value)
+    if isinstance(node, Sequence) and all(isinstance(item, Scalar) for item in node.items):
+        return tuple(content(item) for item in node.items)
+    return None
+
+
 Scope = Callable[[tuple[str, ...]], "str | None"]
 Visit = Callable[[Mapping, Mapping, Scalar, Node], bool]
 """Called with (root, parent, key, value) as each entry of a mapping under the root mapping
@@ -310,8 +322,10 @@ class _Composer:
         self.problems: list[Problem] = []
         self.anchors: dict[str, Node] = {}
         self.stack: list[Mapping | Sequence] = []
-        self.add: Callable[[Node], None] = self.set_root
-        self.root: Node | None = None
+        # The document's root lands in ``roots``; a bound method of the composer kept
+        # on itself would be a reference cycle, freed only by the garbage collector.
+        self.roots: list[Node] = []
+        self.add: Callable[[Node], None] = self.roots.append
         self.documents = 0
         self.collections = 0
         self.expanded = 0
@@ -345,15 +359,12 @@ class _Composer:
             parser.dispose()
         if self.bomb is not None and self.expanded > scalars + self.collections:
             self.fatal(self.bomb, f"aliases expand to over {MAX_ALIAS_NODES} nodes; write it out")
-        return self.root
+        return self.roots[0] if self.roots else None
 
     def document(self, event: DocumentStartEvent) -> None:
         self.documents += 1
         if self.documents > 1:
             self.fatal(event, "several YAML documents (---); a schedule is one document")
-
-    def set_root(self, node: Node) -> None:
-        self.root = node
 
     def special_scalar(self, event: ScalarEvent) -> None:
         node = Scalar(event) if event.tag is None else self.tagged_scalar(event)
@@ -396,7 +407,7 @@ class _Composer:
             self.finish(node)
         if node.anchor is not None:
             self.anchors[node.anchor] = node
-        self.add = self.stack[-1].members.append if self.stack else self.set_root
+        self.add = self.stack[-1].members.append if self.stack else self.roots.append
         self.attach(node)
 
     def finish(self, node: Mapping) -> None:
@@ -446,7 +457,7 @@ class _Composer:
 
     def attach(self, node: Mapping | Sequence) -> None:
         if not self.stack:
-            self.root = node
+            self.roots.append(node)
             return
         parent = self.stack[-1]
         if node.height >= parent.height:
