@@ -8,6 +8,7 @@ whole. Either way the result is the same, which the tests below pin down.
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from textwrap import dedent
 
@@ -180,3 +181,12 @@ def test_a_repeated_name_is_read_once_whatever_came_first(
         found, expected, strict=True
     ):
         assert (line, column) == (want_line, want_column) and message.startswith(words), found
+
+
+def test_loading_leaves_no_garbage_for_the_collector() -> None:
+    # Everything loading builds is freed as soon as it is no longer used: nothing waits
+    # for a collection (a large file's tree would otherwise linger in memory).
+    text = many_jobs(300)
+    gc.collect()
+    assert len(parse_schedule(text).jobs) == 300
+    assert gc.collect() == 0
