@@ -418,8 +418,7 @@ class _Reader:
         if kind == "monthly":
             parts = self.monthly(node)
             return None if parts is None else (kind, parts)
-        value = node.value if isinstance(node, Scalar) else None
-        return kind, getattr(node, "text", None), type(value), start
+        return kind, content(node), start
 
     def remember(self, where: tuple[Hashable, ...], made: _Made, node: Node) -> None:
         """Check a new rule and share it if nothing was wrong. Whether a rule fires at all,

@@ -411,11 +411,21 @@ class _Composer:
         self.attach(node)
 
     def finish(self, node: Mapping) -> None:
-        members = node.members
+        members, node.members = node.members, []
+        keys, values = members[0::2], members[1::2]
+        texts = [getattr(key, "text", None) for key in keys]
+        found = dict(zip(texts, zip(keys, values, strict=True), strict=True))
+        if len(found) == len(keys) and None not in found:
+            node.items = cast("dict[str, tuple[Scalar, Node]]", found)
+        else:
+            node.items = self.checked_items(keys, values)
+        if "<<" in node.items:
+            self.merge(node)
+
+    def checked_items(self, keys: list[Node], values: list[Node]) -> dict[str, tuple[Scalar, Node]]:
+        """The entries of a mapping with a collection as a key or a key written twice."""
         items: dict[str, tuple[Scalar, Node]] = {}
-        node.items = items
-        for i in range(1, len(members), 2):
-            key = members[i - 1]
+        for key, value in zip(keys, values, strict=True):
             if not isinstance(key, Scalar):
                 self.problem(key, "a mapping key must be a single value, not a collection")
             elif key.text in items:
@@ -424,10 +434,8 @@ class _Composer:
                 message = f"duplicate key {first.text!r} (first at {where})"
                 self.problem(key, message, (key.text,))
             else:
-                items[key.text] = (key, members[i])
-        node.members = []
-        if "<<" in items:
-            self.merge(node)
+                items[key.text] = (key, value)
+        return items
 
     def alias(self, event: AliasEvent) -> None:
         anchor = event.anchor or ""
