@@ -86,16 +86,31 @@ def _to_int(text: str) -> int | float:
     return int(text, 10)
 
 
-class Scalar:
+class _Placed:
+    """A node's position, from the parser's mark of its first character. The marks are
+    kept as they are: most nodes are never asked where they are."""
+
+    __slots__ = ("start",)
+    start: Any  # line and column from 0
+
+    @property
+    def line(self) -> int:
+        """Line of the node's first character, from 1."""
+        return int(self.start.line) + 1
+
+    @property
+    def column(self) -> int:
+        """Column of the node's first character, from 1."""
+        return int(self.start.column) + 1
+
+
+class Scalar(_Placed):
     """A scalar: its text as written (after quoting and escapes) and its position."""
 
-    __slots__ = ("_value", "end", "plain", "start", "style", "text")
-    start: Any  # the parser's marks: line and column from 0
+    __slots__ = ("_value", "end", "plain", "style", "text")
     end: Any
 
     def __init__(self, event: ScalarEvent, plain: bool | None = None, value: Any = _UNSET) -> None:
-        # The parser's marks are kept as they are: most scalars are never asked where
-        # they are, so working out line and column up front would be wasted.
         self.text: str = event.value
         self.style = event.style
         self.plain = not self.style if plain is None else plain
@@ -110,16 +125,6 @@ class Scalar:
             return self._value
         return resolve_plain(self.text) if self.plain else self.text
 
-    @property
-    def line(self) -> int:
-        """Line of the scalar's first character, from 1."""
-        return int(self.start.line) + 1
-
-    @property
-    def column(self) -> int:
-        """Column of the scalar's first character, from 1."""
-        return int(self.start.column) + 1
-
     def text_column(self, offset: int) -> int | None:
         """Column of character ``offset`` of the text, if it is written on one line as is."""
         start, end = self.start, self.end
@@ -128,11 +133,10 @@ class Scalar:
         return self.column + quote + offset if exact else None
 
 
-class Collection:
+class Collection(_Placed):
     """Common part of mappings and sequences: position, height and expanded size."""
 
-    __slots__ = ("anchor", "height", "members", "size", "start")
-    start: Any
+    __slots__ = ("anchor", "height", "members", "size")
 
     def __init__(self, event: NodeEvent, size: int = 1) -> None:
         self.start = event.start_mark
@@ -140,16 +144,6 @@ class Collection:
         self.height = 1
         self.size = size
         self.members: list[Node] = []
-
-    @property
-    def line(self) -> int:
-        """Line of the collection's first character, from 1."""
-        return int(self.start.line) + 1
-
-    @property
-    def column(self) -> int:
-        """Column of the collection's first character, from 1."""
-        return int(self.start.column) + 1
 
 
 class Mapping(Collection):
