@@ -181,6 +181,7 @@ class _Reader:
         self.rules: dict[tuple[Hashable, ...], _Made] = {}
         self.checked: set[Hashable] = set()
         self.monthlies: dict[tuple[tuple[str, Hashable], ...], _Monthly] = {}
+        self.starts: dict[tuple[Hashable, str], int] = {}
         self.rule_forms: dict[str, Any] = {}
         self.job: str | None = None
         self.context: _Context | None = None
@@ -388,13 +389,20 @@ class _Reader:
                 self.report(key, "no rule: add one of every, cron or monthly")
             return None
         info = self.zones.get(zone, self.zones["UTC"])
-        start = 0
-        if "start" in items:
-            read_start = lambda node: fields.read_start(node, info)  # noqa: E731
-            start = self.value(items["start"][1], read_start, "start")
+        start = self.start(items["start"][1], info) if "start" in items else 0
         if start is _BAD:
             return None
         return self.make_rule(kinds[0], items[kinds[0]][1], info, start)
+
+    def start(self, node: Node, zone: ZoneInfo) -> Any:
+        """An every rule's start, read once per text and zone (jobs often share one)."""
+        key = (content(node), zone.key)
+        known = self.starts.get(key)
+        if known is None:
+            known = self.value(node, lambda node: fields.read_start(node, zone), "start")
+            if known is not _BAD and key[0] is not None:
+                self.starts[key] = known
+        return known
 
     def make_rule(self, kind: str, node: Node, zone: ZoneInfo, start: int) -> _Made | None:
         """The rule, shared with every job that wrote the same rule in the same zone."""
