@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Hashable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from . import fields, rules
@@ -150,8 +150,7 @@ _Items = dict[str, tuple[Scalar, Node]]
 _Made = tuple[rules.Rule, Any]
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):
     """What every job is read against: the file's time zone and defaults (and their nodes)."""
 
     zone: str
