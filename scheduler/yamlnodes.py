@@ -236,25 +236,26 @@ class _Fatal(Exception):
 
 
 def _checked(data: str | bytes, path: str) -> str | bytes:
-    """``data`` if it is UTF-8 text within the size limit; bytes are parsed as they are
-    (the parser decodes them itself), which spares a copy of a large file."""
+    """``data`` without its byte order mark, if it is UTF-8 text within the size limit.
+    Bytes stay bytes (the parser decodes them itself), which spares a copy of a large file.
+    """
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     too_big = size_problem(size, path)
     if too_big is not None:
         raise _Fatal(too_big)
     if isinstance(data, bytes) and data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _Fatal(Problem(path, 1, 1, "the file is UTF-16 text; save it as UTF-8"))
-    if isinstance(data, bytes):
-        try:
-            _check_text(data.decode("utf-8"), path)
-        except UnicodeDecodeError as error:
-            line, column = _position(data[: error.start].decode("utf-8", "replace"))
-            raise _Fatal(
-                Problem(path, line, column, "the file is not UTF-8 text (invalid byte)")
-            ) from None
-        return data
-    _check_text(data, path)
-    return data
+    if isinstance(data, str):
+        _check_text(data, path)
+        return data.removeprefix("\ufeff")
+    try:
+        _check_text(data.decode("utf-8"), path)
+    except UnicodeDecodeError as error:
+        line, column = _position(data[: error.start].decode("utf-8", "replace"))
+        raise _Fatal(
+            Problem(path, line, column, "the file is not UTF-8 text (invalid byte)")
+        ) from None
+    return data.removeprefix("\ufeff".encode())
 
 
 def _check_text(data: str, path: str) -> None:
@@ -266,9 +267,8 @@ def _check_text(data: str, path: str) -> None:
 
 
 def _text(source: str | bytes) -> str:
-    """The text the parser read, as its marks count it: characters, after any BOM."""
-    text = source.decode("utf-8") if isinstance(source, bytes) else source
-    return text.removeprefix("\ufeff")
+    """The text the parser was given, to re-read part of it."""
+    return source.decode("utf-8") if isinstance(source, bytes) else source
 
 
 def _position(before: str) -> tuple[int, int]:
