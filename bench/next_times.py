@@ -4,15 +4,19 @@ Prints, on this machine:
   * seconds to load and validate a 10,000-job schedule (in process, best of 3);
   * seconds for `scheduler next --count 5` over it (a whole process, best of 3);
   * wall time of `scheduler check` on schedule.example.yml (process start included,
-    median of 10).
-Targets (issue 2): load + next 5 for 10,000 jobs under 2 s; check on the example under 0.3 s.
+    median of 10);
+  * wall time and max RSS of `scheduler check` on a 100,000-job schedule (the whole
+    process, best of 3; the RSS is the kernel's, as `/usr/bin/time -v` reports it).
+Targets: load + next 5 for 10,000 jobs under 2 s; check on the example under 0.3 s;
+check on 100,000 jobs under 5 s and 250 MiB.
 
-Run: .venv/bin/python bench/next_times.py [--jobs 10000]
+Run: .venv/bin/python bench/next_times.py [--jobs 10000] [--big-jobs 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -68,10 +72,42 @@ def run(*args: str) -> None:
     subprocess.run([SCHEDULER, *args], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
+def measured_check(path: Path) -> tuple[float, float]:
+    """Wall seconds and max RSS (MiB) of one `scheduler check` process."""
+    start = time.perf_counter()
+    child = subprocess.Popen([SCHEDULER, "check", str(path)], stdout=subprocess.DEVNULL, cwd=ROOT)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"scheduler check {path} exited {code}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def big_check(jobs: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.yml"
+        write_schedule(path, jobs)
+        size = path.stat().st_size / 1e6
+        runs = [measured_check(path) for _ in range(rounds)]
+    wall = min(run[0] for run in runs)
+    rss = max(run[1] for run in runs)
+    print(f"`scheduler check` on {jobs} jobs ({size:.1f} MB), best of {rounds}:")
+    print(f"  wall {wall:6.2f} s   target < 5 s    (all: {', '.join(f'{r[0]:.2f}' for r in runs)})")
+    print(f"  max RSS {rss:4.0f} MiB   target < 250 MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=10_000)
-    jobs = parser.parse_args().jobs
+    parser.add_argument("--big-jobs", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only-big", action="store_true", help="measure only the big check")
+    options = parser.parse_args()
+    big_check(options.big_jobs, options.rounds)
+    if options.only_big:
+        return
+    jobs = options.jobs
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yml"
         write_schedule(path, jobs)

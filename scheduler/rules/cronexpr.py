@@ -19,6 +19,7 @@ import calendar
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import RuleError
 
@@ -216,7 +217,7 @@ def seconds_last_form(expression: str) -> tuple[str, int] | None:
     return moved, spans[5][1]
 
 
-def _assemble(parsed: dict[str, _Parsed], tokens: list[str]) -> CronFields:
+def _assemble(parsed: dict[str, _Values], tokens: list[str]) -> CronFields:
     dow = parsed["day-of-week"]
     return CronFields(
         seconds=tuple(sorted(parsed["second"].values)),
@@ -239,13 +240,30 @@ class _Parsed:
     nth: set[tuple[int, int]] = field(default_factory=set)
 
 
-def _parse_field(token: str, spec: _Field, offset: int) -> _Parsed:
+class _Values(NamedTuple):
+    values: frozenset[int]
+    last: bool
+    nth: frozenset[tuple[int, int]]
+
+
+def _parse_field(token: str, spec: _Field, offset: int) -> _Values:
+    """A field's values; RuleError at the offset in the expression where it goes wrong."""
+    try:
+        return _parse_token(token, spec)
+    except RuleError as error:
+        raise RuleError(error.message, offset + (error.offset or 0)) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_token(token: str, spec: _Field) -> _Values:
+    """A field's values, errors at offsets in ``token``. Expressions share most of their
+    fields (``*``, ``0``, ``MON-FRI``), so results are remembered."""
     parsed = _Parsed()
-    position = offset
+    position = 0
     for item in token.split(","):
         _parse_item(item, spec, position, parsed)
         position += len(item) + 1
-    return parsed
+    return _Values(frozenset(parsed.values), parsed.last, frozenset(parsed.nth))
 
 
 def _parse_item(item: str, spec: _Field, offset: int, into: _Parsed) -> None:

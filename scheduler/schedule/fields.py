@@ -199,7 +199,7 @@ def read_args(node: Node) -> tuple[Any, ...]:
     """A task's positional arguments: a list of JSON values."""
     if not isinstance(node, Sequence):
         raise Invalid(f'expected a list like [1, "a"], got {kind_of(node)}', node)
-    return tuple(read_json(item) for item in node.items)
+    return tuple(map(read_json, node.items))
 
 
 def read_kwargs(node: Node) -> dict[str, Any]:

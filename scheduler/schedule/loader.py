@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import hashlib
 import json
+import operator
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..errors import Problem, RuleError, ScheduleInvalid, ScheduleNotFound
 from ..rules import kinds as rules
 from . import fields
-from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, compose, size_problem
+from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, compose, content, size_problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One named entry of the schedule: what to run (task), when (rule) and how."""
 
@@ -65,9 +67,25 @@ class Schedule:
 
 def parse_schedule(text: str | bytes, path: str = "<string>") -> Schedule:
     """The schedule written in ``text``; raises ScheduleInvalid listing every problem."""
-    root, problems = compose(text, path, _job_of)
-    reader = _Reader(path, problems)
-    schedule = reader.read(root) if root is not None or not problems else None
+    # What is built here holds no reference cycles and lives as long as the schedule:
+    # collecting while it grows only costs time, and once built it goes straight to the
+    # oldest generation (freeze, unfreeze) rather than through the young collections.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        reader = _Reader(path)
+        root, problems = compose(text, path, _job_of, reader.visit)
+        if not reader.agrees(root):
+            reader = _Reader(path)
+            root, problems = compose(text, path, _job_of)
+        if root is None and problems:
+            raise ScheduleInvalid(problems)
+        schedule = reader.read(root, problems)
+    finally:
+        if collecting:
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
     if reader.problems or schedule is None:
         raise ScheduleInvalid(sorted(reader.problems, key=lambda p: (p.line, p.column)))
     return schedule
@@ -121,7 +139,9 @@ RULE_KEYS = ("every", "cron", "monthly")
 MONTHLY_KEYS = ("day", "weekday", "nth", "at", "months")
 NEVER_BEFORE = 2_000_000_000
 _WHERE = ("line", "task_at")
-_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE))
+_FIELDS = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE))
+)
 _NOT_DEFAULTS = {
     **dict.fromkeys(RULE_KEYS, "a rule is set per job"),
     "task": "task is set per job",
@@ -135,28 +155,98 @@ def _job_of(keys: tuple[str, ...]) -> str | None:
 
 
 JOB_KEYS = ("task", *RULE_KEYS, "start", "timezone", *fields.SETTINGS)
+_KNOWN = {keys: frozenset(keys) for keys in (JOB_KEYS, MONTHLY_KEYS)}
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _digest(jobs: dict[str, Job], forms: dict[str, Any]) -> str:
-    entries = [[getattr(jobs[name], f) for f in _FIELDS] + [forms[name]] for name in sorted(jobs)]
-    text = json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """SHA-256 of the JSON list of every job's settings and rule, sorted by name. Written
+    a thousand jobs at a time, so a large schedule's JSON never exists whole."""
+    names = sorted(jobs)
+    digest = hashlib.sha256(b"[")
+    for start in range(0, len(names), 1000):
+        entries = [(*_FIELDS(jobs[name]), forms[name]) for name in names[start : start + 1000]]
+        text = _ENCODER.encode(entries)[1:-1]
+        digest.update((text if start == 0 else "," + text).encode())
+    digest.update(b"]")
+    return digest.hexdigest()[:16]
 
 
 _BAD: Any = object()
 _Elsewhere = tuple[tuple[str, ...], str]
+_Items = dict[str, tuple[Scalar, Node]]
+_Made = tuple[rules.Rule, Any]
+
+
+class _Context(NamedTuple):
+    """What every job is read against: the file's time zone and defaults (and their nodes)."""
+
+    zone: str
+    defaults: dict[str, Any]
+    nodes: tuple[Node | None, Node | None]
+
+
+def _node(items: _Items, key: str) -> Node | None:
+    return items[key][1] if key in items else None
 
 
 class _Reader:
-    """Reads a composed document into jobs, collecting every problem on the way."""
+    """Reads a composed document into jobs, collecting every problem on the way.
 
-    def __init__(self, path: str, problems: list[Problem]) -> None:
+    Jobs are read while the file is composed, each as soon as its settings end (``visit``),
+    so that a large file never exists whole as a tree; ``agrees`` then checks the file
+    did not set its time zone or defaults after its jobs.
+    """
+
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.problems = list(problems)
+        self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.zones: dict[str, ZoneInfo] = {"UTC": rules.load_zone("UTC")}
+        self.names: dict[str, str] = {}
+        self.tasks: dict[str, str] = {}
+        self.rules: dict[tuple[Hashable, ...], _Made] = {}
+        self.checked: set[Hashable] = set()
+        self.monthlies: dict[tuple[tuple[str, Hashable], ...], _Monthly] = {}
+        self.starts: dict[tuple[Hashable, str], int] = {}
         self.rule_forms: dict[str, Any] = {}
         self.job: str | None = None
+        self.context: _Context | None = None
+        self.jobs_node: Mapping | None = None
+        self.streamed: dict[str, tuple[Scalar, Job | None]] = {}
+
+    def visit(self, root: Mapping, parent: Mapping, key: Scalar, body: Node) -> bool:
+        """Read a job of ``jobs:`` now (True: the composer need not keep its settings)."""
+        under = root.key
+        if not isinstance(under, Scalar) or under.text != "jobs" or key.text in self.streamed:
+            return False
+        if key.plain and key.text == "<<":
+            return False  # a merge key: the composer merges its mappings into jobs
+        if self.context is None:
+            self.jobs_node = parent
+            self.context = self.read_context(root.pairs())
+        elif parent is not self.jobs_node:
+            return False
+        job = self.read_named(key, body, self.context.defaults, self.context.zone)
+        self.streamed[key.text] = (key, job)
+        return True
+
+    def agrees(self, root: Node | None) -> bool:
+        """Whether the jobs read early are the file's jobs, read against its settings."""
+        if self.context is None or self.jobs_node is None or not isinstance(root, Mapping):
+            return True
+        items = root.items
+        timezone, defaults = self.context.nodes
+        if (
+            _node(items, "jobs") is not self.jobs_node
+            or _node(items, "timezone") is not timezone
+            or _node(items, "defaults") is not defaults
+        ):
+            return False
+        jobs = self.jobs_node.items
+        return all(jobs.get(name, (None,))[0] is key for name, (key, _) in self.streamed.items())
 
     def report(self, node: Node, message: str, column: int | None = None) -> None:
         where = column if column is not None else node.column
@@ -168,9 +258,9 @@ class _Reader:
             problem = Problem(self.path, node.line, where, found.message, self.job, warning=True)
             self.warnings.append(problem)
 
-    def value(self, parent: Mapping, key: str, parse: Callable[[Node], Any], label: str) -> Any:
+    def value(self, node: Node, parse: Callable[[Node], Any], label: str) -> Any:
         try:
-            return parse(parent.items[key][1])
+            return parse(node)
         except fields.Invalid as bad:
             self.report(bad.node, f"{label}: {bad.message}", bad.column)
             return _BAD
@@ -178,6 +268,8 @@ class _Reader:
     def unknown(
         self, node: Mapping, known: tuple[str, ...], elsewhere: _Elsewhere = ((), "")
     ) -> None:
+        if node.items.keys() <= (_KNOWN.get(known) or frozenset(known)):
+            return
         for text, (key, _) in node.items.items():
             if text in known:
                 continue
@@ -187,15 +279,28 @@ class _Reader:
             self.report(key, f"unknown key {fields.shown(text)}{hint}")
 
     def zone(self, node: Node) -> str:
+        known = self.names.get(node.text) if isinstance(node, Scalar) else None
+        if known is not None:
+            return known  # a text read once as a zone name (null-like texts never are)
         name = fields.text_of(node, "an IANA time zone like Europe/Madrid")
         if name not in self.zones:
             try:
                 self.zones[name] = rules.load_zone(name)
             except RuleError as error:
                 raise fields.Invalid(error.message, node) from None
-        return name
+        return self.names.setdefault(name, name)
 
-    def read(self, root: Node | None) -> Schedule | None:
+    def task(self, node: Node) -> str:
+        # A text read once as a task is one whatever its quoting or tag: only null-like
+        # texts, never tasks, can read as anything but text.
+        known = self.tasks.get(node.text) if isinstance(node, Scalar) else None
+        if known is None:
+            known = fields.read_task(node)
+            self.tasks[known] = known
+        return known
+
+    def read(self, root: Node | None, problems: list[Problem]) -> Schedule | None:
+        self.problems[:0] = problems
         if root is None or (isinstance(root, Scalar) and root.value is None):
             message = "the file is empty; a schedule needs jobs (write `jobs: {}` for none)"
             self.problems.append(Problem(self.path, 1, 1, message))
@@ -207,18 +312,23 @@ class _Reader:
             return None
         extensions = tuple(key for key in root.items if key.startswith("x-"))
         self.unknown(root, (*TOP_KEYS, *extensions), (JOB_KEYS, "under defaults or in a job"))
-        zone = "UTC"
-        if "timezone" in root.items:
-            zone = self.value(root, "timezone", self.zone, "timezone")
-        jobs = self.jobs(root, self.defaults(root), zone)
+        context = self.context or self.read_context(root.items)
+        jobs = self.jobs(root, context.defaults, context.zone)
         if jobs is None or self.problems:
             return None
         digest = _digest(jobs, self.rule_forms)
-        return Schedule(self.path, zone, jobs, digest, tuple(self.warnings))
+        warnings = sorted(self.warnings, key=lambda p: (p.line, p.column))
+        return Schedule(self.path, context.zone, jobs, digest, tuple(warnings))
 
-    def defaults(self, root: Mapping) -> dict[str, Any]:
+    def read_context(self, items: _Items) -> _Context:
+        zone = "UTC"
+        if "timezone" in items:
+            zone = self.value(items["timezone"][1], self.zone, "timezone")
+        defaults = self.defaults(_node(items, "defaults"))
+        return _Context(zone, defaults, (_node(items, "timezone"), _node(items, "defaults")))
+
+    def defaults(self, node: Node | None) -> dict[str, Any]:
         result: dict[str, Any] = {"args": (), "kwargs": {}}
-        node = root.items["defaults"][1] if "defaults" in root.items else None
         if node is None or (isinstance(node, Scalar) and node.value is None):
             return result
         if not isinstance(node, Mapping):
@@ -226,9 +336,9 @@ class _Reader:
                 node, f"defaults: expected a mapping of settings, got {fields.kind_of(node)}"
             )
             return result
-        for text, (key, _) in node.items.items():
+        for text, (key, value) in node.items.items():
             if text in fields.SETTINGS:
-                result[text] = self.value(node, text, fields.SETTINGS[text], f"defaults: {text}")
+                result[text] = self.value(value, fields.SETTINGS[text], f"defaults: {text}")
             elif text in _NOT_DEFAULTS:
                 self.report(key, f"defaults: {_NOT_DEFAULTS[text]}, not in defaults")
             else:
@@ -249,12 +359,20 @@ class _Reader:
             return None
         jobs: dict[str, Job] = {}
         for name, (key, body) in node.items.items():
-            self.job = name if len(name) <= 128 else fields.clip(name)
-            job = self.read_job(key, body, defaults, zone)
+            streamed = self.streamed.get(name)
+            job = streamed[1] if streamed else self.read_named(key, body, defaults, zone)
             if job is not None:
                 jobs[name] = job
-        self.job = None
+        self.streamed.clear()
         return jobs
+
+    def read_named(
+        self, key: Scalar, body: Node, defaults: dict[str, Any], zone: str
+    ) -> Job | None:
+        self.job = key.text if len(key.text) <= 128 else fields.clip(key.text)
+        job = self.read_job(key, body, defaults, zone)
+        self.job = None
+        return job
 
     def read_job(self, key: Scalar, body: Node, defaults: dict[str, Any], zone: str) -> Job | None:
         before = len(self.problems)
@@ -267,89 +385,125 @@ class _Reader:
                 key, f"expected the job's settings (task and a rule), got {fields.kind_of(body)}"
             )
             return None
+        items = body.items
         self.unknown(body, JOB_KEYS, (MONTHLY_KEYS, "inside monthly"))
         settings = dict(defaults)
-        for name in body.items.keys() & fields.SETTINGS.keys():
-            settings[name] = self.value(body, name, fields.SETTINGS[name], name)
-        task = self.value(body, "task", fields.read_task, "task") if "task" in body.items else None
+        for name, (_, node) in items.items():
+            if name in fields.SETTINGS:
+                settings[name] = self.value(node, fields.SETTINGS[name], name)
+        task = self.value(items["task"][1], self.task, "task") if "task" in items else None
         if task is None:
             self.report(key, 'no task: add task: "package.module:function"')
-        if "timezone" in body.items:
-            zone = self.value(body, "timezone", self.zone, "timezone")
+        if "timezone" in items:
+            zone = self.value(items["timezone"][1], self.zone, "timezone")
         rule = self.rule(key, body, zone)
         if rule is None or task is None or len(self.problems) > before:
             return None
         self.rule_forms[key.text] = rule[1]
-        where = body.items["task"][1]
+        where = items["task"][1]
         settings.update(line=key.line, task_at=(where.line, where.column))
         return Job(key.text, task, rule[0], zone, **settings)
 
-    def rule(self, key: Scalar, body: Mapping, zone: str) -> tuple[rules.Rule, Any] | None:
-        kinds = [kind for kind in body.items if kind in RULE_KEYS]
-        if "start" in body.items and "every" not in kinds:
+    def rule(self, key: Scalar, body: Mapping, zone: str) -> _Made | None:
+        items = body.items
+        kinds = [kind for kind in items if kind in RULE_KEYS]
+        if "start" in items and "every" not in kinds:
             other = f", not {kinds[0]}" if kinds else ""
-            self.report(body.items["start"][0], f"start applies only to an every rule{other}")
+            self.report(items["start"][0], f"start applies only to an every rule{other}")
         if len(kinds) != 1:
             if kinds:
-                where, message = body.items[kinds[1]][0], f"two rules ({kinds[0]} and {kinds[1]})"
+                where, message = items[kinds[1]][0], f"two rules ({kinds[0]} and {kinds[1]})"
                 self.report(where, f"{message}; keep exactly one")
             else:
                 self.report(key, "no rule: add one of every, cron or monthly")
             return None
         info = self.zones.get(zone, self.zones["UTC"])
-        start = 0
-        if "start" in body.items:
-            start = self.value(body, "start", lambda node: fields.read_start(node, info), "start")
+        start = self.start(items["start"][1], info) if "start" in items else 0
         if start is _BAD:
             return None
-        return self.make_rule(kinds[0], body.items[kinds[0]][1], info, start)
+        return self.make_rule(kinds[0], items[kinds[0]][1], info, start)
 
-    def make_rule(
-        self, kind: str, node: Node, zone: ZoneInfo, start: int
-    ) -> tuple[rules.Rule, Any] | None:
+    def start(self, node: Node, zone: ZoneInfo) -> Any:
+        """An every rule's start, read once per text and zone (jobs often share one)."""
+        key = (content(node), zone.key)
+        known = self.starts.get(key)
+        if known is None:
+            known = self.value(node, lambda node: fields.read_start(node, zone), "start")
+            if known is not _BAD and key[0] is not None:
+                self.starts[key] = known
+        return known
+
+    def make_rule(self, kind: str, node: Node, zone: ZoneInfo, start: int) -> _Made | None:
+        """The rule, shared with every job that wrote the same rule in the same zone."""
         try:
-            if kind == "monthly":
-                made = self.monthly(node, zone)
-            else:
-                made = (
-                    fields.read_every(node, start)
-                    if kind == "every"
-                    else fields.read_cron(node, zone)
-                )
+            what = self.rule_key(kind, node, start)
+            if what is None:
+                return None
+            where = (what, None if kind == "every" else zone.key)
+            made = self.rules.get(where)
+            if made is None:
+                made = _new_rule(kind, node, zone, start, what)
+                self.remember(where, made, node)
         except (RuleError, fields.Invalid) as error:
             bad = fields.rule_error(error, node) if isinstance(error, RuleError) else error
             self.report(bad.node, f"{kind}: {bad.message}", bad.column)
             return None
-        # Calendar rules repeat (every 400 years at the most), so one fire after a fixed
-        # instant shows a rule can fire at all; `every` always can.
-        if made is not None and kind != "every" and made[0].next_after(NEVER_BEFORE) is None:
-            shown = f" {fields.shown(node.text)}" if isinstance(node, Scalar) else ""
-            self.report(node, f"{kind}{shown} never fires")
-        elif made is not None and kind == "cron":
-            self.warn(fields.cron_warning(node))
         return made
 
-    def monthly(self, node: Node, zone: ZoneInfo) -> tuple[rules.Rule, Any] | None:
+    def rule_key(self, kind: str, node: Node, start: int) -> tuple[Any, ...] | None:
+        """What makes a rule, whatever its zone: its kind, and its text or monthly fields."""
+        if kind == "monthly":
+            parts = self.monthly(node)
+            return None if parts is None else (kind, parts)
+        return kind, content(node), start
+
+    def remember(self, where: tuple[Hashable, ...], made: _Made, node: Node) -> None:
+        """Check a new rule and share it if nothing was wrong. Whether a rule fires at all,
+        or looks miswritten, does not depend on its zone: a wall time in a gap still fires,
+        shifted (docs/time.md); so each rule text is checked once."""
+        before = len(self.problems), len(self.warnings)
+        what = where[0]
+        if what not in self.checked:
+            self.check_rule(made[0].kind, node, made[0])
+        if (len(self.problems), len(self.warnings)) == before:
+            self.checked.add(what)
+            self.rules[where] = made
+
+    def check_rule(self, kind: str, node: Node, rule: rules.Rule) -> None:
+        # Calendar rules repeat (every 400 years at the most), so one fire after a fixed
+        # instant shows a rule can fire at all; `every` always can.
+        if kind != "every" and rule.next_after(NEVER_BEFORE) is None:
+            shown = f" {fields.shown(node.text)}" if isinstance(node, Scalar) else ""
+            self.report(node, f"{kind}{shown} never fires")
+        elif kind == "cron":
+            self.warn(fields.cron_warning(node))
+
+    def monthly(self, node: Node) -> _Monthly | None:
         if not isinstance(node, Mapping):
             example = '{day: 1, at: "09:00"}'
             raise fields.Invalid(
                 f"expected a mapping like {example}, got {fields.kind_of(node)}", node
             )
+        key = tuple((name, content(value)) for name, (_, value) in node.items.items())
+        known = self.monthlies.get(key)
+        if known is not None:
+            return known
         before = len(self.problems)
         self.unknown(node, MONTHLY_KEYS)
         got = {
-            k: self.value(node, k, parse, f"monthly {k}")
+            k: self.value(node.items[k][1], parse, f"monthly {k}")
             for k, parse in fields.MONTHLY.items()
             if k in node.items
         }
         self.monthly_shape(node)
         if len(self.problems) > before:
             return None
-        days, at, months = got.get("day", ()), got.get("at", (0,)), got.get("months", range(1, 13))
-        weekday, nth = got.get("weekday"), got.get("nth")
-        rule = rules.Monthly(zone, days=days, weekday=weekday, nth=nth, at=at, months=months)
-        form = {"day": sorted(set(days)), "weekday": weekday, "nth": nth, "at": sorted(set(at))}
-        return rule, {"monthly": {**form, "months": sorted(set(months))}}
+        days, at = got.get("day", ()), got.get("at", (0,))
+        months = got.get("months", tuple(range(1, 13)))
+        parts = days, got.get("weekday"), got.get("nth"), at, months
+        if None not in (value for _, value in key):
+            self.monthlies[key] = parts
+        return parts
 
     def monthly_shape(self, node: Mapping) -> None:
         items = node.items
@@ -364,3 +518,17 @@ class _Reader:
             )
         elif "day" not in items and "weekday" not in items:
             self.report(node, "monthly: needs day, or weekday with nth")
+
+
+_Monthly = tuple[tuple[int, ...], "int | None", "int | None", tuple[int, ...], tuple[int, ...]]
+
+
+def _new_rule(kind: str, node: Node, zone: ZoneInfo, start: int, what: tuple[Any, ...]) -> _Made:
+    if kind == "every":
+        return fields.read_every(node, start)
+    if kind == "cron":
+        return fields.read_cron(node, zone)
+    days, weekday, nth, at, months = what[1]
+    rule = rules.Monthly(zone, days=days, weekday=weekday, nth=nth, at=at, months=months)
+    form = {"day": sorted(set(days)), "weekday": weekday, "nth": nth, "at": sorted(set(at))}
+    return rule, {"monthly": {**form, "months": sorted(set(months))}}

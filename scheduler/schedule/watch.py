@@ -160,6 +160,6 @@ def _sha(raw: bytes) -> str:
 def fingerprint(job: Job) -> tuple[object, ...]:
     """Everything that defines a job, comparable (rules compare by kind, text and start)."""
     rule = job.rule
-    fields = dataclasses.replace(job, line=0, task_at=(0, 0)).__dict__.items()
-    rest = tuple((k, repr(v)) for k, v in fields if k != "rule")
+    names = (f.name for f in dataclasses.fields(job) if f.name not in ("rule", "line", "task_at"))
+    rest = tuple((name, repr(getattr(job, name))) for name in names)
     return (rule.kind, rule.text, getattr(rule, "start", None), *rest)

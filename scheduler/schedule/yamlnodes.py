@@ -5,14 +5,16 @@ resolve by the YAML 1.2 core schema (``10:30`` and ``no`` stay text, ``010`` is 
 only the core tags are accepted; duplicate keys, nesting past 64 levels, alias bombs,
 several documents and non-text input are reported as problems with line and column.
 Aliases share the anchored node (nothing is copied); YAML 1.1 merge keys
-(``<<: *defaults``) are supported for mappings.
+(``<<: *defaults``) are supported for mappings. A caller may take each entry of the
+mappings under the root as it completes (``Visit``), so a large document never has to
+exist whole as a tree.
 """
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeAlias, TypeGuard, cast
 
 import yaml
@@ -84,23 +86,37 @@ def _to_int(text: str) -> int | float:
     return int(text, 10)
 
 
-class Scalar:
+class _Placed:
+    """A node's position, from the parser's mark of its first character. The marks are
+    kept as they are: most nodes are never asked where they are."""
+
+    __slots__ = ("start",)
+    start: Any  # line and column from 0
+
+    @property
+    def line(self) -> int:
+        """Line of the node's first character, from 1."""
+        return int(self.start.line) + 1
+
+    @property
+    def column(self) -> int:
+        """Column of the node's first character, from 1."""
+        return int(self.start.column) + 1
+
+
+class Scalar(_Placed):
     """A scalar: its text as written (after quoting and escapes) and its position."""
 
-    __slots__ = ("_value", "column", "exact", "line", "plain", "quote", "text")
+    __slots__ = ("_value", "end", "plain", "style", "text")
+    end: Any
 
-    def __init__(self, event: ScalarEvent, plain: bool, value: Any = _UNSET) -> None:
-        start, end = event.start_mark, event.end_mark
-        assert start is not None and end is not None
+    def __init__(self, event: ScalarEvent, plain: bool | None = None, value: Any = _UNSET) -> None:
         self.text: str = event.value
-        self.plain = plain
+        self.style = event.style
+        self.plain = not self.style if plain is None else plain
+        self.start = event.start_mark
+        self.end = event.end_mark
         self._value = value
-        self.line = start.line + 1
-        self.column = start.column + 1
-        self.quote = quote = 1 if event.style in ("'", '"') else 0
-        self.exact = (
-            end.line == start.line and end.column - start.column == len(self.text) + 2 * quote
-        )
 
     @property
     def value(self) -> Any:
@@ -111,90 +127,100 @@ class Scalar:
 
     def text_column(self, offset: int) -> int | None:
         """Column of character ``offset`` of the text, if it is written on one line as is."""
-        return self.column + self.quote + offset if self.exact else None
+        start, end = self.start, self.end
+        quote = 1 if self.style in ("'", '"') else 0
+        exact = end.line == start.line and end.column - start.column == len(self.text) + 2 * quote
+        return self.column + quote + offset if exact else None
 
 
-class Collection:
+class Collection(_Placed):
     """Common part of mappings and sequences: position, height and expanded size."""
 
-    __slots__ = ("anchor", "column", "height", "line", "size")
+    __slots__ = ("anchor", "height", "members", "size")
 
-    def __init__(self, event: NodeEvent) -> None:
-        self.line, self.column = _where(event)
+    def __init__(self, event: NodeEvent, size: int = 1) -> None:
+        self.start = event.start_mark
         self.anchor: str | None = event.anchor
         self.height = 1
-        self.size = 1
+        self.size = size
+        self.members: list[Node] = []
 
 
 class Mapping(Collection):
-    """A mapping; ``items`` maps each key's text to its (key, value) nodes, in file order."""
+    """A mapping; ``items`` maps each key's text to its (key, value) nodes, in file order.
 
-    __slots__ = ("items", "key", "wrong")
+    While it is being read, its keys and values arrive in ``members``, one after the
+    other; ``items`` is filled when it ends.
+    """
 
-    def __init__(self, event: NodeEvent) -> None:
-        super().__init__(event)
-        self.items: dict[str, tuple[Scalar, Node]] = {}
-        self.key: Node | None = None
-        self.wrong: list[tuple[Node, str, tuple[str, ...]]] | None = None
+    __slots__ = ("items",)
+    items: dict[str, tuple[Scalar, Node]]
 
-    def add(self, node: Node) -> None:
-        """Take the next key, or the value of the pending key."""
-        key = self.key
-        if key is None:
-            self.key = node
-            return
-        self.key = None
-        if key.__class__ is not Scalar:
-            self.note(key, "a mapping key must be a single value, not a collection", ())
-        elif key.text in self.items:
-            first = self.items[key.text][0]
-            where = f"{first.line}:{first.column}"
-            self.note(key, f"duplicate key {first.text!r} (first at {where})", (key.text,))
-        else:
-            self.items[key.text] = (key, node)
+    @property
+    def key(self) -> Node | None:
+        """The key whose value is being read, if any."""
+        return self.members[-1] if len(self.members) % 2 else None
 
-    def note(self, node: Node, message: str, keys: tuple[str, ...]) -> None:
-        """Keep a problem (and the keys from here to it) to report when the mapping ends."""
-        self.wrong = [*(self.wrong or ()), (node, message, keys)]
+    def pairs(self) -> dict[str, tuple[Scalar, Node]]:
+        """The entries read so far (the first of duplicate keys), before ``items`` is filled."""
+        found: dict[str, tuple[Scalar, Node]] = {}
+        members = self.members
+        for i in range(1, len(members), 2):
+            key = members[i - 1]
+            if isinstance(key, Scalar) and key.text not in found:
+                found[key.text] = (key, members[i])
+        return found
 
 
 class Sequence(Collection):
     """A sequence of nodes."""
 
-    __slots__ = ("add", "items")
+    __slots__ = ()
 
-    def __init__(self, event: NodeEvent) -> None:
-        super().__init__(event)
-        self.items: list[Node] = []
-        self.add = self.items.append
+    @property
+    def items(self) -> list[Node]:
+        """The nodes, in file order."""
+        return self.members
 
 
 Node: TypeAlias = "Scalar | Mapping | Sequence"
 
 
+def content(node: Node) -> Hashable | None:
+    """What a scalar or a list of scalars holds, as a key (nodes with equal keys read
+    alike wherever they are), or None for anything else."""
+    if isinstance(node, Scalar):
+        return node.text, node.plain, node._value, type(node._value)
+    if isinstance(node, Sequence) and all(isinstance(item, Scalar) for item in node.items):
+        return tuple(content(item) for item in node.items)
+    return None
+
+
 Scope = Callable[[tuple[str, ...]], "str | None"]
+Visit = Callable[[Mapping, Mapping, Scalar, Node], bool]
+"""Called with (root, parent, key, value) as each entry of a mapping under the root mapping
+completes with a collection value; True takes the value (the parent keeps only the key)."""
 
 
 def compose(
-    data: str | bytes, path: str, scope: Scope | None = None
+    data: str | bytes, path: str, scope: Scope | None = None, visit: Visit | None = None
 ) -> tuple[Node | None, list[Problem]]:
     """The document's root node (None for an empty file) and the problems found reading it.
 
     A fatal problem (not text, syntax, too big, too deep, alias bomb) is the only one and
     comes with no root. ``scope`` names the job of a problem from the keys leading to it.
     """
-    composer = _Composer(path, scope)
-    # The tree is acyclic and short-lived; cyclic collections while it grows only cost
-    # time (about a tenth of a 10,000-job load).
+    composer = _Composer(path, scope, visit)
+    # The tree is acyclic; cyclic collections while it grows only cost time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        text = _decode(data, path)
-        root = composer.run(text)
+        source = _checked(data, path)
+        root = composer.run(source)
     except _Fatal as fatal:
         return None, [fatal.problem]
     except yaml.MarkedYAMLError as error:
-        return None, [_first_of(text, error, path, scope)]
+        return None, [_first_of(_text(source), error, path, scope)]
     except yaml.YAMLError as error:
         return None, [Problem(path, 1, 1, f"invalid YAML: {error}")]
     finally:
@@ -209,31 +235,40 @@ class _Fatal(Exception):
         self.problem = problem
 
 
-def _decode(data: str | bytes, path: str) -> str:
+def _checked(data: str | bytes, path: str) -> str | bytes:
+    """``data`` without its byte order mark, if it is UTF-8 text within the size limit.
+    Bytes stay bytes (the parser decodes them itself), which spares a copy of a large file.
+    """
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     too_big = size_problem(size, path)
     if too_big is not None:
         raise _Fatal(too_big)
     if isinstance(data, bytes) and data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _Fatal(Problem(path, 1, 1, "the file is UTF-16 text; save it as UTF-8"))
-    if isinstance(data, bytes):
-        try:
-            return _check_text(data.decode("utf-8"), path)
-        except UnicodeDecodeError as error:
-            line, column = _position(data[: error.start].decode("utf-8", "replace"))
-            raise _Fatal(
-                Problem(path, line, column, "the file is not UTF-8 text (invalid byte)")
-            ) from None
-    return _check_text(data, path)
+    if isinstance(data, str):
+        _check_text(data, path)
+        return data.removeprefix("\ufeff")
+    try:
+        _check_text(data.decode("utf-8"), path)
+    except UnicodeDecodeError as error:
+        line, column = _position(data[: error.start].decode("utf-8", "replace"))
+        raise _Fatal(
+            Problem(path, line, column, "the file is not UTF-8 text (invalid byte)")
+        ) from None
+    return data.removeprefix("\ufeff".encode())
 
 
-def _check_text(data: str, path: str) -> str:
+def _check_text(data: str, path: str) -> None:
     bad = _FORBIDDEN.search(data)
     if bad is not None:
         line, column = _position(data[: bad.start()])
         char = f"U+{ord(bad.group()):04X}"
         raise _Fatal(Problem(path, line, column, f"the file is not text (character {char})"))
-    return data.removeprefix("\ufeff")
+
+
+def _text(source: str | bytes) -> str:
+    """The text the parser was given, to re-read part of it."""
+    return source.decode("utf-8") if isinstance(source, bytes) else source
 
 
 def _position(before: str) -> tuple[int, int]:
@@ -251,7 +286,7 @@ def _first_of(text: str, error: yaml.MarkedYAMLError, path: str, scope: Scope | 
     mark = error.problem_mark
     if mark is not None and mark.index > 0:
         try:
-            _Composer(path, scope).run(text[: mark.index])
+            _Composer(path, scope, None).run(text[: mark.index])
         except _Fatal as fatal:
             return fatal.problem
         except yaml.YAMLError:
@@ -274,54 +309,62 @@ def _syntax_problem(error: yaml.MarkedYAMLError, path: str) -> Problem:
 class _Composer:
     """Turns parser events into nodes; one instance per document."""
 
-    def __init__(self, path: str, scope: Scope | None) -> None:
+    def __init__(self, path: str, scope: Scope | None, visit: Visit | None) -> None:
         self.path = path
         self.scope = scope
+        self.visit = visit
         self.problems: list[Problem] = []
         self.anchors: dict[str, Node] = {}
         self.stack: list[Mapping | Sequence] = []
-        self.root: Node | None = None
+        # The document's root lands in ``roots``; a bound method of the composer kept
+        # on itself would be a reference cycle, freed only by the garbage collector.
+        self.roots: list[Node] = []
+        self.add: Callable[[Node], None] = self.roots.append
         self.documents = 0
-        self.written = 0
+        self.collections = 0
         self.expanded = 0
         self.bomb: AliasEvent | None = None
 
-    def run(self, text: str) -> Node | None:
-        parser = yaml.CSafeLoader(text)
-        handlers: dict[type, Callable[[Any], None]] = {
-            ScalarEvent: self.scalar,
-            MappingStartEvent: self.open,
-            SequenceStartEvent: self.open,
-            MappingEndEvent: self.close,
-            SequenceEndEvent: self.close,
-            AliasEvent: self.alias,
-            DocumentStartEvent: self.document,
-        }
+    def run(self, source: str | bytes) -> Node | None:
+        parser = yaml.CSafeLoader(source)
+        get = parser.get_event
+        scalars = 0
         try:
-            event = parser.get_event()
-            while event is not None and event.__class__ is not StreamEndEvent:
-                handlers.get(event.__class__, _ignore)(event)
-                event = parser.get_event()
+            # Scalars are most of the events: the common ones are handled right here.
+            event: Any = get()
+            while event.__class__ is not StreamEndEvent:
+                kind = event.__class__
+                if kind is ScalarEvent:
+                    scalars += 1
+                    if event.tag is None and event.anchor is None:
+                        self.add(Scalar(event))
+                    else:
+                        self.special_scalar(event)
+                elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                    self.open(event, scalars)
+                elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                    self.close(scalars)
+                elif kind is AliasEvent:
+                    self.alias(event)
+                elif kind is DocumentStartEvent:
+                    self.document(event)
+                event = get()
         finally:
             parser.dispose()
-        if self.bomb is not None and self.expanded > self.written:
+        if self.bomb is not None and self.expanded > scalars + self.collections:
             self.fatal(self.bomb, f"aliases expand to over {MAX_ALIAS_NODES} nodes; write it out")
-        return self.root
+        return self.roots[0] if self.roots else None
 
-    def document(self, event: yaml.Event) -> None:
+    def document(self, event: DocumentStartEvent) -> None:
         self.documents += 1
         if self.documents > 1:
             self.fatal(event, "several YAML documents (---); a schedule is one document")
 
-    def scalar(self, event: ScalarEvent) -> None:
-        self.written += 1
-        node = Scalar(event, not event.style) if event.tag is None else self.tagged_scalar(event)
+    def special_scalar(self, event: ScalarEvent) -> None:
+        node = Scalar(event) if event.tag is None else self.tagged_scalar(event)
         if event.anchor is not None:
             self.anchors[event.anchor] = node
-        if self.stack:
-            self.stack[-1].add(node)
-        else:
-            self.root = node
+        self.add(node)
 
     def tagged_scalar(self, event: ScalarEvent) -> Scalar:
         tag = event.tag or ""
@@ -338,31 +381,55 @@ class _Composer:
             return Scalar(event, False)
         return Scalar(event, True, float(cast(float, value)) if name == "float" else value)
 
-    def open(self, event: MappingStartEvent | SequenceStartEvent) -> None:
-        self.written += 1
+    def open(self, event: MappingStartEvent | SequenceStartEvent, scalars: int) -> None:
+        self.collections += 1
         is_map = event.__class__ is MappingStartEvent
-        if event.tag is not None and event.tag not in ("!", _CORE + ("map" if is_map else "seq")):
-            self.problem(event, _tag_message(event.tag, "a mapping" if is_map else "a list"))
+        tag = event.tag
+        if tag is not None and tag not in ("!", _CORE + ("map" if is_map else "seq")):
+            self.problem(event, _tag_message(tag, "a mapping" if is_map else "a list"))
         if len(self.stack) >= MAX_DEPTH:
             self.fatal(event, f"nested deeper than {MAX_DEPTH} levels")
-        node = Mapping(event) if is_map else Sequence(event)
-        node.size = self.written + self.expanded
+        size = scalars + self.collections + self.expanded
+        node = Mapping(event, size) if is_map else Sequence(event, size)
         self.stack.append(node)
+        self.add = node.members.append
 
-    def close(self, event: yaml.Event) -> None:
+    def close(self, scalars: int) -> None:
         node = self.stack.pop()
-        node.size = self.written + self.expanded - node.size + 1
-        if node.__class__ is Mapping:
+        node.size = scalars + self.collections + self.expanded - node.size + 1
+        if isinstance(node, Mapping):
             self.finish(node)
         if node.anchor is not None:
             self.anchors[node.anchor] = node
+        self.add = self.stack[-1].members.append if self.stack else self.roots.append
         self.attach(node)
 
     def finish(self, node: Mapping) -> None:
-        for where, message, keys in node.wrong or ():
-            self.problem(where, message, keys)
+        members, node.members = node.members, []
+        keys, values = members[0::2], members[1::2]
+        texts = [getattr(key, "text", None) for key in keys]
+        found = dict(zip(texts, zip(keys, values, strict=True), strict=True))
+        if len(found) == len(keys) and None not in found:
+            node.items = cast("dict[str, tuple[Scalar, Node]]", found)
+        else:
+            node.items = self.checked_items(keys, values)
         if "<<" in node.items:
             self.merge(node)
+
+    def checked_items(self, keys: list[Node], values: list[Node]) -> dict[str, tuple[Scalar, Node]]:
+        """The entries of a mapping with a collection as a key or a key written twice."""
+        items: dict[str, tuple[Scalar, Node]] = {}
+        for key, value in zip(keys, values, strict=True):
+            if not isinstance(key, Scalar):
+                self.problem(key, "a mapping key must be a single value, not a collection")
+            elif key.text in items:
+                first = items[key.text][0]
+                where = f"{first.line}:{first.column}"
+                message = f"duplicate key {first.text!r} (first at {where})"
+                self.problem(key, message, (key.text,))
+            else:
+                items[key.text] = (key, value)
+        return items
 
     def alias(self, event: AliasEvent) -> None:
         anchor = event.anchor or ""
@@ -370,16 +437,13 @@ class _Composer:
         if node is None:
             self.problem(event, self.unknown_alias(anchor))
             mark = event.start_mark
-            node = Scalar(ScalarEvent(None, None, (True, False), "", mark, mark), True)
+            node = Scalar(ScalarEvent(None, None, (True, False), "", mark, mark))
         elif isinstance(node, Collection):
             self.expand(event, node)
             self.attach(node)
             return
         self.expanded += 1
-        if self.stack:
-            self.stack[-1].add(node)
-        else:
-            self.root = node
+        self.add(node)
 
     def expand(self, event: AliasEvent, node: Collection) -> None:
         self.expanded += node.size
@@ -395,12 +459,25 @@ class _Composer:
 
     def attach(self, node: Mapping | Sequence) -> None:
         if not self.stack:
-            self.root = node
+            self.roots.append(node)
             return
         parent = self.stack[-1]
         if node.height >= parent.height:
             parent.height = node.height + 1
-        parent.add(node)
+        if self.visit is not None and len(self.stack) == 2 and self.visited(parent, node):
+            return
+        self.add(node)
+
+    def visited(self, parent: Mapping | Sequence, node: Mapping | Sequence) -> bool:
+        """Whether the visitor took ``node``, the value of an entry under the root mapping."""
+        root = self.stack[0]
+        key = parent.key if isinstance(parent, Mapping) else None
+        if not isinstance(root, Mapping) or not isinstance(key, Scalar) or self.visit is None:
+            return False
+        if not self.visit(root, cast(Mapping, parent), key, node):
+            return False
+        parent.members.append(key)
+        return True
 
     def merge(self, node: Mapping) -> None:
         key, value = node.items["<<"]
@@ -434,10 +511,6 @@ def _where(event: yaml.Event) -> tuple[int, int]:
 
 def _is_scalar(node: Node | None) -> TypeGuard[Scalar]:
     return isinstance(node, Scalar)
-
-
-def _ignore(event: yaml.Event) -> None:
-    pass
 
 
 def _short(tag: str) -> str:
