@@ -81,6 +81,7 @@ class Leadership:
         # A cluster client has no one connection to name: the lease TTL decides there.
         self._liveness = not is_cluster(client)
         self._following: object = None  # the leader this standby last said it follows
+        self._defer_until = 0.0  # until then a free lease is left to the former leader
         self._unreadable: bytes | str | None = None  # the last unreadable lease warned of
 
     @property
@@ -110,6 +111,13 @@ class Leadership:
         if self.epoch is not None:
             log.warning("leadership lost epoch=%s reason=%s", self.epoch, reason)
         self.epoch = None
+
+    def defer_to_former_leader(self, seconds: float) -> None:
+        """After a Redis outage, leave a free lease for ``seconds`` to the leader this
+        standby followed: that leader remembers the watermarks it advanced, which a
+        failover may have lost, so it never sends those fires again (docs/operations.md)."""
+        if self.epoch is None and self._following is not None:
+            self._defer_until = self._clock.monotonic() + seconds
 
     def current(self) -> dict[str, Any] | None:
         """The lease as stored: id, epoch, host, pid, since, client; None if no leader (or
@@ -168,11 +176,11 @@ class Leadership:
                 log.info("leadership acquired epoch=%s id=%s", self.epoch, self.id)
 
     def _takeover_candidate(self) -> str | None:
-        """ "" if the lease is free, the lease value if its holder's connection is gone,
-        else None (a live leader holds it)."""
+        """ "" if the lease is free (and not left to a former leader), the lease value if
+        its holder's connection is gone, else None (a live leader holds it)."""
         raw = self._client.get(self._keys.lease())
         if raw is None:
-            return ""
+            return "" if self._clock.monotonic() >= self._defer_until else None
         lease = read_object(raw)
         if lease is None:
             self._unreadable_lease(raw)

@@ -303,6 +303,7 @@ class RunLoop:
             )
             self._down_since = None
             self._backoff = 0.0
+            self.leadership.defer_to_former_leader(self.settings.lease.lease)
 
     def _shutdown(self) -> None:
         try:

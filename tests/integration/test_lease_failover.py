@@ -28,8 +28,10 @@ def keys(namespace: str) -> Keys:
     return Keys(namespace)
 
 
-def schedulers(client: redis.Redis, keys: Keys) -> tuple[Leadership, Leadership]:
-    clock = FakeClock(1_767_225_600)
+def schedulers(
+    client: redis.Redis, keys: Keys, clock: FakeClock | None = None
+) -> tuple[Leadership, Leadership]:
+    clock = clock or FakeClock(1_767_225_600)
     return Leadership(client, keys, clock, SETTINGS), Leadership(client, keys, clock, SETTINGS)
 
 
@@ -80,3 +82,24 @@ def test_a_standby_takes_over_at_once_when_the_leader_connection_is_gone_here(
     client.set(keys.lease(), json.dumps(lease | {"client": 10**9}), px=300_000)
     assert b.step()
     assert b.epoch == (a.epoch or 0) + 1
+
+
+def test_after_an_outage_a_standby_leaves_a_free_lease_to_the_former_leader(
+    client: redis.Redis, keys: Keys
+) -> None:
+    clock = FakeClock(1_767_225_600)
+    a, b = schedulers(client, keys, clock)
+    assert a.step()
+    assert not b.step()
+    client.delete(keys.lease())  # it ran out while the sentinels promoted a replica
+    b.defer_to_former_leader(SETTINGS.lease)  # b is back first
+    assert not b.step()
+    assert not a.step()  # a is back: its renewal finds no lease, it steps down
+    assert a.step()  # and takes the free lease again
+    assert not b.step()
+
+    client.delete(keys.lease())  # and when the former leader does not come back
+    b.defer_to_former_leader(SETTINGS.lease)
+    assert not b.step()
+    clock.advance(SETTINGS.lease)
+    assert b.step()
