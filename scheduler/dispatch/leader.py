@@ -119,6 +119,11 @@ class Leadership:
         if self.epoch is None and self._following is not None:
             self._defer_until = self._clock.monotonic() + seconds
 
+    def close(self) -> None:
+        """Close the lease's own connection (a cluster's client is the caller's to close)."""
+        if not is_cluster(self._client):
+            self._client.close()
+
     def current(self) -> dict[str, Any] | None:
         """The lease as stored: id, epoch, host, pid, since, client; None if no leader (or
         the lease cannot be read)."""

@@ -5,7 +5,7 @@ belongs to another server) is written by hand, and the schedulers are stepped by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -28,17 +28,29 @@ def keys(namespace: str) -> Keys:
     return Keys(namespace)
 
 
-def schedulers(
-    client: redis.Redis, keys: Keys, clock: FakeClock | None = None
-) -> tuple[Leadership, Leadership]:
-    clock = clock or FakeClock(1_767_225_600)
-    return Leadership(client, keys, clock, SETTINGS), Leadership(client, keys, clock, SETTINGS)
+Schedulers = Callable[..., tuple[Leadership, Leadership]]
+
+
+@pytest.fixture
+def schedulers(client: redis.Redis, keys: Keys) -> Iterator[Schedulers]:
+    """Two schedulers' views of the lease on one clock; their connections closed after."""
+    made: list[Leadership] = []
+
+    def make(clock: FakeClock | None = None) -> tuple[Leadership, Leadership]:
+        clock = clock or FakeClock(1_767_225_600)
+        pair = Leadership(client, keys, clock, SETTINGS), Leadership(client, keys, clock, SETTINGS)
+        made.extend(pair)
+        return pair
+
+    yield make
+    for leadership in made:
+        leadership.close()
 
 
 def test_an_epoch_lost_with_the_old_primary_never_goes_backwards(
-    client: redis.Redis, keys: Keys
+    client: redis.Redis, keys: Keys, schedulers: Schedulers
 ) -> None:
-    a, b = schedulers(client, keys)
+    a, b = schedulers()
     client.set(keys.epoch(), 41)
     assert a.step() and a.epoch == 42
     assert not b.step()  # b stands by and has seen epoch 42
@@ -56,9 +68,9 @@ def test_an_epoch_lost_with_the_old_primary_never_goes_backwards(
 
 
 def test_a_standby_waits_for_a_leader_whose_connection_id_is_from_another_server(
-    client: redis.Redis, keys: Keys
+    client: redis.Redis, keys: Keys, schedulers: Schedulers
 ) -> None:
-    a, b = schedulers(client, keys)
+    a, b = schedulers()
     assert a.step()
     lease = json.loads(client.get(keys.lease()) or b"{}")
     # As replicated to a new primary: the id of a connection on the server that died.
@@ -74,9 +86,9 @@ def test_a_standby_waits_for_a_leader_whose_connection_id_is_from_another_server
 
 
 def test_a_standby_takes_over_at_once_when_the_leader_connection_is_gone_here(
-    client: redis.Redis, keys: Keys
+    client: redis.Redis, keys: Keys, schedulers: Schedulers
 ) -> None:
-    a, b = schedulers(client, keys)
+    a, b = schedulers()
     assert a.step()
     lease = json.loads(client.get(keys.lease()) or b"{}")
     client.set(keys.lease(), json.dumps(lease | {"client": 10**9}), px=300_000)
@@ -85,10 +97,10 @@ def test_a_standby_takes_over_at_once_when_the_leader_connection_is_gone_here(
 
 
 def test_after_an_outage_a_standby_leaves_a_free_lease_to_the_former_leader(
-    client: redis.Redis, keys: Keys
+    client: redis.Redis, keys: Keys, schedulers: Schedulers
 ) -> None:
     clock = FakeClock(1_767_225_600)
-    a, b = schedulers(client, keys, clock)
+    a, b = schedulers(clock)
     assert a.step()
     assert not b.step()
     client.delete(keys.lease())  # it ran out while the sentinels promoted a replica

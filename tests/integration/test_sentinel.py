@@ -4,6 +4,8 @@ load: fires resume on the new primary, none doubled."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.queue import Queue
-from tests.helpers import run_cli, wait_until
+from tests.helpers import wait_until
 from tests.topologies import Fleet, SentinelTopology
 
 pytestmark = pytest.mark.slow
@@ -49,13 +51,18 @@ def test_a_killed_primary_is_followed_and_fires_resume_none_doubled(
 
 
 def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels(
-    sentinel_topology: SentinelTopology, namespace: str, capsys: pytest.CaptureFixture[str]
+    sentinel_topology: SentinelTopology, namespace: str
 ) -> None:
     url = sentinel_topology.url()
     with Queue.from_url(url, namespace) as queue:
         queue.enqueue("tests.tasks:noop", queue="mail")
     with sentinel_topology.primary.client() as primary:
         assert primary.llen(f"{{{namespace}}}:queue:mail") == 1
-    code, out, err = run_cli(capsys, "queues", "--redis", url, "--namespace", namespace)
-    assert (code, err) == (0, "")
-    assert "mail" in out
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "queues", "--redis", url, "--namespace", namespace],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "mail" in done.stdout
