@@ -27,10 +27,10 @@ from ..documents import read_seconds
 from ..enqueue import fire_payload
 from ..errors import SchedulerError
 from ..jobs import encode
-from ..keys import Keys, as_text
+from ..keys import FIRED_KEEP, Keys, as_text
 from ..rules.describe import utc_text
 from ..schedule.loader import Job, Schedule
-from ..schedule.planner import Plan, jitter_delay, plan_job
+from ..schedule.planner import Plan, jitter_delay, plan_job, rule_tag
 from ..stats import DispatchStats
 from ..transport.faults import fault_point
 from ..transport.scripts import Arg, Call, Scripts
@@ -44,7 +44,7 @@ class DispatchSettings:
     """Tunables of the dispatcher (times in seconds)."""
 
     batch: int = 1000  # fires per dispatch script call
-    fired_keep: int = 10_000  # enqueued fire instants remembered per job (backfill dedupe)
+    fired_keep: int = FIRED_KEEP  # stretches of enqueued fires kept per job (backfill)
     catch_up_limit: int = 10_000  # fires one job may enqueue in one tick
 
 
@@ -192,7 +192,8 @@ class Dispatcher:
                 delay = jitter_delay(job.name, at, job.jitter)
                 fires.append([at, payload["id"], encode(payload), at + delay if delay else 0])
             overlap = 1 if job.overlap == "skip" else 0
-            batch.append([job.name, number, plan.watermark, overlap, fires])
+            tag = rule_tag(job)
+            batch.append([job.name, number, plan.watermark, overlap, fires, plan.after, tag])
         keys = [k.lease(), k.paused(), k.queues()]
         for queue in queues:
             keys += [k.queue(queue), k.wake(queue), k.delayed(queue)]

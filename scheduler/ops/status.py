@@ -128,11 +128,11 @@ def _jobs(
     pipe = client.pipeline(transaction=False)
     for job in jobs:
         pipe.hget(keys.state(job.name), "watermark")
-        pipe.zrange(keys.fired(job.name), -1, -1)
+        pipe.zrange(keys.fired(job.name), -1, -1, withscores=True)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
     pauses = {as_text(k): asdict(read_pause(as_text(k), v)) for k, v in paused.items()}
-    last_fires = [_fire(fired[0]) if fired else None for fired in replies[1::3]]
+    last_fires = [_fire(fired[0][1]) if fired else None for fired in replies[1::3]]
     last_runs = [{as_text(k): as_text(v) for k, v in run.items()} for run in replies[2::3]]
     fire_runs = _runs_of_fires(client, keys, jobs, last_fires, last_runs)
     rows = []
@@ -144,8 +144,8 @@ def _jobs(
     return rows
 
 
-def _fire(value: bytes | str | None) -> int | None:
-    """A fire instant as Redis stores it ("1767225600"); None for none (a triggered run)
+def _fire(value: object) -> int | None:
+    """A fire instant as Redis stores it (1767225600.0); None for none (a triggered run)
     or what is no instant."""
     seconds = read_seconds(value)
     return None if seconds is None else int(seconds)
