@@ -27,12 +27,15 @@ local function fired_bounds(member, score)
   return tonumber(lo), hi, tag
 end
 
-local function fired_add(key, lo, hi, tag)
-  local member = string.format('%d', hi)
+local function fired_member(lo, hi, tag)
   if hi - lo > 1 then
-    member = string.format('%d', lo) .. ' ' .. tag
+    return string.format('%d', lo) .. ' ' .. tag
   end
-  redis.call('ZADD', key, hi, member)
+  return string.format('%d', hi)
+end
+
+local function fired_add(key, lo, hi, tag)
+  redis.call('ZADD', key, hi, fired_member(lo, hi, tag))
 end
 
 local function fired_holds(key, at, tag)
@@ -73,6 +76,12 @@ local function fired_cover(key, lo, hi, tag)
       break
     end
     offset = offset + 16
+  end
+  local kept = fired_member(new_lo, new_hi, tag)  -- usually the stretch it extends
+  for i = #drop, 1, -1 do
+    if drop[i] == kept then
+      table.remove(drop, i)
+    end
   end
   if #drop > 0 then
     redis.call('ZREM', key, unpack(drop))
