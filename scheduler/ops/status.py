@@ -116,6 +116,8 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
                 "digest": fields.get("digest"),
                 "started": iso(fields.get("started")),
                 "reload_refused": refused,
+                "durability": fields.get("durability") or "local",
+                "unconfirmed": _count(fields.get("unconfirmed")),
             }
         )
     return rows
@@ -231,6 +233,17 @@ def _queues(client: redis.Redis, keys: Keys, names: list[str]) -> dict[str, int]
     return {row.name: row.depth for row in rows}
 
 
+def _count(raw: str | None) -> int:
+    """A count from a heartbeat record; 0 for none or what is no count."""
+    return int(raw) if raw is not None and raw.isdigit() else 0
+
+
+def _unconfirmed_line(row: dict[str, Any]) -> list[str]:
+    if not row["unconfirmed"]:
+        return []
+    return [f"    UNCONFIRMED: {row['unconfirmed']} writes no replica has confirmed yet"]
+
+
 def _refusal_lines(row: dict[str, Any]) -> list[str]:
     refused = row.get("reload_refused")
     if not refused:
@@ -252,7 +265,7 @@ def render(status: dict[str, Any]) -> str:
     lines = ["leader: " + _leader_text(leader)]
     for row in status["schedulers"]:
         lines.append(f"  {row['role'] or '?':8} {row['id']}  schedule {row['digest']}")
-        lines += _refusal_lines(row)
+        lines += _unconfirmed_line(row) + _refusal_lines(row)
     lines.append("jobs:")
     for job in status["jobs"]:
         state = "disabled" if not job["enabled"] else "paused" if job["paused"] else ""

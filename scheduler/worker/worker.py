@@ -39,6 +39,7 @@ from ..clock import Clock, RedisClock
 from ..jobs import MAX_PAYLOAD_BYTES
 from ..keys import Keys
 from ..registry import AllowList
+from ..transport.durability import Durability
 from .execution import RetryPolicy, TaskRunner
 from .fetcher import Fetcher
 from .pool import JobPool
@@ -67,6 +68,7 @@ class WorkerSettings:
     dead_cap: int = 10_000
     max_stuck: int | None = None  # abandoned threads tolerated; default: concurrency
     max_payload_bytes: int = MAX_PAYLOAD_BYTES  # a larger payload is dead-lettered unread
+    durability: str = "local"  # "replicated": acknowledgements wait for a replica
 
     @property
     def capacity(self) -> int:
@@ -92,7 +94,8 @@ class Worker:
         self.settings = s = settings or WorkerSettings()
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.clock: Clock = clock or RedisClock(client)
-        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
+        durability = Durability(s.durability)
+        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues, durability)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
         self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
         self.fetcher = Fetcher(
@@ -118,6 +121,7 @@ class Worker:
             "pid": str(os.getpid()),
             "queues": json.dumps(list(s.queues)),
             "concurrency": str(s.concurrency),
+            "durability": s.durability,
             "started_at": "",
         }
 
@@ -199,6 +203,7 @@ class Worker:
         now = self._now(now)
         if not self._info["started_at"]:
             self._info["started_at"] = f"{now:.3f}"
+        self._info["unconfirmed"] = str(self.consumer.durability.unconfirmed)
         was_registered = self.consumer.register(now, self._info)
         if not was_registered and self._registered_once:
             log.warning(
