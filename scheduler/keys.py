@@ -25,7 +25,8 @@ Queues and delayed jobs
 
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
-    ``{ns}:worker:<worker>``         HASH host, pid, queues (JSON list), concurrency, started_at.
+    ``{ns}:worker:<worker>``         HASH host, pid, queues (JSON list), concurrency,
+                                     durability, unconfirmed, started_at.
     ``{ns}:worker:<worker>:jobs:<queue>``
                                      LIST of payloads the worker took from ``<queue>`` and has
                                      not settled yet (reliable fetch: LMOVE from the queue).
@@ -72,7 +73,9 @@ Leadership and the dispatcher (``scheduler run``)
     ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
                                      block on it so they take over at once.
     ``{ns}:schedulers``              ZSET scheduler id -> last heartbeat (epoch s).
-    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role (60 s TTL),
+    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role,
+                                     durability, unconfirmed (writes no replica confirmed)
+                                     (60 s TTL),
                                      and refused: JSON {at, count, problems (the first
                                      20 lines)} while its schedule file is refused.
     ``{ns}:generation``              STRING random marker; if it vanishes, Redis lost its data.
