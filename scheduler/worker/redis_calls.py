@@ -173,6 +173,11 @@ class Consumer:
         keys = [self.keys.workers(), self.keys.worker(self.worker_id)]
         return bool(self._scripts.run("register", keys, args))
 
+    def note_unconfirmed(self) -> None:
+        """Record in the worker's hash how many of its writes no replica confirmed yet."""
+        key = self.keys.worker(self.worker_id)
+        self.client.hset(key, "unconfirmed", self.durability.unconfirmed)
+
     def reap_expired(self, now: float, expiry: float, limit: int = 10) -> dict[str, int]:
         """Put back the jobs of workers whose heartbeat expired: {worker id: jobs put back}."""
         stale = self.client.zrangebyscore(

@@ -203,8 +203,9 @@ class Worker:
         now = self._now(now)
         if not self._info["started_at"]:
             self._info["started_at"] = f"{now:.3f}"
-        self._info["unconfirmed"] = str(self.consumer.durability.unconfirmed)
         was_registered = self.consumer.register(now, self._info)
+        if self.consumer.durability.replicated:
+            self.consumer.note_unconfirmed()
         if not was_registered and self._registered_once:
             log.warning(
                 "worker registered again id=%s (its heartbeat had expired or Redis lost its "

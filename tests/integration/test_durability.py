@@ -22,7 +22,10 @@ from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
 from scheduler.ops.status import gather
 from scheduler.queue import Queue
+from scheduler.registry import AllowList
 from scheduler.schedule.watch import ScheduleFile
+from scheduler.worker.worker import Worker, WorkerSettings
+from tests import tasks
 from tests.helpers import wait_until
 from tests.redis_server import RedisServer, require_binary
 
@@ -124,6 +127,41 @@ def test_enqueues_wait_for_the_replica_and_go_on_unconfirmed_while_it_is_frozen(
     assert queue.durability.unconfirmed == 0
     assert pair.replica_client().llen(Keys("durable").queue("default")) == 4
     assert first
+
+
+def test_acknowledgements_go_on_unconfirmed_while_the_replica_is_frozen(pair: Pair) -> None:
+    client = redis.Redis(port=pair.primary.port, socket_timeout=5)
+    queue = Queue(client, "durable")
+    settings = WorkerSettings(durability="replicated")
+    allow = AllowList(prefixes=["tests.tasks"])
+    worker = Worker(client, allow, settings, namespace="durable", clock=FakeClock(T0))
+    worker.register()
+    durability = worker.consumer.durability
+    durability.timeout = 0.2
+    try:
+        pair.freeze(True)
+        queue.enqueue("tests.tasks:add", 1, 2)
+        assert worker.fetch_once() == 1
+        worker.run_pending()
+        worker.flush()
+        assert worker.fetch_once() == 0  # the acknowledgement goes with the next fetch
+        assert durability.unconfirmed >= 1 and durability.unconfirmed_total >= 1
+        assert client.llen(Keys("durable").worker_jobs(worker.id, "default")) == 0
+        worker.register()
+        fields = client.hgetall(Keys("durable").worker(worker.id))
+        assert int(fields[b"unconfirmed"]) >= 1 and fields[b"durability"] == b"replicated"
+
+        pair.freeze(False)
+        wait_until(pair.in_sync, what="the replica back")
+        durability.probe_every = 0
+        queue.enqueue("tests.tasks:add", 3, 4)
+        assert worker.fetch_once() == 1
+        assert durability.unconfirmed == 0
+        worker.run_pending()
+        assert tasks.CALLS[-2:] == [(1, 2), (3, 4)]
+    finally:
+        worker.pool.runner.close()
+        worker.consumer.close()
 
 
 def make_loop(client: redis.Redis, path: Path, clock: FakeClock, durability: str) -> RunLoop:
