@@ -15,6 +15,7 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,79 @@ def _cluster_info(node: Node) -> dict[str, str]:
         return {}
     text = text.decode() if isinstance(text, bytes) else str(text)
     return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+
+FIRE_LOG_SCHEDULE = """\
+jobs:
+  second:
+    task: tests.tasks:log_fire
+    every: 1s
+    args: [{log}]
+"""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Fleet:
+    """``scheduler run`` processes and workers on one URL and namespace, running a job
+    that fires every second and whose runs are appended to ``fire_log`` (tests.tasks:
+    log_fire): what ran, and when, survives whatever happens to Redis."""
+
+    def __init__(self, url: str, namespace: str, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.url, self.namespace, self.folder = url, namespace, folder
+        self.fire_log = folder / "fires.log"
+        self.fire_log.touch()
+        self.schedule = folder / "schedule.yml"
+        self.schedule.write_text(FIRE_LOG_SCHEDULE.format(log=self.fire_log))
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, command: str, *options: str) -> subprocess.Popen[bytes]:
+        """Start ``scheduler COMMAND`` (``run`` or ``worker``) with this fleet's schedule."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        where = ["--redis", self.url, "--namespace", self.namespace]
+        if command == "run":
+            args = ["run", str(self.schedule), *where, "--lease", "1.5", "--poll", "0.1"]
+        else:
+            args = ["worker", "--schedule", str(self.schedule), *where]
+        log = self.folder / f"{command}-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "scheduler", *args, *options], env=env, stderr=out
+            )
+        self.procs.append(proc)
+        return proc
+
+    def runs(self) -> list[tuple[int, float]]:
+        """(fire instant, time it ran) of every run so far, in the order they ran."""
+        rows = [line.split() for line in self.fire_log.read_text().splitlines()]
+        return [(int(fire), float(ran)) for fire, _, ran in rows]
+
+    def ran_after(self, instant: float) -> bool:
+        """Whether a fire later than ``instant`` has run."""
+        return any(fire > instant for fire, _ in self.runs())
+
+    def counts(self, killed_at: float) -> dict[str, object]:
+        """Fires lost and doubled over the whole run, and seconds from ``killed_at`` until
+        the first fire after it ran."""
+        runs = self.runs()
+        fires = sorted(fire for fire, _ in runs)
+        doubled = sorted({f for f in fires if fires.count(f) > 1})
+        lost = sorted(set(range(fires[0], fires[-1] + 1)) - set(fires))
+        resumed = min(ran for fire, ran in runs if fire > killed_at) - killed_at
+        return {"fires": len(fires), "lost": lost, "doubled": doubled, "resumed": resumed}
+
+    def logs(self) -> str:
+        """Every process's log, for an assertion message."""
+        return "\n".join(p.read_text() for p in sorted(self.folder.glob("*-*.log")))
+
+    def stop(self) -> None:
+        """SIGTERM every process and wait for it (SIGKILL after ten seconds)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -13,17 +13,22 @@ A URL that cannot be one of these is BadSetting, naming what is wrong and the ri
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from ..errors import BadSetting
 
+log = logging.getLogger(__name__)
 SENTINEL_FORM = "redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/DB]"
 CLUSTER_FORM = "redis+cluster://[user:password@]host:port[,host:port...]"
+# The longest wait between tries while Redis is away, for every long-running process:
+# short, so that work resumes within a second of a new primary taking over.
+REDIS_RETRY_MAX = 1.0
 _PLAIN = ("redis", "rediss", "unix")
 _SCHEMES = "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"
 
@@ -59,10 +64,53 @@ def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
     query = dict(parse_qsl(parts.query))
     timeouts = {k: v for k, v in options.items() if k.startswith("socket_")}
     sentinel_kwargs = {**timeouts, "password": query.pop("sentinel_password", None)}
-    sentinels = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs)
+    sentinels = _Sentinels(hosts, sentinel_kwargs=sentinel_kwargs)
     kwargs = {**query, **options, "db": db, "username": user, "password": password}
+    kwargs["connection_class"] = _PrimaryConnection
     client: redis.Redis = sentinels.master_for(path[0], **kwargs)
     return client
+
+
+class _Sentinels(Sentinel):
+    """The sentinels of one URL; says once each time they name another primary."""
+
+    def __init__(self, hosts: list[tuple[str, int]], **options: Any) -> None:
+        super().__init__(hosts, **options)
+        self._primaries: dict[str, tuple[str, int]] = {}
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        address: tuple[str, int] = super().discover_master(service_name)
+        seen = self._primaries.get(service_name)
+        if seen != address:
+            self._primaries[service_name] = address
+            if seen is not None:
+                log.warning(
+                    "redis primary changed service=%s from=%s:%s to=%s:%s",
+                    service_name,
+                    *seen,
+                    *address,
+                )
+        return address
+
+
+class _PrimaryConnection(SentinelManagedConnection):
+    """A connection to the service's primary that asks the sentinels where it is on every
+    connect. redis-py's own asks only when a pool hands the connection out, so a client
+    holding one connection (a worker's fetcher, a leader's lease) would call the dead
+    primary again after a failover."""
+
+    def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if self._sock is None and self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        super().connect_check_health(check_health, retry_socket_connect)
+
+    def _connect_retry(self) -> None:
+        if self.connection_pool.is_master:
+            self.connect_check_health(self.connection_pool.check_connection, False)
+        else:
+            super()._connect_retry()  # type: ignore[no-untyped-call]
 
 
 def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
