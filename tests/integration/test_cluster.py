@@ -10,6 +10,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+import redis
 from redis.cluster import key_slot
 
 from scheduler.queue import Queue
@@ -82,3 +83,17 @@ def test_queue_from_url_and_the_commands_work_on_a_cluster(
     code, out, err = run_cli(capsys, "queues", "--redis", url, "--namespace", namespace)
     assert (code, err) == (0, "")
     assert "mail" in out
+
+
+def test_a_script_may_build_keys_of_its_own_slot_and_no_other(
+    cluster_topology: ClusterTopology, namespace: str
+) -> None:
+    """What redis-server does with the keys dispatch.lua and reap.lua build from the
+    namespace's prefix (docs/operations.md): accepted in the declared key's slot only."""
+    declared, built = f"{{{namespace}}}:lease", f"{{{namespace}}}:state:job"
+    foreign = f"{{{namespace}-other}}:state:job"
+    script = "return redis.call('SET', ARGV[1], '1')"
+    with cluster_topology.primary_of(key_slot(declared.encode())).client() as node:
+        assert node.eval(script, 1, declared, built) == b"OK"
+        with pytest.raises(redis.ResponseError, match=r"same slot|non local"):
+            node.eval(script, 1, declared, foreign)
