@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
-from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from ..errors import BadSetting
 
@@ -79,7 +79,17 @@ class _Sentinels(Sentinel):
         self._primaries: dict[str, tuple[str, int]] = {}
 
     def discover_master(self, service_name: str) -> tuple[str, int]:
-        address: tuple[str, int] = super().discover_master(service_name)
+        try:
+            address: tuple[str, int] = super().discover_master(service_name)
+        except MasterNotFoundError:  # its text holds the repr of every sentinel client
+            hosts = ",".join(
+                f"{c.connection_pool.connection_kwargs.get('host')}:"
+                f"{c.connection_pool.connection_kwargs.get('port')}"
+                for c in self.sentinels
+            )
+            raise MasterNotFoundError(
+                f"no sentinel at {hosts} names a reachable primary of {service_name!r}"
+            ) from None
         seen = self._primaries.get(service_name)
         if seen != address:
             self._primaries[service_name] = address

@@ -59,24 +59,3 @@ def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels
     code, out, err = run_cli(capsys, "queues", "--redis", url, "--namespace", namespace)
     assert (code, err) == (0, "")
     assert "mail" in out
-
-
-@pytest.mark.parametrize(
-    ("url", "says"),
-    [
-        ("redis+sentinel://127.0.0.1:26379", "name the service after the sentinels"),
-        ("redis+sentinel://127.0.0.1:26379/", "name the service after the sentinels"),
-        ("redis+sentinel://127.0.0.1/svc", "'127.0.0.1' is not host:port"),
-        ("redis+sentinel://127.0.0.1:26379/svc/x", "the database 'x' is not a number"),
-        ("redis+cluster://127.0.0.1:7000/3", "a cluster has no database"),
-        ("http://127.0.0.1:6379", "unknown scheme"),
-        ("localhost:6379", "unknown scheme"),
-    ],
-)
-def test_a_bad_redis_url_is_one_line_and_exit_2(
-    url: str, says: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, err = run_cli(capsys, "status", "--redis", url)
-    assert code == 2
-    assert err.count("\n") == 1
-    assert says in err
