@@ -62,10 +62,17 @@ def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
         )
     db = _db(url, path[1] if len(path) == 2 else "0", SENTINEL_FORM)
     query = dict(parse_qsl(parts.query))
+    unknown = sorted(set(query) - {"sentinel_password", "password"})
+    if unknown:
+        raise BadSetting(
+            f"Redis URL {_shown(url)}: unknown option {unknown[0]!r}; a sentinel URL takes "
+            "?sentinel_password= (the sentinels') and ?password= (the servers')"
+        )
     timeouts = {k: v for k, v in options.items() if k.startswith("socket_")}
-    sentinel_kwargs = {**timeouts, "password": query.pop("sentinel_password", None)}
+    sentinel_kwargs = {**timeouts, "password": query.get("sentinel_password")}
     sentinels = _Sentinels(hosts, sentinel_kwargs=sentinel_kwargs)
-    kwargs = {**query, **options, "db": db, "username": user, "password": password}
+    password = query.get("password", password)
+    kwargs = {**options, "db": db, "username": user, "password": password}
     kwargs["connection_class"] = _PrimaryConnection
     client: redis.Redis = sentinels.master_for(path[0], **kwargs)
     return client

@@ -48,6 +48,7 @@ def test_a_sentinel_url_is_printed_without_its_passwords() -> None:
         ("redis+sentinel://127.0.0.1/svc", "'127.0.0.1' is not host:port"),
         ("redis+sentinel://127.0.0.1:26379/svc/x", "the database 'x' is not a number"),
         ("redis+cluster://127.0.0.1:7000/3", "a cluster has no database"),
+        ("redis+sentinel://127.0.0.1:26379/svc?socket_timeout=1", "unknown option"),
         ("http://127.0.0.1:6379", "unknown scheme"),
         ("localhost:6379", "unknown scheme"),
     ],
