@@ -67,9 +67,11 @@ Statistics (written by workers with their acknowledgements, read by the dashboar
     ``{ns}:stats:failed:<minute>``   INT runs of that minute that failed (retried or dead).
 
 Leadership and the dispatcher (``scheduler run``)
-    ``{ns}:lease``                   STRING JSON {id, epoch, host, pid, since, client} with a
-                                     TTL: the leader's lease (see ``scheduler.dispatch.leader``).
-    ``{ns}:epoch``                   INT, incremented for every new leader (fencing token).
+    ``{ns}:lease``                   STRING JSON {id, epoch, host, pid, since, client,
+                                     server} with a TTL: the leader's lease (see
+                                     ``scheduler.dispatch.leader``).
+    ``{ns}:epoch``                   INT, incremented for every new leader (fencing token),
+                                     never below an epoch a live scheduler has seen.
     ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
                                      block on it so they take over at once.
     ``{ns}:schedulers``              ZSET scheduler id -> last heartbeat (epoch s).

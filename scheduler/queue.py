@@ -25,16 +25,18 @@ from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_
 from .keys import Keys, as_text
 from .transport.durability import Durability
 from .transport.scripts import Scripts
+from .transport.urls import client_from_url
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_NAMESPACE = "scheduler"
 
 
 def redis_from_url(url: str | None = None, **options: Any) -> redis.Redis:
-    """A client for ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost)."""
+    """A client for ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost): one server,
+    Sentinel or Cluster (``scheduler.transport.urls``)."""
     url = url or os.environ.get("SCHEDULER_REDIS_URL") or DEFAULT_REDIS_URL
     options.setdefault("health_check_interval", 30)
-    return redis.Redis.from_url(url, **options)
+    return client_from_url(url, **options)
 
 
 @dataclass(frozen=True)

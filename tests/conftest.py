@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.redis_server import RedisServer, require_binary
+from tests.topologies import ClusterTopology, SentinelTopology
 
 _namespaces = itertools.count(1)
 
@@ -39,3 +40,18 @@ def redis_url(redis_server: RedisServer) -> str:
 def namespace() -> str:
     """A namespace no other test in this session uses."""
     return f"test{next(_namespaces)}"
+
+
+@pytest.fixture
+def sentinel_topology(tmp_path: Path) -> Iterator[SentinelTopology]:
+    """One primary, two replicas and three sentinels of this test alone (tests/topologies.py;
+    a test wanting one replica builds ``SentinelTopology(folder, replicas=1)`` itself)."""
+    with SentinelTopology(tmp_path / "sentinel") as topology:
+        yield topology
+
+
+@pytest.fixture
+def cluster_topology(tmp_path: Path) -> Iterator[ClusterTopology]:
+    """Three primaries and three replicas in one Redis Cluster of this test alone."""
+    with ClusterTopology(tmp_path / "cluster") as topology:
+        yield topology

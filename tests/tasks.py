@@ -101,3 +101,11 @@ def hang_first_time(folder: str) -> None:
 def fail_unpaired() -> None:
     """Fail with a message Redis cannot store as UTF-8 (an unpaired surrogate)."""
     raise ValueError("bad " + chr(0xD800))
+
+
+def log_fire(path: str) -> None:
+    """Append ``<fire instant> <job id> <time run>`` of this run to the file at ``path``."""
+    job = current_job()
+    fire = job.scheduled_for.timestamp() if job and job.scheduled_for else 0
+    with Path(path).open("a") as log:
+        log.write(f"{fire:.0f} {job.id if job else '-'} {time.time():.3f}\n")

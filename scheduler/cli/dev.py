@@ -89,9 +89,9 @@ class EmbeddedRedis:
         """``redis://127.0.0.1:PORT/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the server and return once it answers PING."""
-        args = [
+    def arguments(self) -> list[str]:
+        """The command line that starts this server."""
+        return [
             self.binary,
             "--port",
             str(self.port),
@@ -110,6 +110,10 @@ class EmbeddedRedis:
             "--logfile",
             str(self.folder / "redis.log"),
         ]
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and return once it answers PING."""
+        args = self.arguments()
         ready_to_spawn()
         self.process = subprocess.Popen(
             args,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 import redis
+from redis.exceptions import RedisClusterException
 
 from ..errors import BadSetting, RedisUnavailable
 from ..keys import Keys
@@ -186,6 +187,10 @@ def connect(url: str, timeout: float = 30.0, *, wait: bool = False) -> redis.Red
     except (ValueError, redis.AuthenticationError, redis.ResponseError) as exc:
         raise RedisUnavailable(
             f"cannot use Redis at {redact_url(url)}: {scrub(str(exc))}"
+        ) from None
+    except RedisClusterException as exc:  # no node answered: there is no client to keep
+        raise RedisUnavailable(
+            f"cannot reach Redis at {redact_url(url)}: {scrub(str(exc))}"
         ) from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         if not wait:

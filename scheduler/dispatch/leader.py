@@ -12,6 +12,14 @@ as soon as the holder's connection (``client``, its CLIENT ID) is gone from CLIE
 A leader that is alive but stuck (SIGSTOP) keeps its connection, so its lease simply runs
 out after ``lease`` seconds. Every renew and release is a compare-and-set in Lua.
 A standby says once per leader that it stands by, and who leads.
+
+Across a Redis failover (Sentinel, Cluster; docs/operations.md) the lease records the
+run id of the server its connection id belongs to (``server``): a connection id read on
+another server proves nothing, so a standby waits for the leader to renew on the new
+primary, or for its lease to run out. The epoch counter may lose its last increments with
+the old primary, so every process carries the highest epoch it has seen (its own, and
+each lease it read) as a floor, and a new term's epoch is above it: epochs never go
+backwards while a scheduler that saw them is alive.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from ..clock import Clock
 from ..documents import read_object
 from ..keys import Keys, as_text
 from ..transport.scripts import Scripts
+from ..transport.urls import is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +66,7 @@ class Leadership:
     def __init__(
         self, client: redis.Redis, keys: Keys, clock: Clock, settings: LeaseSettings
     ) -> None:
-        # One connection only, so CLIENT ID names the connection our lease lives on.
-        source = client.connection_pool
-        pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
-            max_connections=1,
-            timeout=settings.lease,
-            connection_class=source.connection_class,
-            **source.connection_kwargs,
-        )
-        self._client = redis.Redis(connection_pool=pool)
+        self._client = client if is_cluster(client) else _one_connection(client, settings)
         self._scripts = Scripts(self._client)
         self._keys = keys
         self._clock = clock
@@ -75,7 +76,10 @@ class Leadership:
         self.renew_failures = 0  # renewals refused by Redis or cut off by an error
         self._valid_until = 0.0
         self._client_id = 0
-        self._liveness = True
+        self._server = ""  # run id of the server that gave ``_client_id``
+        self._floor = 0  # the highest epoch seen; a new term's epoch is above it
+        # A cluster client has no one connection to name: the lease TTL decides there.
+        self._liveness = not is_cluster(client)
         self._following: object = None  # the leader this standby last said it follows
         self._unreadable: bytes | str | None = None  # the last unreadable lease warned of
 
@@ -122,11 +126,11 @@ class Leadership:
         lease_ms = int(self.settings.lease * 1000)
         renewed = False
         try:
-            self._client_id = int(self._client.client_id())
+            self._identify()
             renewed = self._scripts.run(
                 "lease_renew",
                 [self._keys.lease()],
-                [self.id, self.epoch or 0, lease_ms, self._client_id],
+                [self.id, self.epoch or 0, lease_ms, self._client_id, self._server],
             )
         finally:
             if not renewed:  # refused, or Redis failed (the caller steps down)
@@ -141,9 +145,9 @@ class Leadership:
         seen = self._takeover_candidate()
         if seen is None:
             return
-        self._client_id = int(self._client.client_id())
+        self._identify()
         info = {"id": self.id, "host": socket.gethostname(), "pid": os.getpid()}
-        info["client"] = self._client_id
+        info |= {"client": self._client_id, "server": self._server}
         lease_ms = int(self.settings.lease * 1000)
         argv: list[str | int | float] = [
             self.id,
@@ -151,11 +155,13 @@ class Leadership:
             lease_ms,
             self._clock.now(),
             seen,
+            self._floor,
         ]
         keys = [self._keys.lease(), self._keys.epoch(), self._keys.lease_released()]
         epoch, state = self._scripts.run("lease_acquire", keys, argv)
         if epoch:
             self.epoch = int(epoch)
+            self._floor = max(self._floor, self.epoch)
             self._valid_until = started + self.settings.lease
             self._following = None
             if state == b"acquired":
@@ -171,9 +177,12 @@ class Leadership:
         if lease is None:
             self._unreadable_lease(raw)
             return None
+        epoch = lease.get("epoch")
+        if isinstance(epoch, int):
+            self._floor = max(self._floor, epoch)
         if lease.get("id") == self.id:
             return ""
-        if self._holder_gone(lease.get("client")):
+        if self._holder_gone(lease):
             return as_text(raw)
         self._stand_by(lease)
         return None
@@ -202,7 +211,9 @@ class Leadership:
                 self._keys.lease(),
             )
 
-    def _holder_gone(self, client_id: object) -> bool:
+    def _holder_gone(self, lease: dict[str, Any]) -> bool:
+        """Whether the holder's connection is gone from the server that gave its id."""
+        client_id = lease.get("client")
         if not self._liveness or not isinstance(client_id, int):
             return False
         try:
@@ -211,4 +222,36 @@ class Leadership:
             self._liveness = False
             log.info("fast failover off: CLIENT LIST is refused (%s); the lease TTL applies", exc)
             return False
-        return not listed
+        if listed:
+            return False
+        self._identify()
+        return bool(lease.get("server", "") == self._server)
+
+    def _identify(self) -> None:
+        """Read our connection's CLIENT ID and, when it changed, the server's run id."""
+        if is_cluster(self._client):
+            return
+        client_id = int(self._client.client_id())
+        if client_id != self._client_id:
+            self._client_id, self._server = client_id, _run_id(self._client)
+
+
+def _one_connection(client: redis.Redis, settings: LeaseSettings) -> redis.Redis:
+    """A client of one connection to ``client``'s server (through the same sentinels), so
+    CLIENT ID names the connection our lease lives on."""
+    source = client.connection_pool
+    pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+        max_connections=1,
+        timeout=settings.lease,
+        connection_class=source.connection_class,
+        **source.connection_kwargs,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def _run_id(client: redis.Redis) -> str:
+    """The server's run id ("" where INFO is refused: connection ids are then trusted)."""
+    try:
+        return str(client.info("server").get("run_id", ""))
+    except redis.ResponseError:
+        return ""

@@ -27,6 +27,7 @@ from ..documents import read_object
 from ..errors import ConfigError
 from ..keys import Keys, as_text
 from ..schedule.watch import Change, Divergence, ScheduleFile
+from ..transport.urls import REDIS_RETRY_MAX
 from .dispatcher import Dispatcher, DispatchSettings, TickReport
 from .leader import Leadership, LeaseSettings
 
@@ -293,7 +294,7 @@ class RunLoop:
             log.error("redis unreachable, retrying with backoff: %s", exc)
         self.leadership.step_down("redis unreachable")
         self.dispatcher.forget_term()
-        self._backoff = min(5.0, max(0.1, self._backoff * 2))
+        self._backoff = min(REDIS_RETRY_MAX, max(0.1, self._backoff * 2))
         self._next_lease = 0.0
         return self._backoff
 

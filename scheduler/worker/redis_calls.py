@@ -25,6 +25,7 @@ from ..keys import Keys, as_text
 from ..transport.durability import Durability
 from ..transport.faults import fault_point
 from ..transport.scripts import Scripts
+from ..transport.urls import is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,8 @@ class Consumer:
     def _connection(self) -> redis.Redis:
         """The fetcher's own connection: no pool round per call (made when first needed,
         so a Redis that is down at start is retried like any other call)."""
+        if is_cluster(self.client):
+            return self.client  # a cluster client routes each call to its slot's node
         if self._own is None:
             pool = self.client.connection_pool
             self._own = redis.Redis(connection_pool=pool, single_connection_client=True)

@@ -40,6 +40,7 @@ from ..jobs import MAX_PAYLOAD_BYTES
 from ..keys import Keys
 from ..registry import AllowList
 from ..transport.durability import Durability
+from ..transport.urls import REDIS_RETRY_MAX
 from .execution import RetryPolicy, TaskRunner
 from .fetcher import Fetcher
 from .pool import JobPool
@@ -339,7 +340,7 @@ class _Outage:
             log.warning("redis unavailable, retrying: %s", exc)
             self.since = now
         self.failures += 1
-        return min(5.0, 0.1 * 2.0 ** min(self.failures, 6))
+        return min(REDIS_RETRY_MAX, 0.1 * 2.0 ** min(self.failures, 6))
 
     def lasted(self, now: float) -> float:
         """Seconds since the outage began (0 if there is none)."""

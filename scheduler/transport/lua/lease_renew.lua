@@ -4,6 +4,8 @@
 -- ARGV[2] epoch we were given
 -- ARGV[3] lease time, milliseconds
 -- ARGV[4] id of our Redis connection now (it changes when we reconnect)
+-- ARGV[5] run id of the server we talk to (it changes after a failover): a connection
+--         id means something only on the server that gave it
 -- Returns 1 if renewed, 0 if the lease is gone or someone else's.
 -- @include _lease
 
@@ -11,8 +13,9 @@ local lease = held_lease(KEYS[1], ARGV[1], ARGV[2])
 if not lease then
   return 0
 end
-if tostring(lease.client) ~= ARGV[4] then
+if tostring(lease.client) ~= ARGV[4] or lease.server ~= ARGV[5] then
   lease.client = tonumber(ARGV[4])
+  lease.server = ARGV[5]
   redis.call('SET', KEYS[1], cjson.encode(lease), 'PX', ARGV[3])
 else
   redis.call('PEXPIRE', KEYS[1], ARGV[3])

@@ -1,0 +1,61 @@
+"""Sentinel: `scheduler run`, `worker` and the control commands through
+``redis+sentinel://`` on a real topology (tests/topologies.py), and a primary killed under
+load: fires resume on the new primary, none doubled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scheduler.queue import Queue
+from tests.helpers import run_cli, wait_until
+from tests.topologies import Fleet, SentinelTopology
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fleet(sentinel_topology: SentinelTopology, namespace: str, tmp_path: Path) -> Iterator[Fleet]:
+    made = Fleet(sentinel_topology.url(), namespace, tmp_path / "fleet")
+    yield made
+    made.stop()
+
+
+def test_a_killed_primary_is_followed_and_fires_resume_none_doubled(
+    sentinel_topology: SentinelTopology, fleet: Fleet
+) -> None:
+    for command in ("run", "run", "worker"):
+        fleet.start(command)
+    wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
+
+    old = sentinel_topology.primary
+    killed_at = time.time()
+    old.stop(kill=True)
+    wait_until(lambda: fleet.ran_after(killed_at), 15, f"a fire after the kill\n{fleet.logs()}")
+    wait_until(lambda: fleet.ran_after(killed_at + 5), 15, "five more seconds of fires")
+    fleet.stop()
+
+    counts = fleet.counts(killed_at)
+    print(f"sentinel failover, local durability: {counts}")
+    assert counts["doubled"] == [], fleet.logs()
+    new = sentinel_topology.current_primary()
+    assert new is not None and new is not old
+    logs = fleet.logs()
+    assert "redis primary changed service=primary" in logs
+    assert "Traceback" not in logs
+
+
+def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels(
+    sentinel_topology: SentinelTopology, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sentinel_topology.url()
+    with Queue.from_url(url, namespace) as queue:
+        queue.enqueue("tests.tasks:noop", queue="mail")
+    with sentinel_topology.primary.client() as primary:
+        assert primary.llen(f"{{{namespace}}}:queue:mail") == 1
+    code, out, err = run_cli(capsys, "queues", "--redis", url, "--namespace", namespace)
+    assert (code, err) == (0, "")
+    assert "mail" in out
