@@ -306,7 +306,18 @@ class Dispatcher:
     def _check_server(self) -> None:
         """A different Redis server (a failover) may lack the unconfirmed dispatches: the
         next tick reads every job's watermark from it again."""
-        server = as_text(self._client.info("server").get("run_id", ""))
+        if self._server == "":
+            return  # INFO refused: see below
+        try:
+            server = as_text(self._client.info("server").get("run_id", ""))
+        except redis.ResponseError as exc:
+            log.warning(
+                "cannot read INFO server (%s): after a failover, fires no replica confirmed "
+                "are not sent again (grant +info)",
+                exc,
+            )
+            self._server = ""
+            return
         if self._server is not None and server != self._server:
             log.warning(
                 "redis primary changed, reading job states again unconfirmed_writes=%d",
