@@ -27,7 +27,8 @@ Queues and delayed jobs
 
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
-    ``{ns}:worker:<worker>``         HASH host, pid, queues (JSON list), concurrency, started_at.
+    ``{ns}:worker:<worker>``         HASH host, pid, queues (JSON list), concurrency,
+                                     durability, unconfirmed, started_at.
     ``{ns}:worker:<worker>:jobs:<queue>``
                                      LIST of payloads the worker took from ``<queue>`` and has
                                      not settled yet (reliable fetch: LMOVE from the queue).
@@ -76,7 +77,9 @@ Leadership and the dispatcher (``scheduler run``)
     ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
                                      block on it so they take over at once.
     ``{ns}:schedulers``              ZSET scheduler id -> last heartbeat (epoch s).
-    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role (60 s TTL),
+    ``{ns}:scheduler:<id>``          HASH host, pid, started, digest, schedule, role,
+                                     durability, unconfirmed (writes no replica confirmed)
+                                     (60 s TTL),
                                      and refused: JSON {at, count, problems (the first
                                      20 lines)} while its schedule file is refused.
     ``{ns}:generation``              STRING random marker; if it vanishes, Redis lost its data.
@@ -86,8 +89,11 @@ Leadership and the dispatcher (``scheduler run``)
                                      digest (of the job's rule), enqueued_at, job_id,
                                      fired_since (fires at or before it are no longer in
                                      ``fired``). Kept 7 days after the job leaves the file.
-    ``{ns}:fired:<job>``             ZSET fire instants enqueued (member = score), newest
-                                     10,000 kept: the record that backfill dedupes against.
+    ``{ns}:fired:<job>``             ZSET stretches (lo, hi] of time in which every fire of
+                                     one rule was enqueued, scored by hi; member "<lo>
+                                     <rule tag>", or "<hi>" for one instant. The newest
+                                     ``FIRED_KEEP`` are kept: the record that backfill
+                                     dedupes against (lua/_fired.lua).
     ``{ns}:paused``                  HASH job -> JSON {by, at, reason} of paused jobs.
 """
 
@@ -101,6 +107,10 @@ def as_text(value: object) -> str:
     only someone writing straight into Redis puts there, are replaced, not an error."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
+
+FIRED_KEEP = 120
+"""Stretches of enqueued fires kept per job in ``{ns}:fired:<job>`` (few enough that Redis
+keeps the set in its compact encoding)."""
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
 
@@ -213,7 +223,7 @@ class Keys:
         return f"{self.prefix}state:{job}"
 
     def fired(self, job: str) -> str:
-        """The fire instants of ``job`` that were enqueued (newest kept)."""
+        """The stretches of time in which ``job``'s fires were enqueued (newest kept)."""
         return f"{self.prefix}fired:{job}"
 
     def paused(self) -> str:

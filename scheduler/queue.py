@@ -23,6 +23,7 @@ from .enqueue import Enqueuer, NewJob
 from .errors import PayloadError
 from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .keys import Keys, as_text
+from .transport.durability import Durability
 from .transport.scripts import Scripts
 from .transport.urls import client_from_url
 
@@ -115,7 +116,9 @@ class Queue(Enqueuer):
     """Enqueue jobs into a namespace of one Redis, and inspect its queues.
 
     ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
-    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``).
+    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``). With
+    ``durability="replicated"`` each enqueue (each batch) then waits until a replica has it,
+    and goes on unconfirmed if none does in time (``transport.durability``).
     """
 
     def __init__(
@@ -125,12 +128,16 @@ class Queue(Enqueuer):
         clock: Clock | None = None,
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        durability: str | Durability = "local",
     ) -> None:
         self.client = client
         self.keys = Keys(namespace)
         self.clock: Clock = clock or RedisClock(client)
         self.max_payload_bytes = max_payload_bytes
-        self._scripts = Scripts(client)
+        if isinstance(durability, str):
+            durability = Durability(durability)
+        self.durability = durability  # "replicated": each enqueue waits for a replica
+        self._scripts = Scripts(client, durability)
 
     def close(self) -> None:
         """Close the client's connections (a Queue made by ``from_url`` owns its client)."""
@@ -149,11 +156,13 @@ class Queue(Enqueuer):
         namespace: str | None = None,
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        durability: str = "local",
     ) -> Queue:
         """A Queue on ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost:6379/0) in
         ``namespace`` (default ``$SCHEDULER_NAMESPACE``, else ``scheduler``)."""
         namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
-        return cls(redis_from_url(url), namespace, max_payload_bytes=max_payload_bytes)
+        client = redis_from_url(url)
+        return cls(client, namespace, max_payload_bytes=max_payload_bytes, durability=durability)
 
     def _now(self) -> float:
         return self.clock.now()

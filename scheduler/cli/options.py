@@ -140,6 +140,18 @@ def log_options(command: F) -> F:
     )(command)
 
 
+def durability_option(command: F) -> F:
+    """Add ``--durability local|replicated``."""
+    return click.option(
+        "--durability",
+        type=click.Choice(["local", "replicated"]),
+        default="local",
+        show_default=True,
+        help="replicated: each write (dispatch, acknowledgement) waits until a replica has "
+        "it (WAIT 1), and goes on unconfirmed, loudly, when none does in time.",
+    )(command)
+
+
 def metrics_options(command: F) -> F:
     """Add ``--metrics-port`` and ``--metrics-host``."""
     command = click.option(

@@ -22,7 +22,14 @@ from ..schedule.watch import ScheduleFile
 from .dev import dev_queues, run_dev
 from .logs import configure_logging, url_secrets
 from .main import optional_schedule, schedule_argument, schedule_path
-from .options import connect, log_options, metrics_options, redis_options, safe_namespace
+from .options import (
+    connect,
+    durability_option,
+    log_options,
+    metrics_options,
+    redis_options,
+    safe_namespace,
+)
 
 
 @click.command()
@@ -47,6 +54,7 @@ from .options import connect, log_options, metrics_options, redis_options, safe_
     is_flag=True,
     help="Run even if Redis may evict keys (maxmemory-policy other than noeviction).",
 )
+@durability_option
 @redis_options
 @log_options
 @metrics_options
@@ -55,6 +63,7 @@ def run(
     lease: float,
     poll: float,
     allow_eviction: bool,
+    durability: str,
     redis_url: str,
     namespace: str,
     log_level: str,
@@ -68,7 +77,9 @@ def run(
     lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
     client = connect(redis_url, timeout=lease_settings.renew_every, wait=True)
     check_eviction(client, allow_eviction)
-    settings = RunSettings(lease=lease_settings, dispatch=DispatchSettings())
+    # a dispatch waits for a replica at most a third of the time between lease renewals
+    dispatch = DispatchSettings(durability=durability, durability_timeout=lease / 9)
+    settings = RunSettings(lease=lease_settings, dispatch=dispatch)
     keys = Keys(safe_namespace(namespace))
     loop = RunLoop(client, keys, RedisClock(client), source, settings)
     _serve_metrics(metrics_host, metrics_port, loop, client, keys)
@@ -87,6 +98,7 @@ def _serve_metrics(host: str, port: int, loop: RunLoop, client: redis.Redis, key
         port,
         metrics.DispatcherCollector(loop.dispatcher),
         metrics.ScheduleFileCollector(loop.source),
+        metrics.DurabilityCollector(loop.dispatcher.durability),
         metrics.RedisCollector(client, keys),
     )
 

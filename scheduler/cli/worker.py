@@ -23,7 +23,14 @@ from ..schedule.watch import ScheduleFile
 from ..worker.worker import Worker, WorkerSettings
 from .logs import configure_logging, url_secrets
 from .main import optional_schedule_file
-from .options import connect, log_options, metrics_options, redis_options, safe_namespace
+from .options import (
+    connect,
+    durability_option,
+    log_options,
+    metrics_options,
+    redis_options,
+    safe_namespace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +108,7 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="A larger payload goes to the dead set unread.",
 )
+@durability_option
 @redis_options
 @log_options
 @metrics_options
@@ -115,6 +123,7 @@ def worker(
     burst: bool,
     shutdown_timeout: float,
     max_payload_bytes: int,
+    durability: str,
     redis_url: str,
     namespace: str,
     log_level: str,
@@ -131,6 +140,7 @@ def worker(
         burst=burst,
         shutdown_timeout=shutdown_timeout,
         max_payload_bytes=max_payload_bytes,
+        durability=durability,
     )
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
     client = connect(redis_url, wait=not burst)
@@ -146,7 +156,8 @@ def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Red
     from ..ops import metrics  # noqa: PLC0415 (an optional extra, imported only when asked for)
 
     queues = metrics.RedisCollector(client, worker.consumer.keys, worker.settings.queues)
-    metrics.serve(host, port, metrics.WorkerCollector(worker), queues)
+    durability = metrics.DurabilityCollector(worker.consumer.durability)
+    metrics.serve(host, port, metrics.WorkerCollector(worker), queues, durability)
 
 
 def worker_tasks(

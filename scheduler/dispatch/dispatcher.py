@@ -27,11 +27,12 @@ from ..documents import read_seconds
 from ..enqueue import fire_payload
 from ..errors import SchedulerError
 from ..jobs import encode
-from ..keys import Keys, as_text
+from ..keys import FIRED_KEEP, Keys, as_text
 from ..rules.describe import utc_text
 from ..schedule.loader import Job, Schedule
-from ..schedule.planner import Plan, jitter_delay, plan_job
+from ..schedule.planner import Plan, jitter_delay, plan_job, rule_tag
 from ..stats import DispatchStats
+from ..transport.durability import Durability
 from ..transport.faults import fault_point
 from ..transport.scripts import Call, Scripts
 from .leader import Leadership
@@ -44,8 +45,10 @@ class DispatchSettings:
     """Tunables of the dispatcher (times in seconds)."""
 
     batch: int = 1000  # fires per dispatch script call
-    fired_keep: int = 10_000  # enqueued fire instants remembered per job (backfill dedupe)
+    fired_keep: int = FIRED_KEEP  # stretches of enqueued fires kept per job (backfill)
     catch_up_limit: int = 10_000  # fires one job may enqueue in one tick
+    durability: str = "local"  # "replicated": each dispatch waits for a replica
+    durability_timeout: float = 1.0  # how long it waits
 
 
 @dataclass
@@ -85,12 +88,15 @@ class Dispatcher:
     ) -> None:
         self._client = client
         self._keys = keys
-        self._scripts = Scripts(client)
         self._clock = clock
         self.leadership = leadership
         self.schedule = schedule
         self.settings = settings or DispatchSettings()
+        self.durability = Durability(self.settings.durability, self.settings.durability_timeout)
+        self._scripts = Scripts(client, self.durability)
         self.remembered: dict[str, int] = {}  # watermarks this process advanced, kept for good
+        self._unconfirmed: list[tuple[int, str, int]] = []  # (write, job, watermark)
+        self._server: str | None = None  # the Redis server's run_id, when replicated
         self.stats = DispatchStats()  # running totals, for metrics
         self._watermarks: dict[str, int] = {}
         self._next: dict[str, int] = {}
@@ -131,6 +137,8 @@ class Dispatcher:
         if epoch is None:
             return TickReport(not_leader=True)
         try:
+            if self.durability.replicated:
+                self._check_server()
             if self._adopted_epoch != epoch:
                 self._adopt(int(now), epoch)
             plans = self._due_plans(int(now))
@@ -170,11 +178,13 @@ class Dispatcher:
 
         replies = self._scripts.run_many("dispatch", calls())
         fault_point("after_enqueue")
+        write = self.durability.sequence
         for chunk, results in zip(chunks, replies, strict=True):
             if results == b"NOT_LEADER":
                 raise NotLeader()
             for plan, result in zip(chunk, as_text(results).split(";"), strict=True):
-                self._settle(plan, [int(x) for x in result.split()], now, report)
+                self._settle(plan, [int(x) for x in result.split()], now, report, write)
+        self._remember_confirmed()
         return report
 
     def _dispatch_call(
@@ -192,7 +202,8 @@ class Dispatcher:
                 delay = jitter_delay(job.name, at, job.jitter)
                 fires.append([at, payload["id"], encode(payload), at + delay if delay else 0])
             overlap = 1 if job.overlap == "skip" else 0
-            batch.append([job.name, number, plan.watermark, overlap, fires])
+            tag = rule_tag(job)
+            batch.append([job.name, number, plan.watermark, overlap, fires, plan.after, tag])
         keys = [k.lease(), k.paused(), k.queues()]
         for queue in queues:
             keys += [k.queue(queue), k.wake(queue), k.delayed(queue)]
@@ -207,14 +218,16 @@ class Dispatcher:
         ]
         return keys, argv
 
-    def _settle(self, plan: Plan, result: list[int], now: float, report: TickReport) -> None:
+    def _settle(
+        self, plan: Plan, result: list[int], now: float, report: TickReport, write: int
+    ) -> None:
         name = plan.job.name
         status, enqueued, duplicates, skipped = result
         if status == 0:
             self._paused.add(name)
             report.paused.append(name)
             return
-        self._advance(name, plan.watermark)
+        self._advance(name, plan.watermark, write)
         report.enqueued += enqueued
         report.duplicates += duplicates
         report.overlap_skipped += skipped
@@ -278,10 +291,47 @@ class Dispatcher:
             log.info("job changed, it starts from now job=%s", job.name)
         return now, True
 
-    def _advance(self, name: str, watermark: int) -> None:
+    def _advance(self, name: str, watermark: int, write: int) -> None:
         self._watermarks[name] = watermark
-        if watermark > self.remembered.get(name, watermark - 1):
+        if self.durability.replicated and write > self.durability.confirmed_upto:
+            self._unconfirmed.append((write, name, watermark))
+        elif watermark > self.remembered.get(name, watermark - 1):
             self.remembered[name] = watermark
+
+    def _remember_confirmed(self) -> None:
+        """Keep for good the watermarks whose dispatch a replica has confirmed since; the
+        others are not remembered, so a failover that loses them re-plans those fires."""
+        confirmed = self.durability.confirmed_upto
+        waiting = []
+        for write, name, watermark in self._unconfirmed:
+            if write > confirmed:
+                waiting.append((write, name, watermark))
+            elif watermark > self.remembered.get(name, watermark - 1):
+                self.remembered[name] = watermark
+        self._unconfirmed = waiting
+
+    def _check_server(self) -> None:
+        """A different Redis server (a failover) may lack the unconfirmed dispatches: the
+        next tick reads every job's watermark from it again."""
+        if self._server == "":
+            return  # INFO refused: see below
+        try:
+            server = as_text(self._client.info("server").get("run_id", ""))
+        except redis.ResponseError as exc:
+            log.warning(
+                "cannot read INFO server (%s): after a failover, fires no replica confirmed "
+                "are not sent again (grant +info)",
+                exc,
+            )
+            self._server = ""
+            return
+        if self._server is not None and server != self._server:
+            log.warning(
+                "redis primary changed, reading job states again unconfirmed_writes=%d",
+                self.durability.unconfirmed,
+            )
+            self.forget_term()
+        self._server = server
 
     def _plan_next(self, name: str) -> None:
         job = self.schedule.jobs.get(name)

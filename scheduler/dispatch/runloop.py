@@ -205,6 +205,8 @@ class RunLoop:
             "digest": self.source.schedule.digest,
             "schedule": self.source.path,
             "role": "leader" if self.leadership.is_leader else "standby",
+            "durability": self.dispatcher.durability.mode,
+            "unconfirmed": self.dispatcher.durability.unconfirmed,
         }
         pipe.zadd(self._keys.schedulers(), {me: now})
         pipe.zremrangebyscore(self._keys.schedulers(), "-inf", now - 60)

@@ -19,9 +19,10 @@ from ..documents import read_object, read_seconds
 from ..enqueue import fire_payload
 from ..errors import UnknownJob
 from ..jobs import encode
-from ..keys import Keys, as_text
+from ..keys import FIRED_KEEP, Keys, as_text
 from ..queue import Queue, QueueRow, read_queues
 from ..schedule.loader import Job
+from ..schedule.planner import rule_tag
 from ..transport.scripts import Scripts
 
 BACKFILL_CODES = {"e": "enqueued", "a": "already enqueued", "p": "pending", "u": "unknown"}
@@ -107,24 +108,29 @@ class Control:
     def backfill(self, job: Job, start: int, end: int, *, dry_run: bool) -> list[BackfillFire]:
         """Enqueue the fires of ``job`` in (start, end] that were never enqueued, each once.
 
-        Fires after the job's watermark are left to the dispatcher; fires older than the
-        record of enqueued fires are refused. A dry run only says what would happen."""
+        Fires after the job's watermark are left to the dispatcher; fires the record of
+        enqueued fires cannot vouch for (older than it keeps, or where another rule of the
+        job enqueued) are refused. A dry run only says what would happen."""
         fires = []
         for at in job.rule.fires(start):
             if at > end:
                 break
             fires.append(at)
         outcomes: list[BackfillFire] = []
-        for chunk in (fires[i : i + 1000] for i in range(0, len(fires), 1000)):
-            outcomes += self._backfill_chunk(job, chunk, dry_run)
+        for i in range(0, len(fires), 1000):
+            after = fires[i - 1] if i else start  # the rule has no fire in between
+            outcomes += self._backfill_chunk(job, fires[i : i + 1000], after, dry_run)
         return outcomes
 
-    def _backfill_chunk(self, job: Job, fires: list[int], dry_run: bool) -> list[BackfillFire]:
+    def _backfill_chunk(
+        self, job: Job, fires: list[int], after: int, dry_run: bool
+    ) -> list[BackfillFire]:
         now = self.clock.now()
         k = self.keys
         keys = [k.state(job.name), k.fired(job.name), k.queue(job.queue), k.wake(job.queue)]
         keys.append(k.queues())
         argv: list[str | int | float] = ["1" if dry_run else "0", int(now), job.queue]
+        argv += [rule_tag(job), after, FIRED_KEEP]
         for at in fires:
             argv += [at, encode(fire_payload(job, at, now, by_hand=True))]
         codes = as_text(self._scripts.run("backfill", keys, argv))

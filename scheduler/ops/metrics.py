@@ -25,6 +25,7 @@ from ..keys import Keys, as_text
 from ..queue import QueueReadout
 from ..schedule.watch import ScheduleFile
 from ..stats import Histogram
+from ..transport.durability import Durability
 from ..worker.worker import Worker
 
 try:
@@ -130,6 +131,28 @@ class DispatcherCollector:
             [JOB, "reason"],
             dict(stats.skipped),
             [(job.name, reason) for job in jobs for reason in ("misfire", "overlap")],
+        )
+
+
+class DurabilityCollector:
+    """`scheduler run` and `scheduler worker` with ``--durability replicated``: writes no
+    replica confirmed (docs/operations.md#durability)."""
+
+    def __init__(self, durability: Durability) -> None:
+        self._durability = durability
+
+    def collect(self) -> Iterator[Metric]:
+        """The metrics as they are now."""
+        durability = self._durability
+        yield _gauge(
+            "scheduler_unconfirmed_writes",
+            "Writes sent that no replica has confirmed yet (0 with durability local).",
+            durability.unconfirmed,
+        )
+        yield CounterMetricFamily(
+            "scheduler_writes_unconfirmed",
+            "Writes that went on without a replica's confirmation in time.",
+            durability.unconfirmed_total,
         )
 
 

@@ -116,6 +116,8 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
                 "digest": fields.get("digest"),
                 "started": iso(fields.get("started")),
                 "reload_refused": refused,
+                "durability": fields.get("durability") or "local",
+                "unconfirmed": _count(fields.get("unconfirmed")),
             }
         )
     return rows
@@ -128,11 +130,11 @@ def _jobs(
     pipe = client.pipeline(transaction=False)
     for job in jobs:
         pipe.hget(keys.state(job.name), "watermark")
-        pipe.zrange(keys.fired(job.name), -1, -1)
+        pipe.zrange(keys.fired(job.name), -1, -1, withscores=True)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
     pauses = {as_text(k): asdict(read_pause(as_text(k), v)) for k, v in paused.items()}
-    last_fires = [_fire(fired[0]) if fired else None for fired in replies[1::3]]
+    last_fires = [_fire(fired[0][1]) if fired else None for fired in replies[1::3]]
     last_runs = [{as_text(k): as_text(v) for k, v in run.items()} for run in replies[2::3]]
     fire_runs = _runs_of_fires(client, keys, jobs, last_fires, last_runs)
     rows = []
@@ -144,8 +146,8 @@ def _jobs(
     return rows
 
 
-def _fire(value: bytes | str | None) -> int | None:
-    """A fire instant as Redis stores it ("1767225600"); None for none (a triggered run)
+def _fire(value: object) -> int | None:
+    """A fire instant as Redis stores it (1767225600.0); None for none (a triggered run)
     or what is no instant."""
     seconds = read_seconds(value)
     return None if seconds is None else int(seconds)
@@ -231,6 +233,17 @@ def _queues(client: redis.Redis, keys: Keys, names: list[str]) -> dict[str, int]
     return {row.name: row.depth for row in rows}
 
 
+def _count(raw: str | None) -> int:
+    """A count from a heartbeat record; 0 for none or what is no count."""
+    return int(raw) if raw is not None and raw.isdigit() else 0
+
+
+def _unconfirmed_line(row: dict[str, Any]) -> list[str]:
+    if not row["unconfirmed"]:
+        return []
+    return [f"    UNCONFIRMED: {row['unconfirmed']} writes no replica has confirmed yet"]
+
+
 def _refusal_lines(row: dict[str, Any]) -> list[str]:
     refused = row.get("reload_refused")
     if not refused:
@@ -252,7 +265,7 @@ def render(status: dict[str, Any]) -> str:
     lines = ["leader: " + _leader_text(leader)]
     for row in status["schedulers"]:
         lines.append(f"  {row['role'] or '?':8} {row['id']}  schedule {row['digest']}")
-        lines += _refusal_lines(row)
+        lines += _unconfirmed_line(row) + _refusal_lines(row)
     lines.append("jobs:")
     for job in status["jobs"]:
         state = "disabled" if not job["enabled"] else "paused" if job["paused"] else ""

@@ -68,6 +68,7 @@ class Plan:
     missed_first: int | None = None  # oldest fire older than the grace, if any
     missed_count: int = 0  # fires older than the grace not enqueued (capped at MISSED_CAP)
     missed_enqueued: int = 0  # fires older than the grace enqueued all the same (all, once)
+    after: int = 0  # the job has no fire in (after, enqueue[0])
 
 
 MISSED_CAP = 100_000
@@ -88,20 +89,21 @@ def plan_job(job: Job, watermark: int, now: int, limit: int = 10_000) -> Plan | 
     floor = now - job.misfire_grace  # fires before this are older than the grace
     if first >= floor:
         recent = _fires_between(job, watermark, now, limit)
-        return Plan(job, tuple(recent), recent[-1])
+        return Plan(job, tuple(recent), recent[-1], after=watermark)
     if job.misfire == "all":
         fires = _fires_between(job, watermark, now, limit)
         older = sum(1 for at in fires if at < floor)
-        return Plan(job, tuple(fires), fires[-1], first, missed_enqueued=older)
+        return Plan(job, tuple(fires), fires[-1], first, missed_enqueued=older, after=watermark)
     recent = _fires_between(job, floor - 1, now, limit)
     last_older = last_fire_at_or_before(job, floor - 1, watermark)
     assert last_older is not None  # `first` is one
     missed = _count_between(job, watermark, floor - 1)
     if recent:
-        return Plan(job, tuple(recent), recent[-1], first, missed)
+        return Plan(job, tuple(recent), recent[-1], first, missed, after=last_older)
     if job.misfire == "once":
-        return Plan(job, (last_older,), last_older, first, missed - 1, missed_enqueued=1)
-    return Plan(job, (), last_older, first, missed)
+        after = watermark if missed == 1 else last_older - 1
+        return Plan(job, (last_older,), last_older, first, missed - 1, 1, after)
+    return Plan(job, (), last_older, first, missed, after=last_older)
 
 
 def _fires_between(job: Job, after: int, until: int, limit: int) -> list[int]:
@@ -129,6 +131,14 @@ def last_fire_at_or_before(job: Job, instant: int, floor: int) -> int | None:
         if start == floor:
             return None
         window *= 2
+
+
+def rule_tag(job: Job) -> str:
+    """A short name of what makes ``job``'s fire instants (its rule, start and zone), under
+    which Redis records the stretches of its fires that were enqueued."""
+    rule = job.rule
+    text = f"{rule.kind}|{rule.text}|{getattr(rule, 'start', '')}|{job.timezone}"
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 def jitter_delay(name: str, at: int, jitter: int) -> int:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from redis.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError
 
+from .durability import Durability
+
 if TYPE_CHECKING:
     import redis
     from redis.commands.core import Script
@@ -49,14 +51,18 @@ def script_names() -> list[str]:
 class Scripts:
     """The scripts registered on one Redis client, run through redis-py."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, durability: Durability | None = None) -> None:
         self._client = client
+        self.durability = durability or Durability()
         self._scripts: dict[str, Script] = {
             name: client.register_script(script_source(name)) for name in script_names()
         }
 
     def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
-        """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
+        """Run script ``name`` (EVALSHA, loading it first if the server does not have it).
+        With replicated durability, a WAIT follows it on the same connection."""
+        if self.durability.replicated:
+            return self.run_many(name, [(keys, args)])[0]
         return self.run_on(self._client, name, keys, args)
 
     def load(self, name: str) -> None:
@@ -86,21 +92,41 @@ class Scripts:
         return replies
 
     def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+        sequence, wait = self._start_write()
         with self._client.pipeline(transaction=False) as pipe:
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
-            return list(pipe.execute(raise_on_error=False))
+            if wait:
+                pipe.execute_command(*self.durability.wait_args())  # type: ignore[no-untyped-call]
+            replies = list(pipe.execute(raise_on_error=False))
+        if wait:
+            self._confirmed(sequence, replies.pop())
+        return replies
+
+    def _start_write(self) -> tuple[int, bool]:
+        if not self.durability.replicated:
+            return 0, False
+        return self.durability.start_write()
+
+    def _confirmed(self, sequence: int, reply: object) -> None:
+        self.durability.record(sequence, reply if isinstance(reply, int) else 0)
 
     def run_on(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
-        """Run script ``name`` on another client or a pipeline of the same server."""
+        """Run script ``name`` on another client or a pipeline of the same server. With
+        replicated durability the client must hold a single connection; in a pipeline
+        the caller sends the WAIT."""
         script = self._scripts[name]
         if isinstance(client, Pipeline):
             return script(keys=keys, args=args, client=client)
+        sequence, wait = self._start_write()
         try:
-            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            reply = client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
             client.script_load(script.script)
-            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            reply = client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        if wait:  # ``client`` holds one connection (a worker's own): WAIT follows on it
+            self._confirmed(sequence, client.execute_command(*self.durability.wait_args()))
+        return reply
 
 
 def _read(name: str) -> str:

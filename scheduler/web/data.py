@@ -218,7 +218,7 @@ def job_rows(
     pipe.hgetall(keys.paused())
     for job in jobs:
         pipe.hmget(keys.state(job.name), "watermark", "enqueued_at")
-        pipe.zrange(keys.fired(job.name), -1, -1)
+        pipe.zrange(keys.fired(job.name), -1, -1, withscores=True)
         pipe.hgetall(keys.last(job.name))
     replies = pipe.execute()
     paused = _pauses(replies[0])
@@ -233,7 +233,7 @@ def _job_row(
 ) -> JobRow:
     state, fired, last = replies
     watermark, enqueued_at = read_seconds(state[0]), read_seconds(state[1])
-    fire = read_seconds(fired[0]) if fired else None
+    fire = read_seconds(fired[0][1]) if fired else None
     last_fire = None if fire is None else int(fire)
     lateness = enqueued_at - last_fire if last_fire is not None and enqueued_at else None
     nexts: list[int] = []

@@ -22,6 +22,7 @@ from ..documents import load
 from ..errors import PayloadError
 from ..jobs import QueuedJob, check_queue_name
 from ..keys import Keys, as_text
+from ..transport.durability import Durability
 from ..transport.faults import fault_point
 from ..transport.scripts import Scripts
 from ..transport.urls import is_cluster
@@ -74,13 +75,19 @@ class Consumer:
     """The scripts of one worker (``worker_id``) serving ``queues`` in priority order."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keys, worker_id: str, queues: Sequence[str]
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        worker_id: str,
+        queues: Sequence[str],
+        durability: Durability | None = None,
     ) -> None:
         self.client = client
         self.keys = keys
         self.worker_id = worker_id
         self.queues = tuple(queues)
-        self._scripts = Scripts(client)
+        self._scripts = Scripts(client, durability)
+        self.durability = self._scripts.durability
         self._own: redis.Redis | None = None
         self._fetch_keys = [keys.workers(), keys.worker_wake(worker_id)]
         for queue in self.queues:
@@ -166,6 +173,11 @@ class Consumer:
             args += (field, value)
         keys = [self.keys.workers(), self.keys.worker(self.worker_id)]
         return bool(self._scripts.run("register", keys, args))
+
+    def note_unconfirmed(self) -> None:
+        """Record in the worker's hash how many of its writes no replica confirmed yet."""
+        key = self.keys.worker(self.worker_id)
+        self.client.hset(key, "unconfirmed", self.durability.unconfirmed)
 
     def reap_expired(self, now: float, expiry: float, limit: int = 10) -> dict[str, int]:
         """Put back the jobs of workers whose heartbeat expired: {worker id: jobs put back}."""

@@ -39,6 +39,7 @@ from ..clock import Clock, RedisClock
 from ..jobs import MAX_PAYLOAD_BYTES
 from ..keys import Keys
 from ..registry import AllowList
+from ..transport.durability import Durability
 from ..transport.urls import REDIS_RETRY_MAX
 from .execution import RetryPolicy, TaskRunner
 from .fetcher import Fetcher
@@ -68,6 +69,7 @@ class WorkerSettings:
     dead_cap: int = 10_000
     max_stuck: int | None = None  # abandoned threads tolerated; default: concurrency
     max_payload_bytes: int = MAX_PAYLOAD_BYTES  # a larger payload is dead-lettered unread
+    durability: str = "local"  # "replicated": acknowledgements wait for a replica
 
     @property
     def capacity(self) -> int:
@@ -93,7 +95,8 @@ class Worker:
         self.settings = s = settings or WorkerSettings()
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.clock: Clock = clock or RedisClock(client)
-        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
+        durability = Durability(s.durability)
+        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues, durability)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
         self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
         self.fetcher = Fetcher(
@@ -119,6 +122,7 @@ class Worker:
             "pid": str(os.getpid()),
             "queues": json.dumps(list(s.queues)),
             "concurrency": str(s.concurrency),
+            "durability": s.durability,
             "started_at": "",
         }
 
@@ -201,6 +205,8 @@ class Worker:
         if not self._info["started_at"]:
             self._info["started_at"] = f"{now:.3f}"
         was_registered = self.consumer.register(now, self._info)
+        if self.consumer.durability.replicated:
+            self.consumer.note_unconfirmed()
         if not was_registered and self._registered_once:
             log.warning(
                 "worker registered again id=%s (its heartbeat had expired or Redis lost its "

@@ -66,3 +66,42 @@ def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "mail" in done.stdout
+
+
+def test_with_replicated_durability_a_killed_primary_loses_and_doubles_no_fire(
+    sentinel_topology: SentinelTopology, fleet: Fleet
+) -> None:
+    for command in ("run", "run", "worker"):
+        fleet.start(command, "--durability", "replicated")
+    wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
+
+    killed_at = time.time()
+    sentinel_topology.primary.stop(kill=True)
+    wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires after the kill\n{fleet.logs()}")
+    fleet.stop()
+
+    counts = fleet.counts(killed_at)
+    print(f"sentinel failover, replicated durability: {counts}")
+    assert counts["lost"] == [] and counts["doubled"] == [], fleet.logs()
+    assert "Traceback" not in fleet.logs()
+
+
+def test_with_replicated_durability_and_no_replica_left_fires_go_on_unconfirmed(
+    tmp_path: Path, namespace: str
+) -> None:
+    with SentinelTopology(tmp_path / "sentinel", replicas=1) as topology:
+        fleet = Fleet(topology.url(), namespace, tmp_path / "fleet")
+        try:
+            for command in ("run", "run", "worker"):
+                fleet.start(command, "--durability", "replicated")
+            wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
+            killed_at = time.time()
+            topology.primary.stop(kill=True)  # the promoted replica has none to confirm
+            wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
+        finally:
+            fleet.stop()
+    counts = fleet.counts(killed_at)
+    print(f"sentinel failover, replicated durability, no replica left: {counts}")
+    assert counts["doubled"] == [], fleet.logs()
+    assert "NO REPLICA CONFIRMED A WRITE" in fleet.logs()
+    assert "Traceback" not in fleet.logs()

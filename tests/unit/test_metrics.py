@@ -19,11 +19,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import scheduler
-from scheduler.ops.metrics import DispatcherCollector, ScheduleFileCollector, WorkerCollector
+from scheduler.ops.metrics import (
+    DispatcherCollector,
+    DurabilityCollector,
+    ScheduleFileCollector,
+    WorkerCollector,
+)
 from scheduler.schedule.loader import Schedule, parse_schedule
 from scheduler.schedule.planner import plan_job
 from scheduler.schedule.watch import ScheduleFile
 from scheduler.stats import DispatchStats, Histogram, RunStats
+from scheduler.transport.durability import Durability
 from scheduler.worker.execution import DEAD, EXPIRED, OK, RETRY
 
 PACKAGE = Path(scheduler.__file__).parent
@@ -322,6 +328,7 @@ def test_every_metric_is_documented_and_every_documented_one_exists() -> None:
     names |= {s[0] for s in scrape(WorkerCollector(worker))}  # type: ignore[arg-type]
     source = SimpleNamespace(refused=None)
     names |= {s[0] for s in scrape(ScheduleFileCollector(source))}  # type: ignore[arg-type]
+    names |= {s[0] for s in scrape(DurabilityCollector(Durability("replicated")))}
     families = {re.sub(r"_(bucket|count|sum)$", "", n) for n in names} | set(REDIS_METRICS)
     assert families == documented()
 
@@ -334,6 +341,7 @@ def test_the_example_alert_rules_are_a_valid_rule_file_on_real_metrics() -> None
         "SchedulerFiresLate",
         "SchedulerDeadSetGrowing",
         "SchedulerScheduleRefused",
+        "SchedulerWritesUnconfirmed",
     ]
     for rule in rules:
         assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}

@@ -5,16 +5,18 @@
 -- then for each queue q the batch uses (numbered from 0): KEYS[4 + 3q .. 6 + 3q] =
 --   {ns}:queue:<q> LIST, {ns}:wake:<q> LIST, {ns}:delayed:<q> ZSET (fires delayed by jitter)
 -- ARGV[1] holder id, ARGV[2] epoch: the caller's lease; anything else is refused
--- ARGV[3] (unused: the enqueue time recorded is Redis TIME), ARGV[4] how many fired
---   instants to keep per job
+-- ARGV[3] (unused: the enqueue time recorded is Redis TIME), ARGV[4] how many stretches
+--   of enqueued fires to keep per job (see _fired)
 -- ARGV[5] the namespace's key prefix "{ns}:"; each job's own keys are built from it and
 --   share the namespace's hash slot:
 --     {ns}:state:<job>   HASH watermark (last fire accounted for), enqueued_at (Redis
 --                        TIME of the last enqueue), job_id, fired_since
---     {ns}:fired:<job>   ZSET fire instants enqueued (member = score), newest kept
+--     {ns}:fired:<job>   ZSET stretches of enqueued fires (see _fired), newest kept
 --     {ns}:active:<job>  STRING id of the run queued or running (overlap: skip)
 -- ARGV[6] the batch, JSON: [[job, queue number, new watermark, overlap skip (0/1),
---   [[fire instant, job id, payload JSON, due (0 = now, else epoch seconds)], ...]], ...]
+--   [[fire instant, job id, payload JSON, due (0 = now, else epoch seconds)], ...],
+--   after (the rule has no fire in (after, first fire)), rule tag], ...]; the fires of an
+--   entry are consecutive fires of its rule
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
 -- Returns "NOT_LEADER" if the lease is not (holder id, epoch); otherwise one string with,
 --   per job in batch order, "status enqueued duplicates overlap_skipped" joined by ";",
@@ -23,6 +25,7 @@
 --   the caller more to parse than the whole enqueue.
 -- @include _push
 -- @include _lease
+-- @include _fired
 
 if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 'NOT_LEADER'
@@ -45,8 +48,10 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
   else
     local mark = tonumber(redis.call('HGET', state, 'watermark') or '-1e18')
     local enqueued, duplicates, skipped, last_id = 0, 0, 0, nil
+    local prev, tag, run_lo = entry[6], entry[7], nil  -- run_lo: a stretch being enqueued
     for _, fire in ipairs(fires) do
       local at, id, payload, due = fire[1], fire[2], fire[3], fire[4]
+      local went = false
       if at <= mark then
         duplicates = duplicates + 1
       elseif overlap_skip and redis.call('EXISTS', active) == 1 then
@@ -61,9 +66,18 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
         if overlap_skip then
           redis.call('SET', active, id)
         end
-        redis.call('ZADD', fired, at, string.format('%d', at))
-        enqueued, last_id = enqueued + 1, id
+        enqueued, last_id, went = enqueued + 1, id, true
       end
+      if went then
+        run_lo = run_lo or prev
+      elseif run_lo then
+        fired_cover(fired, run_lo, prev, tag)
+        run_lo = nil
+      end
+      prev = at
+    end
+    if run_lo then
+      fired_cover(fired, run_lo, prev, tag)
     end
     local fields = {}
     if enqueued > 0 then
@@ -77,10 +91,8 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
     if #fields > 0 then
       redis.call('HSET', state, unpack(fields))
     end
-    if enqueued > 0 and redis.call('ZCARD', fired) > keep then
-      local cut = redis.call('ZRANGE', fired, 0, 0 - keep - 1)
-      redis.call('ZREMRANGEBYRANK', fired, 0, 0 - keep - 1)
-      redis.call('HSET', state, 'fired_since', cut[#cut])
+    if enqueued > 0 then
+      fired_trim(fired, state, keep)
     end
     table.insert(results, '1 ' .. enqueued .. ' ' .. duplicates .. ' ' .. skipped)
   end
