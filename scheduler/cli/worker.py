@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 import redis
 
+from ..clock import RedisClock
 from ..errors import TaskNotFound
 from ..jobs import MAX_PAYLOAD_BYTES, check_queue_name
+from ..keys import Keys
 from ..registry import (
     AllowList,
     Follow,
@@ -20,12 +25,34 @@ from ..registry import (
     use_working_directory,
 )
 from ..schedule.watch import ScheduleFile
+from ..worker.redis_calls import Consumer
+from ..worker.supervisor import Supervisor, SupervisorSettings
 from ..worker.worker import Worker, WorkerSettings
 from .logs import configure_logging, url_secrets
 from .main import optional_schedule_file
 from .options import connect, log_options, metrics_options, redis_options, safe_namespace
 
 log = logging.getLogger(__name__)
+
+
+class Processes(click.ParamType):  # type: ignore[type-arg]
+    """A number of worker processes: an integer from 1, or ``auto`` (the CPU count)."""
+
+    name = "processes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The number of processes ``value`` stands for."""
+        if isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "auto":
+            return os.cpu_count() or 1
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"{value!r} is not a number of processes: use 1, 2, ... or auto", param, ctx)
+        return number
 
 
 @click.command()
@@ -44,6 +71,16 @@ log = logging.getLogger(__name__)
     default=10,
     show_default=True,
     help="Job threads.",
+)
+@click.option(
+    "--processes",
+    "-p",
+    type=Processes(),
+    default=1,
+    show_default=True,
+    metavar="N|auto",
+    help="Worker processes, each with --concurrency threads, under one supervisor; auto = "
+    "the CPU count; 1 = this process alone (no supervisor) unless --hard-timeout is set.",
 )
 @click.option(
     "--prefetch",
@@ -95,6 +132,22 @@ log = logging.getLogger(__name__)
     help="Seconds running jobs get to finish after SIGTERM/SIGINT.",
 )
 @click.option(
+    "--hard-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="S",
+    help="Kill the process of a run still going after S seconds (jobs without a "
+    "timeout_hard of their own); the run fails as any other. Runs a supervisor [default: off].",
+)
+@click.option(
+    "--max-jobs-per-child",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="Replace a worker process after N jobs (with --processes or --hard-timeout) "
+    "[default: never].",
+)
+@click.option(
     "--max-payload-bytes",
     type=click.IntRange(1024),
     default=MAX_PAYLOAD_BYTES,
@@ -107,6 +160,7 @@ log = logging.getLogger(__name__)
 def worker(
     queues: Sequence[str],
     concurrency: int,
+    processes: int,
     prefetch: int | None,
     schedule_file: str | None,
     prefixes: Sequence[str],
@@ -114,6 +168,8 @@ def worker(
     import_check: str,
     burst: bool,
     shutdown_timeout: float,
+    hard_timeout: float | None,
+    max_jobs_per_child: int | None,
     max_payload_bytes: int,
     redis_url: str,
     namespace: str,
@@ -122,8 +178,11 @@ def worker(
     metrics_port: int,
     metrics_host: str,
 ) -> None:
-    """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
-    configure_logging(log_level, log_format, url_secrets(redis_url))
+    """Run jobs from the queues (default: default) until SIGTERM/SIGINT; SIGTSTP or
+    SIGUSR1 make it quiet (no more fetching, running jobs finish)."""
+    secrets = url_secrets(redis_url)
+    configure_logging(log_level, log_format, secrets)
+    supervised = processes > 1 or hard_timeout is not None
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency,
@@ -131,12 +190,37 @@ def worker(
         burst=burst,
         shutdown_timeout=shutdown_timeout,
         max_payload_bytes=max_payload_bytes,
+        hard_timeout=hard_timeout,
+        max_jobs=max_jobs_per_child if supervised else None,
     )
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
     client = connect(redis_url, wait=not burst)
-    job_worker = Worker(client, allow, settings, namespace=safe_namespace(namespace))
-    serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
-    sys.exit(job_worker.run())
+    ns = safe_namespace(namespace)
+    if not supervised:
+        job_worker = Worker(client, allow, settings, namespace=ns)
+        serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
+        sys.exit(job_worker.run())
+
+    def child(slot: int, worker_id: str) -> int:
+        configure_logging(log_level, log_format, secrets)
+        job_worker = Worker(client, allow, settings, namespace=ns, worker_id=worker_id)
+        port = metrics_port + slot if metrics_port else 0
+        serve_worker_metrics(metrics_host, port, job_worker, client)
+        return job_worker.run(stop_signals=(signal.SIGTERM,))
+
+    supervisor_settings = SupervisorSettings(processes, shutdown_timeout, burst)
+    sys.exit(Supervisor(supervisor_settings, child, reaper(client, ns, settings)).run())
+
+
+def reaper(client: redis.Redis, namespace: str, settings: WorkerSettings) -> Callable[[str], int]:
+    """What the supervisor calls to put back the jobs of a child that exited."""
+    consumer = Consumer(client, Keys(namespace), "supervisor", settings.queues)
+    clock = RedisClock(client)
+
+    def reap(worker_id: str) -> int:
+        return consumer.reap_now(worker_id, clock.now())
+
+    return reap
 
 
 def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Redis) -> None:
