@@ -17,14 +17,11 @@ from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
 from tests.helpers import wait_until
-from tests.integration.test_worker_process import (  # noqa: F401 (fixtures)
-    StartWorker,
-    q,
-    start_worker,
-    worker_keys,
-)
+from tests.integration import test_worker_process as processes
+from tests.integration.test_worker_process import StartWorker, worker_keys
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+q, start_worker = processes.q, processes.start_worker  # the fixtures of those tests
 
 
 def worker_ids(q: Queue) -> list[str]:
@@ -135,15 +132,15 @@ def test_a_run_past_its_hard_timeout_is_killed_retried_and_never_overlaps_the_ne
 
 
 @pytest.mark.parametrize(
-    ("processes", "signum"), [("2", signal.SIGTSTP), ("1", signal.SIGUSR1)], ids=["2-tstp", "1-usr1"]
+    ("count", "signum"), [(2, signal.SIGTSTP), (1, signal.SIGUSR1)], ids=["2-tstp", "1-usr1"]
 )
 def test_quiet_then_term_during_a_deploy_loses_nothing_and_runs_nothing_twice(
-    q: Queue, start_worker: StartWorker, tmp_path: Path, processes: str, signum: int
+    q: Queue, start_worker: StartWorker, tmp_path: Path, count: int, signum: int
 ) -> None:
-    gate, count = tmp_path / "gate", int(processes)
+    gate = tmp_path / "gate"
     for i in range(6):
         q.enqueue("tests.tasks:wait_for_file", str(gate), str(tmp_path / f"out-{i}"))
-    old = start_worker("--allow", "tests.tasks", "--processes", processes, "-c", "1")
+    old = start_worker("--allow", "tests.tasks", "--processes", str(count), "-c", "1")
     # Each process runs one job and holds one more, fetched ahead.
     wait_until(lambda: len(list(tmp_path.glob("*.started"))) == count, what="the jobs to start")
     wait_until(lambda: sum(holding(q).values()) == 2 * count, what="the jobs fetched ahead")
@@ -158,7 +155,7 @@ def test_quiet_then_term_during_a_deploy_loses_nothing_and_runs_nothing_twice(
     assert q.depth() == 6 - count
     assert worker_keys(q) == []
 
-    new = start_worker("--allow", "tests.tasks", "--burst", "--processes", processes)
+    new = start_worker("--allow", "tests.tasks", "--burst", "--processes", str(count))
     assert new.wait() == 0
     outputs = sorted(tmp_path.glob("out-*[0-9]"))
     assert [out.read_text() for out in outputs] == ["ran\n"] * 6
