@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -201,9 +202,11 @@ def worker(
         serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
         sys.exit(job_worker.run())
 
+    child_settings = dataclasses.replace(settings, parent_pid=os.getpid())
+
     def child(slot: int, worker_id: str) -> int:
         configure_logging(log_level, log_format, secrets)
-        job_worker = Worker(client, allow, settings, namespace=ns, worker_id=worker_id)
+        job_worker = Worker(client, allow, child_settings, namespace=ns, worker_id=worker_id)
         port = metrics_port + slot if metrics_port else 0
         serve_worker_metrics(metrics_host, port, job_worker, client)
         return job_worker.run(stop_signals=(signal.SIGTERM,))

@@ -77,6 +77,7 @@ class WorkerSettings:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES  # a larger payload is dead-lettered unread
     hard_timeout: float | None = None  # for jobs without a timeout_hard of their own
     max_jobs: int | None = None  # stop after this many jobs (--max-jobs-per-child)
+    parent_pid: int | None = None  # a supervisor's child stops once this process is gone
 
     @property
     def capacity(self) -> int:
@@ -327,11 +328,20 @@ class Worker:
             except redis.RedisError as exc:
                 self._outage.began(exc, self.clock.monotonic())
             next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
+            self._check_parent()
         self.pool.check_timeouts()
         if self.pool.check_hard():
             self._end_process()
         self._check_stuck()
         return next_beat
+
+    def _check_parent(self) -> None:
+        """A supervisor's child whose supervisor was killed stops as on SIGTERM, rather
+        than run on with no one to stop it."""
+        parent = self.settings.parent_pid
+        if parent is not None and os.getppid() != parent and not self._stop_requested.is_set():
+            log.error("worker stopping id=%s: its supervisor pid=%d is gone", self.id, parent)
+            self.request_stop(EXIT_ERROR)
 
     def _end_process(self) -> None:
         """A run is past its hard timeout: settle what finished, and end the process at

@@ -161,3 +161,19 @@ def test_quiet_then_term_during_a_deploy_loses_nothing_and_runs_nothing_twice(
     assert [out.read_text() for out in outputs] == ["ran\n"] * 6
     assert (q.depth(), q.dead_count()) == (0, 0)
     assert "worker quiet id=" in old.text()
+
+
+def test_the_children_of_a_killed_supervisor_stop_and_put_their_jobs_back(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    done = tmp_path / "done"
+    q.enqueue("tests.tasks:slow_touch", str(done), 60)
+    supervisor = start_worker(
+        "--allow", "tests.tasks", "--processes", "2", "--shutdown-timeout", "0.2"
+    )
+    wait_until(Path(f"{done}.started").exists, what="the job to start")
+    supervisor.signal(signal.SIGKILL)
+    supervisor.wait()
+    wait_until(lambda: worker_keys(q) == [], what="the orphaned children to stop")
+    assert (q.depth(), q.dead_count()) == (1, 0)
+    assert not done.exists()
