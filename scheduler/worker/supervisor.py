@@ -11,8 +11,9 @@ connections in a forked process, so a child inherits no lock and no socket in us
 Each child is a whole ``Worker`` (its own threads, heartbeat and worker id), so reliable
 fetch and the reapers work as for separate processes. The supervisor:
 
-- starts a child again when it exits: at once after a clean exit (``--max-jobs-per-child``
-  recycled it), else after a delay that doubles with each failure in a row;
+- starts a child again when it exits: at once if ``--max-jobs-per-child`` recycled it
+  (EXIT_RECYCLED) or it exited cleanly (not in a burst: a burst child ends when the queues
+  are empty), else after a delay that doubles with each failure in a row;
 - puts back the jobs of a child that exited, as soon as it is gone (``Consumer.reap_now``),
   rather than when its heartbeat would expire; that also drops the child's held threads,
   so the overlap markers of a run killed at its hard timeout go only then;
@@ -41,7 +42,7 @@ from typing import NoReturn
 
 import redis
 
-from .worker import EXIT_ERROR, QUIET_SIGNALS, STOP_SIGNALS
+from .worker import EXIT_ERROR, EXIT_RECYCLED, QUIET_SIGNALS, STOP_SIGNALS
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ class Supervisor:
 
     def _exited(self, child: _Child, code: int) -> None:
         how = f"signal={signal.Signals(-code).name}" if code < 0 else f"code={code}"
-        log_at = logging.INFO if code == 0 else logging.WARNING
+        log_at = logging.INFO if code in {0, EXIT_RECYCLED} else logging.WARNING
         log.log(log_at, "worker process exited pid=%d id=%s %s", child.pid, child.worker_id, how)
         try:
             moved = self._reap(child.worker_id)
@@ -232,10 +233,10 @@ class Supervisor:
 
     def _plan_restart(self, child: _Child, code: int) -> None:
         slot, ran = child.slot, self._monotonic() - child.started
-        if code == 0 or ran >= self.settings.stable_after:
+        if code in {0, EXIT_RECYCLED} or ran >= self.settings.stable_after:
             self._failures[slot] = 0
         delay = 0.0
-        if code != 0:
+        if code not in {0, EXIT_RECYCLED}:
             failures = self._failures[slot] = self._failures.get(slot, 0) + 1
             s = self.settings
             delay = min(s.restart_max, s.restart_delay * 2.0 ** (failures - 1))

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 EXIT_STUCK = 3
 EXIT_ERROR = 1
 EXIT_HARD_TIMEOUT = 4
+EXIT_RECYCLED = 5  # ran its max_jobs: its supervisor starts a fresh process at once
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 QUIET_SIGNALS = (signal.SIGTSTP, signal.SIGUSR1)
 
@@ -294,7 +295,7 @@ class Worker:
             self.request_stop()
         elif limit == 0 and not self._quiet.is_set() and self.pool.idle():
             log.info("worker recycled id=%s jobs=%d (max jobs per process)", self.id, self._taken)
-            self.request_stop()
+            self.request_stop(EXIT_RECYCLED)
         elif limit == 0:
             self.pool.wanted.wait(self.settings.idle_timeout)
         else:

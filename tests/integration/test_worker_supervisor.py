@@ -177,3 +177,21 @@ def test_the_children_of_a_killed_supervisor_stop_and_put_their_jobs_back(
     wait_until(lambda: worker_keys(q) == [], what="the orphaned children to stop")
     assert (q.depth(), q.dead_count()) == (1, 0)
     assert not done.exists()
+
+
+def test_max_jobs_per_child_replaces_each_process_after_that_many_jobs(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    for i in range(10):
+        q.enqueue("tests.tasks:touch", str(tmp_path / f"done-{i}"))
+    options = ("--processes", "2", "-c", "1", "--max-jobs-per-child", "2")
+    supervisor = start_worker("--allow", "tests.tasks", *options)
+    wait_until(lambda: len(list(tmp_path.glob("done-*"))) == 10, what="every job to run")
+    wait_until(lambda: sum(holding(q).values()) == 0, what="the last acknowledgements")
+    supervisor.signal(signal.SIGTERM)
+    assert supervisor.wait() == 0
+    text = supervisor.text()
+    # Each process runs at most two jobs: ten jobs take at least five processes.
+    assert text.count("worker process started") >= 5
+    assert "worker recycled id=" in text and "jobs=2 (max jobs per process)" in text
+    assert (q.depth(), q.dead_count()) == (0, 0)
