@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import click
 import redis
 
-from ..clock import RedisClock
 from ..errors import TaskNotFound
 from ..jobs import MAX_PAYLOAD_BYTES, check_queue_name
-from ..keys import Keys
 from ..registry import (
     AllowList,
     Follow,
@@ -26,8 +22,7 @@ from ..registry import (
     use_working_directory,
 )
 from ..schedule.watch import ScheduleFile
-from ..worker.redis_calls import Consumer
-from ..worker.supervisor import Supervisor, SupervisorSettings
+from ..worker.supervisor import supervise
 from ..worker.worker import Worker, WorkerSettings
 from .logs import configure_logging, url_secrets
 from .main import optional_schedule_file
@@ -81,7 +76,8 @@ class Processes(click.ParamType):  # type: ignore[type-arg]
     show_default=True,
     metavar="N|auto",
     help="Worker processes, each with --concurrency threads, under one supervisor; auto = "
-    "the CPU count; 1 = this process alone (no supervisor) unless --hard-timeout is set.",
+    "the CPU count; 1 = this process alone, no supervisor (unless --hard-timeout or "
+    "--max-jobs-per-child is set).",
 )
 @click.option(
     "--prefetch",
@@ -145,8 +141,7 @@ class Processes(click.ParamType):  # type: ignore[type-arg]
     type=click.IntRange(1),
     default=None,
     metavar="N",
-    help="Replace a worker process after N jobs (with --processes or --hard-timeout) "
-    "[default: never].",
+    help="Replace a worker process after N jobs; runs a supervisor [default: never].",
 )
 @click.option(
     "--max-payload-bytes",
@@ -183,7 +178,7 @@ def worker(
     SIGUSR1 make it quiet (no more fetching, running jobs finish)."""
     secrets = url_secrets(redis_url)
     configure_logging(log_level, log_format, secrets)
-    supervised = processes > 1 or hard_timeout is not None
+    supervised = processes > 1 or hard_timeout is not None or max_jobs_per_child is not None
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency,
@@ -192,7 +187,7 @@ def worker(
         shutdown_timeout=shutdown_timeout,
         max_payload_bytes=max_payload_bytes,
         hard_timeout=hard_timeout,
-        max_jobs=max_jobs_per_child if supervised else None,
+        max_jobs=max_jobs_per_child,
     )
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
     client = connect(redis_url, wait=not burst)
@@ -202,28 +197,12 @@ def worker(
         serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
         sys.exit(job_worker.run())
 
-    child_settings = dataclasses.replace(settings, parent_pid=os.getpid())
-
-    def child(slot: int, worker_id: str) -> int:
+    def prepare(job_worker: Worker, slot: int) -> None:
         configure_logging(log_level, log_format, secrets)
-        job_worker = Worker(client, allow, child_settings, namespace=ns, worker_id=worker_id)
         port = metrics_port + slot if metrics_port else 0
         serve_worker_metrics(metrics_host, port, job_worker, client)
-        return job_worker.run(stop_signals=(signal.SIGTERM,))
 
-    supervisor_settings = SupervisorSettings(processes, shutdown_timeout, burst)
-    sys.exit(Supervisor(supervisor_settings, child, reaper(client, ns, settings)).run())
-
-
-def reaper(client: redis.Redis, namespace: str, settings: WorkerSettings) -> Callable[[str], int]:
-    """What the supervisor calls to put back the jobs of a child that exited."""
-    consumer = Consumer(client, Keys(namespace), "supervisor", settings.queues)
-    clock = RedisClock(client)
-
-    def reap(worker_id: str) -> int:
-        return consumer.reap_now(worker_id, clock.now())
-
-    return reap
+    sys.exit(supervise(client, allow, settings, ns, processes=processes, prepare=prepare))
 
 
 def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Redis) -> None:

@@ -12,8 +12,9 @@ Each child is a whole ``Worker`` (its own threads, heartbeat and worker id), so 
 fetch and the reapers work as for separate processes. The supervisor:
 
 - starts a child again when it exits: at once if ``--max-jobs-per-child`` recycled it
-  (EXIT_RECYCLED) or it exited cleanly (not in a burst: a burst child ends when the queues
-  are empty), else after a delay that doubles with each failure in a row;
+  (EXIT_RECYCLED) or it exited cleanly, else after a delay that doubles with each failure
+  in a row; in a burst, a child that ends cleanly (the queues are empty) or could not
+  reach Redis is not started again, and the supervisor ends with the last child;
 - puts back the jobs of a child that exited, as soon as it is gone (``Consumer.reap_now``),
   rather than when its heartbeat would expire; that also drops the child's held threads,
   so the overlap markers of a run killed at its hard timeout go only then;
@@ -28,6 +29,7 @@ supervisor's SIGTERM must stay their only stop request.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
@@ -42,12 +44,16 @@ from typing import NoReturn
 
 import redis
 
-from .worker import EXIT_ERROR, EXIT_RECYCLED, QUIET_SIGNALS, STOP_SIGNALS
+from ..clock import RedisClock
+from ..keys import Keys
+from ..registry import AllowList
+from .redis_calls import Consumer
+from .worker import EXIT_ERROR, EXIT_RECYCLED, QUIET_SIGNALS, STOP_SIGNALS, Worker, WorkerSettings
 
 log = logging.getLogger(__name__)
 
-# Runs in the child, given its slot and worker id; sets up logging again (the parent's
-# writer thread is not in the child) and returns the exit code.
+# Runs in the child, given its slot and worker id, and returns its exit code; it sets up
+# logging again first (the parent's log writer thread is not in the child).
 ChildMain = Callable[[int, str], int]
 Reap = Callable[[str], int]  # worker id -> jobs put back
 STOP_MARGIN = 10.0  # seconds a stopping child gets beyond the shutdown timeout to hand back
@@ -73,6 +79,34 @@ class _Child:
     started: float
 
 
+def supervise(
+    client: redis.Redis,
+    allow: AllowList,
+    settings: WorkerSettings,
+    namespace: str,
+    *,
+    processes: int,
+    prepare: Callable[[Worker, int], None],
+) -> int:
+    """Run ``processes`` workers of ``settings`` under a supervisor until it is stopped;
+    ``prepare(worker, slot)`` runs in each child first (logging, metrics)."""
+    child_settings = dataclasses.replace(settings, parent_pid=os.getpid())
+
+    def child(slot: int, worker_id: str) -> int:
+        worker = Worker(client, allow, child_settings, namespace=namespace, worker_id=worker_id)
+        prepare(worker, slot)
+        return worker.run(stop_signals=(signal.SIGTERM,))
+
+    consumer = Consumer(client, Keys(namespace), "supervisor", settings.queues)
+    clock = RedisClock(client)
+
+    def reap(worker_id: str) -> int:
+        return consumer.reap_now(worker_id, clock.now())
+
+    own = SupervisorSettings(processes, settings.shutdown_timeout, settings.burst)
+    return Supervisor(own, child, reap).run()
+
+
 class Supervisor:
     """Runs ``child_main`` in ``settings.processes`` forked processes (see the module)."""
 
@@ -94,9 +128,11 @@ class Supervisor:
         self._wake = threading.Event()
         self._stop_at: float | None = None
         self._quiet = False
+        self.exit_code = 0
 
     def run(self) -> int:
-        """Start the children, keep them running until told to stop; return 0."""
+        """Start the children, keep them running until told to stop (or, in a burst, until
+        they end); returns 0, or in a burst 1 if a child could not reach Redis."""
         log.info("supervisor starting pid=%d processes=%d", os.getpid(), self.settings.processes)
         gc.freeze()  # objects made so far stay shared with the children, unwritten by gc
         with self._handlers():
@@ -107,7 +143,7 @@ class Supervisor:
                 self._wake.clear()
                 self._step()
         log.info("supervisor stopped pid=%d", os.getpid())
-        return 0
+        return self.exit_code
 
     def _step(self) -> None:
         while self._signals:
@@ -228,7 +264,9 @@ class Supervisor:
                 log.warning(
                     "worker process jobs put back id=%s put_back=%d", child.worker_id, moved
                 )
-        if self._stop_at is None and not self._quiet and not (code == 0 and self.settings.burst):
+        if self.settings.burst and code in {0, EXIT_ERROR}:
+            self.exit_code = max(self.exit_code, code)  # the queues are empty, or Redis away
+        elif self._stop_at is None and not self._quiet:
             self._plan_restart(child, code)
 
     def _plan_restart(self, child: _Child, code: int) -> None:
