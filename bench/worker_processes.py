@@ -8,7 +8,8 @@ Prints, each figure the median of --rounds rounds, the rounds interleaved:
   * drain jobs/s of --jobs (20,000) no-op jobs with `--processes 1`, and, with --before
     TREE, the same with the source tree TREE (e.g. a `git worktree` of main): the single
     process must be as fast as it was;
-  * the ratios, and the load average before and after (the machine may be shared).
+  * each ratio, the median of the ratios within each round, and the load average before
+    and after (the machine may be shared).
 Drain is timed as in bench/worker_throughput.py (its helpers are used here).
 
 Run: python3 bench/worker_processes.py [--rounds 3] [--before /tmp/before]
@@ -103,7 +104,10 @@ def one_round(
     return figures
 
 
-def report(figures: dict[str, float], options: argparse.Namespace, spin: int) -> list[str]:
+def report(rounds: list[dict[str, float]], options: argparse.Namespace, spin: int) -> list[str]:
+    """The medians, and the median of each ratio taken within each round (the two figures
+    of a ratio come from the same minutes of a machine whose load varies)."""
+    figures = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     lines = [
         f"{wt._machine()}; {options.rounds} round(s), medians; spin({spin:,}) ~ 20 ms of CPU",
         f"{'':<44}{'jobs/s':>10}",
@@ -123,7 +127,9 @@ def report(figures: dict[str, float], options: argparse.Namespace, spin: int) ->
     ]
     for label, top, bottom in ratios:
         if bottom in figures:
-            lines.append(f"{label}: {figures[top] / figures[bottom]:.2f}x")
+            each = [r[top] / r[bottom] for r in rounds]
+            shown = ", ".join(f"{ratio:.2f}" for ratio in each)
+            lines.append(f"{label}: {statistics.median(each):.2f}x (rounds: {shown})")
     return lines
 
 
@@ -155,9 +161,8 @@ def main() -> None:
         ]
     finally:
         server.stop(kill=True)
-    figures = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     after = os.getloadavg()
-    lines = report(figures, options, spin)
+    lines = report(rounds, options, spin)
     lines.append(f"load average (1, 5, 15 min): before {load}, after {after}")
     print("\n".join(lines))
 
