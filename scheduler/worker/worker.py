@@ -186,11 +186,7 @@ class Worker:
         """Stop fetching, let running jobs finish (up to ``shutdown_timeout``), put every
         unfinished job back at the front of its queue and deregister; returns how many."""
         log.info("worker stopping id=%s running=%d", self.id, self.pool.running())
-        self._stopping.set()
-        self.pool.wanted.set()  # a quiet fetcher waits on it rather than on Redis
-        self._poke()
-        for thread in self._threads[:1]:
-            thread.join(self.settings.idle_timeout + 1)
+        self._stop_fetching()
         unfinished = self.pool.stop(self.settings.shutdown_timeout, self._force)
         self._closing.set()
         for thread in self._threads[1:]:
@@ -258,6 +254,14 @@ class Worker:
             except Exception:
                 log.exception("worker fetcher failed id=%s; stopping", self.id)
                 self.request_stop(EXIT_ERROR)
+
+    def _stop_fetching(self) -> None:
+        """End the fetcher's loop, waking it whether it waits on Redis or on the pool."""
+        self._stopping.set()
+        self.pool.wanted.set()
+        self._poke()
+        for thread in self._threads[:1]:
+            thread.join(self.settings.idle_timeout + 1)
 
     def _redis_failed(self, exc: redis.RedisError) -> None:
         """Wait before the next try; a burst worker gives up once Redis has been away for
@@ -354,9 +358,7 @@ class Worker:
             self.id,
             EXIT_HARD_TIMEOUT,
         )
-        self._stopping.set()
-        self._poke()
-        self._threads[0].join(self.settings.idle_timeout + 1)
+        self._stop_fetching()
         self.pool.stop(0.0, self._force)
         try:
             self.flush()
