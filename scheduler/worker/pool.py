@@ -207,9 +207,10 @@ class JobPool:
         caller ends the process); returns every run whose thread is past it."""
         now = self._clock.monotonic()
         with self._lock:
-            late = [r for r in self._runs if r.hard is not None and r.hard <= now]
-            ends = [self._time_out(run, now, hard=True) for run in late]
-            late += [r for r in self._late if r.hard is not None and r.hard <= now]
+            killed = [r for r in self._runs if r.hard is not None and r.hard <= now]
+            ends = [self._time_out(run, now, hard=True) for run in killed]
+            self._late.update(killed)  # reported again until the process is gone
+            late = [r for r in self._late if r.hard is not None and r.hard <= now]
         for outcome, ended in ends:
             self.runner.report(outcome, ended)
             self._count(outcome, ran=True)
