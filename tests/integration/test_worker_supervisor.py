@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,10 @@ q, start_worker = processes.q, processes.start_worker  # the fixtures of those t
 # Waits that include starting a Python process: long enough for a machine under load
 # (each returns as soon as its condition holds).
 PROCESS_WAIT = 60.0
+
+
+def wait(predicate: Callable[[], object], what: str) -> None:
+    wait_until(predicate, PROCESS_WAIT, what)
 
 
 def worker_ids(q: Queue) -> list[str]:
@@ -56,17 +61,17 @@ def test_a_child_killed_mid_job_is_replaced_and_its_job_runs_again_once(
     q.enqueue("tests.tasks:hang_first_run", str(tmp_path))
     supervisor = start_worker("--allow", "tests.tasks", "--processes", "2", "-c", "1")
     runs = tmp_path / "runs"
-    wait_until(lambda: lines(runs), timeout=PROCESS_WAIT, what="the first run to start")
-    wait_until(lambda: 1 in holding(q).values(), timeout=PROCESS_WAIT, what="the run's worker to be seen")
+    wait(lambda: lines(runs), what="the first run to start")
+    wait(lambda: 1 in holding(q).values(), what="the run's worker to be seen")
     [victim] = [w for w, held in holding(q).items() if held == 1]
     pid = int(q.client.hget(q.keys.worker(victim), "pid") or 0)
     assert pid == int(runs.read_text())
 
     os.kill(pid, signal.SIGKILL)
-    wait_until((tmp_path / "done").exists, timeout=PROCESS_WAIT, what="the job to run again")
-    wait_until(
+    wait((tmp_path / "done").exists, what="the job to run again")
+    wait(
         lambda: len(worker_ids(q)) == 2 and victim not in worker_ids(q),
-        timeout=PROCESS_WAIT, what="a new child in place of the killed one",
+        what="a new child in place of the killed one",
     )
     supervisor.signal(signal.SIGTERM)
     assert supervisor.wait() == 0
@@ -104,23 +109,23 @@ def test_a_run_past_its_hard_timeout_is_killed_retried_and_never_overlaps_the_ne
         clock.advance(15)
         loop.step()  # the fire at T0+15
         starts = tmp_path / "starts"
-        wait_until(lambda: lines(starts), timeout=PROCESS_WAIT, what="the first attempt to start")
+        wait(lambda: lines(starts), what="the first attempt to start")
         [(attempt, pid)] = [line.split() for line in lines(starts)]
         assert attempt == "1"
         clock.advance(15)
         loop.step()  # the fire at T0+30 is skipped: the run is active
         assert q.depth() == 0
 
-        wait_until(lambda: not alive(int(pid)), timeout=PROCESS_WAIT, what="the process of the stuck run to be killed")
-        wait_until(lambda: q.client.zcard(q.keys.delayed("default")) == 1, timeout=PROCESS_WAIT, what="the retry")
+        wait(lambda: not alive(int(pid)), what="the process of the stuck run to be killed")
+        wait(lambda: q.client.zcard(q.keys.delayed("default")) == 1, what="the retry")
         assert q.client.get(q.keys.active("stuck")) is not None  # the retry keeps the run on
         [retry] = q.client.zrange(q.keys.delayed("default"), 0, -1)
         q.client.zadd(q.keys.delayed("default"), {retry: 0})  # due now, not after its backoff
         q.client.lpush(q.keys.wake("default"), "1")
-        wait_until((tmp_path / "done-2").exists, timeout=PROCESS_WAIT, what="the retry to run")
-        wait_until(
+        wait((tmp_path / "done-2").exists, what="the retry to run")
+        wait(
             lambda: q.client.exists(q.keys.active("stuck"), q.keys.held()) == 0,
-            timeout=PROCESS_WAIT, what="the overlap marker to be released",
+            what="the overlap marker to be released",
         )
         worker.signal(signal.SIGTERM)
         assert worker.wait() == 0
@@ -145,13 +150,13 @@ def test_quiet_then_term_during_a_deploy_loses_nothing_and_runs_nothing_twice(
         q.enqueue("tests.tasks:wait_for_file", str(gate), str(tmp_path / f"out-{i}"))
     old = start_worker("--allow", "tests.tasks", "--processes", str(count), "-c", "1")
     # Each process runs one job and holds one more, fetched ahead.
-    wait_until(lambda: len(list(tmp_path.glob("*.started"))) == count, timeout=PROCESS_WAIT, what="the jobs to start")
-    wait_until(lambda: sum(holding(q).values()) == 2 * count, timeout=PROCESS_WAIT, what="the jobs fetched ahead")
+    wait(lambda: len(list(tmp_path.glob("*.started"))) == count, what="the jobs to start")
+    wait(lambda: sum(holding(q).values()) == 2 * count, what="the jobs fetched ahead")
 
     old.signal(signum)
-    wait_until(lambda: q.depth() == 6 - count, timeout=PROCESS_WAIT, what="the jobs fetched ahead to go back")
+    wait(lambda: q.depth() == 6 - count, what="the jobs fetched ahead to go back")
     gate.write_text("open")
-    wait_until(lambda: sum(holding(q).values()) == 0, timeout=PROCESS_WAIT, what="the running jobs to finish")
+    wait(lambda: sum(holding(q).values()) == 0, what="the running jobs to finish")
     assert len(list(tmp_path.glob("*.started"))) == count  # nothing new was fetched
     old.signal(signal.SIGTERM)
     assert old.wait() == 0
@@ -174,10 +179,10 @@ def test_the_children_of_a_killed_supervisor_stop_and_put_their_jobs_back(
     supervisor = start_worker(
         "--allow", "tests.tasks", "--processes", "2", "--shutdown-timeout", "0.2"
     )
-    wait_until(Path(f"{done}.started").exists, timeout=PROCESS_WAIT, what="the job to start")
+    wait(Path(f"{done}.started").exists, what="the job to start")
     supervisor.signal(signal.SIGKILL)
     supervisor.wait()
-    wait_until(lambda: worker_keys(q) == [], timeout=PROCESS_WAIT, what="the orphaned children to stop")
+    wait(lambda: worker_keys(q) == [], what="the orphaned children to stop")
     assert (q.depth(), q.dead_count()) == (1, 0)
     assert not done.exists()
 
@@ -189,8 +194,8 @@ def test_max_jobs_per_child_replaces_each_process_after_that_many_jobs(
         q.enqueue("tests.tasks:touch", str(tmp_path / f"done-{i}"))
     options = ("--processes", "2", "-c", "1", "--max-jobs-per-child", "2")
     supervisor = start_worker("--allow", "tests.tasks", *options)
-    wait_until(lambda: len(list(tmp_path.glob("done-*"))) == 10, timeout=PROCESS_WAIT, what="every job to run")
-    wait_until(lambda: sum(holding(q).values()) == 0, timeout=PROCESS_WAIT, what="the last acknowledgements")
+    wait(lambda: len(list(tmp_path.glob("done-*"))) == 10, what="every job to run")
+    wait(lambda: sum(holding(q).values()) == 0, what="the last acknowledgements")
     supervisor.signal(signal.SIGTERM)
     assert supervisor.wait() == 0
     text = supervisor.text()
