@@ -74,7 +74,7 @@ def test_a_child_killed_mid_job_is_replaced_and_its_job_runs_again_once(
         what="a new child in place of the killed one",
     )
     supervisor.signal(signal.SIGTERM)
-    assert supervisor.wait() == 0
+    assert supervisor.wait(PROCESS_WAIT) == 0
     assert len(runs.read_text().splitlines()) == 2
     assert (q.depth(), q.dead_count()) == (0, 0)
     assert worker_keys(q) == []
@@ -128,7 +128,7 @@ def test_a_run_past_its_hard_timeout_is_killed_retried_and_never_overlaps_the_ne
             what="the overlap marker to be released",
         )
         worker.signal(signal.SIGTERM)
-        assert worker.wait() == 0
+        assert worker.wait(PROCESS_WAIT) == 0
         clock.advance(15)
         loop.step()  # the next fire runs again
         loop.leadership.release()
@@ -159,12 +159,12 @@ def test_quiet_then_term_during_a_deploy_loses_nothing_and_runs_nothing_twice(
     wait(lambda: sum(holding(q).values()) == 0, what="the running jobs to finish")
     assert len(list(tmp_path.glob("*.started"))) == count  # nothing new was fetched
     old.signal(signal.SIGTERM)
-    assert old.wait() == 0
+    assert old.wait(PROCESS_WAIT) == 0
     assert q.depth() == 6 - count
     assert worker_keys(q) == []
 
     new = start_worker("--allow", "tests.tasks", "--burst", "--processes", str(count))
-    assert new.wait() == 0
+    assert new.wait(PROCESS_WAIT) == 0
     outputs = sorted(tmp_path.glob("out-*[0-9]"))
     assert [out.read_text() for out in outputs] == ["ran\n"] * 6
     assert (q.depth(), q.dead_count()) == (0, 0)
@@ -181,7 +181,7 @@ def test_the_children_of_a_killed_supervisor_stop_and_put_their_jobs_back(
     )
     wait(Path(f"{done}.started").exists, what="the job to start")
     supervisor.signal(signal.SIGKILL)
-    supervisor.wait()
+    supervisor.wait(PROCESS_WAIT)
     wait(lambda: worker_keys(q) == [], what="the orphaned children to stop")
     assert (q.depth(), q.dead_count()) == (1, 0)
     assert not done.exists()
@@ -197,7 +197,7 @@ def test_max_jobs_per_child_replaces_each_process_after_that_many_jobs(
     wait(lambda: len(list(tmp_path.glob("done-*"))) == 10, what="every job to run")
     wait(lambda: sum(holding(q).values()) == 0, what="the last acknowledgements")
     supervisor.signal(signal.SIGTERM)
-    assert supervisor.wait() == 0
+    assert supervisor.wait(PROCESS_WAIT) == 0
     text = supervisor.text()
     # Each process runs at most two jobs: ten jobs take at least five processes.
     assert text.count("worker process started") >= 5
