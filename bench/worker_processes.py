@@ -9,7 +9,10 @@ Prints, each figure the median of --rounds rounds, the rounds interleaved:
     TREE, the same with the source tree TREE (e.g. a `git worktree` of main): the single
     process must be as fast as it was;
   * each ratio, the median of the ratios within each round, and the load average before
-    and after (the machine may be shared).
+    and after (the machine may be shared);
+  * with --cpu-pairs N and --before: N pairs of `--burst` drains of the no-op jobs, the
+    new code and the old in turn, timed by the CPU time the worker process used (user +
+    system, from wait4), which other processes on the machine do not change.
 Drain is timed as in bench/worker_throughput.py (its helpers are used here).
 
 Run: python3 bench/worker_processes.py [--rounds 3] [--before /tmp/before]
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -104,6 +108,41 @@ def one_round(
     return figures
 
 
+def cpu_per_job(url: str, flush: Callable[[], object], system: OursCpu, jobs: int) -> float:
+    """CPU seconds a `--burst` worker takes per 1,000 no-op jobs (start-up included)."""
+    flush()
+    system.enqueue(jobs)
+    env = {**os.environ, "PYTHONPATH": str(wt.BENCH), "BENCH_REDIS_URL": url}
+    command = [*system.worker(None), "--burst"]
+    with subprocess.Popen(command, cwd=wt.BENCH, env=env, stderr=subprocess.DEVNULL) as proc:
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+    return (usage.ru_utime + usage.ru_stime) * 1000 / jobs
+
+
+def cpu_pairs(url: str, flush: Callable[[], object], options: argparse.Namespace) -> list[str]:
+    """The no-op drain's CPU time per 1,000 jobs, new and before, in alternating pairs."""
+    new, old = OursCpu(url, ["--processes", "1"]), OursCpu(url, [], tree=options.before)
+    pairs = []
+    for turn in range(options.cpu_pairs):
+        first, second = (new, old) if turn % 2 == 0 else (old, new)
+        a, b = (cpu_per_job(url, flush, s, options.jobs) for s in (first, second))
+        pairs.append((a, b) if first is new else (b, a))
+        print(
+            f"  cpu time per 1,000 no-op jobs: new {pairs[-1][0]:.3f}s, before {pairs[-1][1]:.3f}s",
+            file=sys.stderr,
+        )
+    ratios = [b / a for a, b in pairs]
+    shown = ", ".join(f"{r:.2f}" for r in ratios)
+    return [
+        f"CPU s per 1,000 no-op jobs (--burst, {options.jobs:,} jobs): --processes 1 "
+        f"{statistics.median(a for a, _ in pairs):.3f}, before "
+        f"{statistics.median(b for _, b in pairs):.3f}",
+        f"no-op --processes 1 vs before, by CPU time: {statistics.median(ratios):.2f}x "
+        f"(pairs: {shown})",
+    ]
+
+
 def report(rounds: list[dict[str, float]], options: argparse.Namespace, spin: int) -> list[str]:
     """The medians, and the median of each ratio taken within each round (the two figures
     of a ratio come from the same minutes of a machine whose load varies)."""
@@ -140,6 +179,7 @@ def main() -> None:
     parser.add_argument("--cpu-jobs", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--before", default="", metavar="TREE")
+    parser.add_argument("--cpu-pairs", type=int, default=0)
     options = parser.parse_args()
     sys.path.insert(0, str(wt.BENCH))
     from scheduler.cli.dev import EmbeddedRedis
@@ -159,10 +199,11 @@ def main() -> None:
             one_round(server.url, admin.flushall, options, spin, turn)
             for turn in range(options.rounds)
         ]
+        extra = cpu_pairs(server.url, admin.flushall, options) if options.cpu_pairs else []
     finally:
         server.stop(kill=True)
     after = os.getloadavg()
-    lines = report(rounds, options, spin)
+    lines = (report(rounds, options, spin) if rounds else []) + extra
     lines.append(f"load average (1, 5, 15 min): before {load}, after {after}")
     print("\n".join(lines))
 
