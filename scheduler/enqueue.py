@@ -1,7 +1,7 @@
 """How a new job's payload is prepared, in one place for every path that makes one.
 
 - ``Enqueuer.enqueue`` is the one ``enqueue(task, *args, queue=, delay=, at=, retries=,
-  timeout=, job_id=, **kwargs)``: ``Queue``, its batch and the test doubles of
+  timeout=, job_id=, timeout_hard=, **kwargs)``: ``Queue``, its batch and the test doubles of
   ``scheduler.testing`` inherit it, so they check arguments in the same order, raise the
   same PayloadError and build the same payload; each only says what "now" is and what
   becomes of the prepared job (sent, collected, kept or run).

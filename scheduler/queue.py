@@ -112,8 +112,9 @@ def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> li
 class Queue(Enqueuer):
     """Enqueue jobs into a namespace of one Redis, and inspect its queues.
 
-    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
-    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``).
+    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=,
+    timeout_hard=, **kwargs)`` puts a job on a queue and returns its id (see
+    ``Enqueuer.enqueue``).
     """
 
     def __init__(
