@@ -3,6 +3,7 @@
 import os
 
 import dramatiq
+import tasks_ours
 from dramatiq.brokers.redis import RedisBroker
 
 dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_REDIS_URL"]))
@@ -11,3 +12,9 @@ dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_REDIS_URL"]))
 @dramatiq.actor
 def noop() -> None:
     """Do nothing."""
+
+
+@dramatiq.actor
+def spin(rounds: int) -> int:
+    """The CPU-bound job of bench/worker_processes.py (as tasks_ours.spin)."""
+    return tasks_ours.spin(rounds)

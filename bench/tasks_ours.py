@@ -3,3 +3,11 @@
 
 def noop() -> None:
     """Do nothing."""
+
+
+def spin(rounds: int) -> int:
+    """Pure-Python work holding the GIL: ``rounds`` multiply-adds (a CPU-bound job)."""
+    total = 0
+    for i in range(rounds):
+        total += i * i % 7
+    return total

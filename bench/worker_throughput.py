@@ -36,8 +36,8 @@ VENV = BENCH / ".venv"
 SYSTEMS = ("ours", "huey", "dramatiq", "rq")
 
 
-def ensure_venv() -> None:
-    """Build bench/.venv if missing, then run this script again with its Python."""
+def ensure_venv(script: str = __file__) -> None:
+    """Build bench/.venv if missing, then run ``script`` again with its Python."""
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     python = VENV / "bin" / "python"
@@ -52,7 +52,7 @@ def ensure_venv() -> None:
         subprocess.run([*pip, "-r", str(BENCH / "requirements.txt")], check=True)
         subprocess.run([*pip, "-e", str(ROOT)], check=True)
         stamp.write_text(wanted)
-    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+    os.execv(str(python), [str(python), script, *sys.argv[1:]])
 
 
 def find_redis_server() -> str:

@@ -1,7 +1,7 @@
 """How a new job's payload is prepared, in one place for every path that makes one.
 
 - ``Enqueuer.enqueue`` is the one ``enqueue(task, *args, queue=, delay=, at=, retries=,
-  timeout=, job_id=, **kwargs)``: ``Queue``, its batch and the test doubles of
+  timeout=, job_id=, timeout_hard=, **kwargs)``: ``Queue``, its batch and the test doubles of
   ``scheduler.testing`` inherit it, so they check arguments in the same order, raise the
   same PayloadError and build the same payload; each only says what "now" is and what
   becomes of the prepared job (sent, collected, kept or run).
@@ -55,6 +55,7 @@ def prepare(
     timeout: float | None = None,
     job_id: str | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
+    timeout_hard: float | None = None,
 ) -> NewJob:
     """The job an ``enqueue`` call made at ``now`` stands for; PayloadError for an invalid
     argument, or a payload longer than ``max_bytes`` or nested deeper than a worker reads.
@@ -69,6 +70,7 @@ def prepare(
         retries=retries,
         timeout=timeout,
         job_id=job_id,
+        timeout_hard=timeout_hard,
     )
     text = encode(payload, max_bytes)
     return NewJob(payload, due if due is not None and due > now else None, text)
@@ -109,14 +111,17 @@ class Enqueuer(ABC):
         retries: int | None = None,
         timeout: float | None = None,
         job_id: str | None = None,
+        timeout_hard: float | None = None,
         **kwargs: Any,
     ) -> str:
         """Put a job for ``task(*args, **kwargs)`` on ``queue``; return its job id.
 
         ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
         ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
-        seconds. Raises PayloadError for an invalid argument, or a payload larger than
-        ``max_payload_bytes`` or nested too deep for a worker to read (nothing is enqueued).
+        seconds; past ``timeout_hard`` seconds the worker process running it is
+        killed (docs/workers.md, hard timeouts). Raises PayloadError for an invalid
+        argument, or a payload larger than ``max_payload_bytes`` or nested too deep for a
+        worker to read (nothing is enqueued).
         A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
         retried after a broken connection never makes two jobs. In a batch, the job is
         sent when the batch ends.
@@ -133,6 +138,7 @@ class Enqueuer(ABC):
             timeout=timeout,
             job_id=job_id,
             max_bytes=self.max_payload_bytes,
+            timeout_hard=timeout_hard,
         )
         self._submit(job)
         return job.id
@@ -166,4 +172,5 @@ def fire_payload(job: Job, at: int | None, now: float, *, by_hand: bool = False)
         schedule=job.name,
         scheduled_for=at,
         expires_at=None if job.expires is None else due + job.expires,
+        timeout_hard=job.timeout_hard,
     )

@@ -11,6 +11,7 @@ unset, to keep payloads short)::
     attempt       1 for the first run, +1 for each retry
     retries       how many times a failure is retried before the job goes to the dead set
     timeout       seconds a run may take (optional)
+    timeout_hard  seconds after which the process running it is killed (optional)
     enqueued_at   epoch seconds (Redis clock) when the job was first enqueued
     schedule      the schedule file's job name, for runs the dispatcher enqueued (optional)
     scheduled_for the fire time (epoch seconds, int) such a run stands for (optional)
@@ -66,6 +67,7 @@ class QueuedJob:
     schedule: str | None = None
     scheduled_for: int | None = None
     expires_at: float | None = None
+    timeout_hard: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
@@ -82,6 +84,8 @@ class QueuedJob:
             "enqueued_at": self.enqueued_at,
         }
         _put_optional(payload, self.timeout, self.schedule, self.scheduled_for, self.expires_at)
+        if self.timeout_hard is not None:
+            payload["timeout_hard"] = self.timeout_hard
         payload.update(self.extra)
         return payload
 
@@ -140,6 +144,7 @@ def build_payload(
     schedule: str | None = None,
     scheduled_for: int | None = None,
     expires_at: float | None = None,
+    timeout_hard: float | None = None,
 ) -> dict[str, Any]:
     """The payload dict of a new job (attempt 1); PayloadError if an argument is invalid.
 
@@ -148,6 +153,7 @@ def build_payload(
     """
     retries = DEFAULT_RETRIES if retries is None else retries
     _check_build(retries, timeout, job_id, scheduled_for, expires_at)
+    _check_seconds("timeout_hard", timeout_hard)
     payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
         "id": job_id if job_id is not None else new_job_id(),
@@ -160,6 +166,8 @@ def build_payload(
         "enqueued_at": round(enqueued_at, 3),
     }
     _put_optional(payload, timeout, schedule, scheduled_for, expires_at)
+    if timeout_hard is not None:
+        payload["timeout_hard"] = timeout_hard
     return payload
 
 
@@ -205,6 +213,7 @@ def decode(raw: bytes | str, max_bytes: int | None = MAX_PAYLOAD_BYTES) -> Queue
             schedule=data.pop("schedule", None),
             scheduled_for=data.pop("scheduled_for", None),
             expires_at=data.pop("expires_at", None),
+            timeout_hard=data.pop("timeout_hard", None),
             extra=_extra(data),
         )
     except KeyError as exc:
@@ -298,14 +307,18 @@ def _check_build(
 ) -> None:
     if not _is_int(retries) or retries < 0:
         raise PayloadError(f"retries must be an integer >= 0, not {retries!r}")
-    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
-        raise PayloadError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+    _check_seconds("timeout", timeout)
     if job_id is not None and (not isinstance(job_id, str) or not is_job_id(job_id)):
         raise PayloadError(f"invalid job id {job_id!r}: use 1-128 of A-Z a-z 0-9 _ . : -")
     if scheduled_for is not None and not _is_int(scheduled_for):
         raise PayloadError(f"scheduled_for must be epoch seconds (int), not {scheduled_for!r}")
     if expires_at is not None and not _is_number(expires_at):
         raise PayloadError(f"expires_at must be epoch seconds, not {expires_at!r}")
+
+
+def _check_seconds(name: str, value: float | None) -> None:
+    if value is not None and (not _is_number(value) or value <= 0):
+        raise PayloadError(f"{name} must be a number of seconds > 0, not {value!r}")
 
 
 def _check_decoded(job: QueuedJob) -> None:
@@ -320,15 +333,20 @@ def _check_decoded(job: QueuedJob) -> None:
             ("attempt", _is_int(job.attempt) and job.attempt >= 1),
             ("retries", _is_int(job.retries) and job.retries >= 0),
             ("enqueued_at", _is_seconds(job.enqueued_at)),
-            ("timeout", job.timeout is None or (_is_seconds(job.timeout) and job.timeout > 0)),
+            ("timeout", job.timeout is None or _positive(job.timeout)),
             ("schedule", job.schedule is None or isinstance(job.schedule, str)),
             ("scheduled_for", job.scheduled_for is None or _is_fire(job.scheduled_for)),
             ("expires_at", job.expires_at is None or _is_seconds(job.expires_at)),
+            ("timeout_hard", job.timeout_hard is None or _positive(job.timeout_hard)),
         )
         if not ok
     ]
     if problems:
         raise PayloadError(f"payload has invalid field(s): {', '.join(problems)}")
+
+
+def _positive(seconds: object) -> bool:
+    return _is_seconds(seconds) and isinstance(seconds, (int, float)) and seconds > 0
 
 
 @functools.lru_cache(maxsize=4096)

@@ -115,10 +115,11 @@ def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> li
 class Queue(Enqueuer):
     """Enqueue jobs into a namespace of one Redis, and inspect its queues.
 
-    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
-    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``). With
-    ``durability="replicated"`` each enqueue (each batch) then waits until a replica has it,
-    and goes on unconfirmed if none does in time (``transport.durability``).
+    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=,
+    timeout_hard=, **kwargs)`` puts a job on a queue and returns its id (see
+    ``Enqueuer.enqueue``). With ``durability="replicated"`` each enqueue (each batch) then
+    waits until a replica has it, and goes on unconfirmed if none does in time
+    (``transport.durability``).
     """
 
     def __init__(

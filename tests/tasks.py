@@ -4,6 +4,7 @@ path in tests and on PYTHONPATH for worker subprocesses)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from pathlib import Path
@@ -109,3 +110,35 @@ def log_fire(path: str) -> None:
     fire = job.scheduled_for.timestamp() if job and job.scheduled_for else 0
     with Path(path).open("a") as log:
         log.write(f"{fire:.0f} {job.id if job else '-'} {time.time():.3f}\n")
+def hang_first_run(folder: str) -> None:
+    """Append this process's id to ``runs``; the first run then hangs, a later one marks
+    ``done``."""
+    runs = Path(folder) / "runs"
+    with runs.open("a") as log:
+        log.write(f"{os.getpid()}\n")
+    if len(runs.read_text().splitlines()) == 1:
+        time.sleep(3600)
+    (Path(folder) / "done").write_text("done")
+
+
+def hang_on_first_attempt(folder: str) -> None:
+    """Append "<attempt> <pid>" to ``starts``; attempt 1 hangs, later ones mark
+    ``done-<attempt>``."""
+    job = current_job()
+    attempt = job.attempt if job is not None else 0
+    with (Path(folder) / "starts").open("a") as log:
+        log.write(f"{attempt} {os.getpid()}\n")
+    if attempt == 1:
+        time.sleep(3600)
+    (Path(folder) / f"done-{attempt}").write_text("done")
+
+
+def wait_for_file(gate: str, out: str) -> None:
+    """Write ``out + '.started'``, wait until ``gate`` exists (at most 60 s), then append
+    a line to ``out``."""
+    Path(out + ".started").write_text("started")
+    give_up = time.monotonic() + 60
+    while not Path(gate).exists() and time.monotonic() < give_up:
+        time.sleep(0.01)
+    with Path(out).open("a") as log:
+        log.write("ran\n")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 import redis
@@ -20,6 +22,7 @@ from ..registry import (
     use_working_directory,
 )
 from ..schedule.watch import ScheduleFile
+from ..worker.supervisor import supervise
 from ..worker.worker import Worker, WorkerSettings
 from .logs import configure_logging, url_secrets
 from .main import optional_schedule_file
@@ -33,6 +36,26 @@ from .options import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class Processes(click.ParamType):  # type: ignore[type-arg]
+    """A number of worker processes: an integer from 1, or ``auto`` (the CPU count)."""
+
+    name = "processes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The number of processes ``value`` stands for."""
+        if isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "auto":
+            return os.cpu_count() or 1
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"{value!r} is not a number of processes: use 1, 2, ... or auto", param, ctx)
+        return number
 
 
 @click.command()
@@ -51,6 +74,17 @@ log = logging.getLogger(__name__)
     default=10,
     show_default=True,
     help="Job threads.",
+)
+@click.option(
+    "--processes",
+    "-p",
+    type=Processes(),
+    default=1,
+    show_default=True,
+    metavar="N|auto",
+    help="Worker processes, each with --concurrency threads, under one supervisor; auto = "
+    "the CPU count; 1 = this process alone, no supervisor (unless --hard-timeout or "
+    "--max-jobs-per-child is set).",
 )
 @click.option(
     "--prefetch",
@@ -102,6 +136,21 @@ log = logging.getLogger(__name__)
     help="Seconds running jobs get to finish after SIGTERM/SIGINT.",
 )
 @click.option(
+    "--hard-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="S",
+    help="Kill the process of a run still going after S seconds (jobs without a "
+    "timeout_hard of their own); the run fails as any other. Runs a supervisor [default: off].",
+)
+@click.option(
+    "--max-jobs-per-child",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="Replace a worker process after N jobs; runs a supervisor [default: never].",
+)
+@click.option(
     "--max-payload-bytes",
     type=click.IntRange(1024),
     default=MAX_PAYLOAD_BYTES,
@@ -115,6 +164,7 @@ log = logging.getLogger(__name__)
 def worker(
     queues: Sequence[str],
     concurrency: int,
+    processes: int,
     prefetch: int | None,
     schedule_file: str | None,
     prefixes: Sequence[str],
@@ -122,6 +172,8 @@ def worker(
     import_check: str,
     burst: bool,
     shutdown_timeout: float,
+    hard_timeout: float | None,
+    max_jobs_per_child: int | None,
     max_payload_bytes: int,
     durability: str,
     redis_url: str,
@@ -131,8 +183,11 @@ def worker(
     metrics_port: int,
     metrics_host: str,
 ) -> None:
-    """Run jobs from the queues (default: default) until SIGTERM/SIGINT."""
-    configure_logging(log_level, log_format, url_secrets(redis_url))
+    """Run jobs from the queues (default: default) until SIGTERM/SIGINT; SIGTSTP or
+    SIGUSR1 make it quiet (no more fetching, running jobs finish)."""
+    secrets = url_secrets(redis_url)
+    configure_logging(log_level, log_format, secrets)
+    supervised = processes > 1 or hard_timeout is not None or max_jobs_per_child is not None
     settings = WorkerSettings(
         queues=tuple(check_queue_name(q) for q in queues) or ("default",),
         concurrency=concurrency,
@@ -141,12 +196,23 @@ def worker(
         shutdown_timeout=shutdown_timeout,
         max_payload_bytes=max_payload_bytes,
         durability=durability,
+        hard_timeout=hard_timeout,
+        max_jobs=max_jobs_per_child,
     )
     allow = worker_tasks(schedule_file, prefixes, imports, warn_only=import_check == "warn")
     client = connect(redis_url, wait=not burst)
-    job_worker = Worker(client, allow, settings, namespace=safe_namespace(namespace))
-    serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
-    sys.exit(job_worker.run())
+    ns = safe_namespace(namespace)
+    if not supervised:
+        job_worker = Worker(client, allow, settings, namespace=ns)
+        serve_worker_metrics(metrics_host, metrics_port, job_worker, client)
+        sys.exit(job_worker.run())
+
+    def prepare(job_worker: Worker, slot: int) -> None:
+        configure_logging(log_level, log_format, secrets)
+        port = metrics_port + slot if metrics_port else 0
+        serve_worker_metrics(metrics_host, port, job_worker, client)
+
+    sys.exit(supervise(client, allow, settings, ns, processes=processes, prepare=prepare))
 
 
 def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Redis) -> None:

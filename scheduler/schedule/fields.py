@@ -222,6 +222,7 @@ SETTINGS: dict[str, Callable[[Node], Any]] = {
     "expires": optional(read_duration),
     "retries": read_retries,
     "timeout": optional(read_duration),
+    "timeout_hard": optional(read_duration),
 }
 
 

@@ -49,6 +49,7 @@ class Job:
     expires: int | None = None
     retries: int = 3
     timeout: int | None = None
+    timeout_hard: int | None = None
     line: int = 0
     task_at: tuple[int, int] = dataclasses.field(default=(0, 0), compare=False)  # line, column
 

@@ -83,6 +83,20 @@ class Fetcher:
             if may_block:
                 self._consumer.wait_for_work(self._block_timeout())
 
+    def give_back(self, deliveries: list[Delivery]) -> int:
+        """Return jobs fetched but never started to the front of their queues, in order
+        (a quiet worker's); returns how many went back."""
+        moved = 0
+        for index in range(len(self._queues)):
+            raws = [d.raw for d in reversed(deliveries) if d.index == index]
+            if raws:
+                moved += self._consumer.put_back(index, raws)
+            for raw in raws:
+                self._forget(raw)
+        if deliveries:
+            log.info("worker gave back jobs it fetched ahead count=%d", moved)
+        return moved
+
     def _round_trip(self, now: float, limit: int | None) -> FetchResult:
         outbox = self._pool.take()
         settled = released = 0

@@ -12,6 +12,10 @@ place, so the worker keeps its capacity; the abandoned ones are counted (``stuck
 shutdown does not wait for them. Whatever such a thread's task returns later is logged as
 a late finish and discarded; for a schedule job's run, its thread ending is sent to Redis
 (a release) so the job's active marker, kept until then, can go.
+
+A run past its hard timeout (``timeout_hard``, or the worker's default) is failed the same
+way, and ``check_hard`` reports it: the worker then ends its process, the only way to stop
+the thread (docs/workers.md, hard timeouts).
 """
 
 from __future__ import annotations
@@ -33,17 +37,20 @@ log = logging.getLogger(__name__)
 
 Ack = tuple[int, bytes]
 TIMED_OUT, SHUT_DOWN = "timeout", "shutdown"  # why a run was ended without its thread
+HARD_TIMED_OUT = "hard timeout"
 
 
 @dataclass(eq=False, slots=True)
 class Run:
     """A job running on a thread, with its deadline (monotonic clock) if it has a timeout;
-    ``abandoned`` says why the run was ended without its thread (TIMED_OUT, SHUT_DOWN)."""
+    ``abandoned`` says why the run was ended without its thread (TIMED_OUT, SHUT_DOWN,
+    HARD_TIMED_OUT); ``hard`` is its hard deadline, past which its process must end."""
 
     delivery: Delivery
     deadline: float | None
     thread: threading.Thread
     abandoned: str = ""
+    hard: float | None = None
 
 
 @dataclass(slots=True)
@@ -69,8 +76,12 @@ class JobPool:
         concurrency: int,
         capacity: int,
         wake: Callable[[], None],
+        *,
+        hard_timeout: float | None = None,
     ) -> None:
         self.runner = runner
+        self.hard_timeout = hard_timeout  # for jobs without a timeout_hard of their own
+        self.finished = 0  # runs ended on a job thread, for --max-jobs-per-child
         self.wanted = threading.Event()  # set when the fetcher has something to send
         self.stats = RunStats()  # run counts, for metrics
         self._clock = clock
@@ -84,6 +95,7 @@ class JobPool:
         self._fetcher_waits = False
         self._threads: list[threading.Thread] = []
         self._stuck: set[threading.Thread] = set()
+        self._late: set[Run] = set()  # abandoned at their timeout, with a hard deadline
         self._accepting = True
 
     # -- the fetcher's side ------------------------------------------------------------
@@ -190,14 +202,33 @@ class JobPool:
             self._notify(waits)
         return len(late)
 
-    def _time_out(self, run: Run, now: float) -> tuple[Outcome, Ended]:
+    def check_hard(self) -> list[Run]:
+        """Fail the runs past their hard deadline (their threads cannot be stopped: the
+        caller ends the process); returns every run whose thread is past it."""
+        now = self._clock.monotonic()
+        with self._lock:
+            killed = [r for r in self._runs if r.hard is not None and r.hard <= now]
+            ends = [self._time_out(run, now, hard=True) for run in killed]
+            self._late.update(killed)  # reported again until the process is gone
+            late = [r for r in self._late if r.hard is not None and r.hard <= now]
+        for outcome, ended in ends:
+            self.runner.report(outcome, ended)
+            self._count(outcome, ran=True)
+        return late
+
+    def _time_out(self, run: Run, now: float, *, hard: bool = False) -> tuple[Outcome, Ended]:
         """Settle a run at its timeout (under the lock, so its thread's end comes after)."""
         job = run.delivery.job
         assert job is not None
-        run.abandoned = TIMED_OUT
+        run.abandoned = HARD_TIMED_OUT if hard else TIMED_OUT
         self._runs.discard(run)
-        error = JobTimeout(f"task ran past its timeout of {job.timeout}s; thread abandoned")
-        ended = Ended(error, float(job.timeout or 0), now)
+        if hard:
+            limit = job.timeout_hard or self.hard_timeout
+            error = JobTimeout(f"task ran past its hard timeout of {limit}s; process killed")
+        else:
+            limit = job.timeout
+            error = JobTimeout(f"task ran past its timeout of {limit}s; thread abandoned")
+        ended = Ended(error, float(limit or 0), now)
         outcome = self.runner.judge(run.delivery, ended)
         outcome.held = job.schedule is not None
         self._out.outcomes.append(outcome)
@@ -212,6 +243,8 @@ class JobPool:
                 self._threads.remove(thread)  # shutdown waits for it no more
             if thread.is_alive():
                 self._stuck.add(thread)
+                if run.hard is not None:
+                    self._late.add(run)
             replace = replace and self._accepting
         job = run.delivery.job
         assert job is not None
@@ -225,8 +258,10 @@ class JobPool:
             self._start_thread()
 
     def has_deadlines(self) -> bool:
-        """Whether a running job has a timeout."""
-        return any(run.deadline is not None for run in list(self._runs))
+        """Whether a running job has a timeout, or an abandoned one a hard deadline."""
+        return bool(self._late) or any(
+            run.deadline is not None or run.hard is not None for run in list(self._runs)
+        )
 
     def stuck(self) -> int:
         """How many abandoned threads are still running their task."""
@@ -294,10 +329,7 @@ class JobPool:
             return self._finish(None, outcome)
         counts = shard.of(delivery.index, job.task)
         counts.started += 1
-        deadline = None
-        if job.timeout is not None:
-            deadline = self._clock.monotonic() + job.timeout + (1.0 if task.is_async else 0.0)
-        run = Run(delivery, deadline, threading.current_thread())
+        run = self._run_of(delivery, task.is_async)
         with self._lock:
             self._runs.add(run)
         ended = self.runner.call(delivery, task)
@@ -309,6 +341,29 @@ class JobPool:
         counts.ended(outcome.status, outcome.duration)
         return True
 
+    def _run_of(self, delivery: Delivery, is_async: bool) -> Run:
+        """A run starting now on this thread, with its deadlines."""
+        job = delivery.job
+        assert job is not None
+        now = self._clock.monotonic()
+        deadline = hard = None
+        if job.timeout is not None:
+            deadline = now + job.timeout + (1.0 if is_async else 0.0)
+        hard_timeout = job.timeout_hard or self.hard_timeout
+        if hard_timeout is not None:
+            hard = now + hard_timeout
+        return Run(delivery, deadline, threading.current_thread(), hard=hard)
+
+    def drain(self) -> list[Delivery]:
+        """Take back the buffered jobs no thread has started (a quiet worker returns them)."""
+        taken: list[Delivery] = []
+        with suppress(Empty):
+            while True:
+                delivery = self._buffer.get_nowait()
+                if delivery is not None:
+                    taken.append(delivery)
+        return taken
+
     def _ended_late(self, run: Run, ended: Ended) -> None:
         """The task of an abandoned run returned: log it as such; a held run's marker may go."""
         self.runner.late(run.delivery, ended, timed_out=run.abandoned == TIMED_OUT)
@@ -316,6 +371,7 @@ class JobPool:
         assert job is not None
         with self._lock:
             self._stuck.discard(run.thread)
+            self._late.discard(run)
             if run.abandoned != TIMED_OUT or job.schedule is None:
                 return
             self._out.releases.append(run.delivery)
@@ -328,6 +384,7 @@ class JobPool:
                 self._runs.discard(run)
                 if run.abandoned:
                     return False
+                self.finished += 1
             if outcome.status == OK and outcome.schedule is None:
                 self._out.acks.append((outcome.delivery.index, outcome.delivery.raw))
             else:

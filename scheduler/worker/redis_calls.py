@@ -211,6 +211,11 @@ class Consumer:
         """Put every unsettled job of this worker back on its queue and forget the worker."""
         return self._reap(self.worker_id, now, "", self.queues)
 
+    def reap_now(self, worker_id: str, now: float) -> int:
+        """Put back the unsettled jobs of a worker known to be gone (a supervisor's child
+        that exited), dropping its held threads, without waiting for its heartbeat."""
+        return self._reap(worker_id, now, "", self.queues)
+
     def wait_for_work(self, timeout: float) -> bool:
         """Block until a job is pushed to one of our queues, a poke, or ``timeout`` seconds."""
         reply = self._connection().blpop(self._wait_keys, timeout=max(0.01, timeout))

@@ -12,10 +12,15 @@ Threads of a worker process:
 - housekeeping: heartbeat every ``heartbeat_interval``, putting back the jobs of workers
   whose heartbeat expired, and the timeouts of sync tasks. When more than ``max_stuck``
   threads abandoned after a timeout still run their task, the worker stops (exit code 3)
-  so its supervisor starts a fresh process.
+  so its supervisor starts a fresh process. A run past its hard timeout is failed, and
+  the process ends at once (exit code 4): the only way to stop its thread. Its other
+  unfinished jobs go back when its supervisor (``scheduler.worker.supervisor``) or
+  another worker's reaper puts them back.
 - the main thread (``run``) waits for SIGTERM/SIGINT or the end of a burst, then shuts
   down: stop fetching, let running jobs finish up to ``shutdown_timeout``, put the rest
   back at the front of their queues, deregister. A second signal stops at once.
+  SIGTSTP or SIGUSR1 make the worker quiet: it puts back the jobs it fetched ahead and
+  fetches no more, while running jobs finish (``quiet``).
 
 Tests drive the same steps by hand, without threads: ``fetch_once``, ``run_pending``,
 ``flush``, ``heartbeat``, ``check_timeouts``, ``shutdown``.
@@ -50,6 +55,10 @@ log = logging.getLogger(__name__)
 
 EXIT_STUCK = 3
 EXIT_ERROR = 1
+EXIT_HARD_TIMEOUT = 4
+EXIT_RECYCLED = 5  # ran its max_jobs: its supervisor starts a fresh process at once
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+QUIET_SIGNALS = (signal.SIGTSTP, signal.SIGUSR1)
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class WorkerSettings:
     max_stuck: int | None = None  # abandoned threads tolerated; default: concurrency
     max_payload_bytes: int = MAX_PAYLOAD_BYTES  # a larger payload is dead-lettered unread
     durability: str = "local"  # "replicated": acknowledgements wait for a replica
+    hard_timeout: float | None = None  # for jobs without a timeout_hard of their own
+    max_jobs: int | None = None  # stop after this many jobs (--max-jobs-per-child)
+    parent_pid: int | None = None  # a supervisor's child stops once this process is gone
 
     @property
     def capacity(self) -> int:
@@ -98,7 +110,9 @@ class Worker:
         durability = Durability(s.durability)
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues, durability)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
-        self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
+        self.pool = JobPool(
+            runner, self.clock, s.concurrency, s.capacity, self._poke, hard_timeout=s.hard_timeout
+        )
         self.fetcher = Fetcher(
             self.consumer,
             self.pool,
@@ -114,6 +128,9 @@ class Worker:
         self._closing = threading.Event()  # housekeeping ends
         self._stop_requested = threading.Event()
         self._force = threading.Event()
+        self._quiet = threading.Event()  # no more fetching; running jobs go on
+        self._quieted = False
+        self._taken = 0  # jobs fetched, for max_jobs
         self._threads: list[threading.Thread] = []
         self._registered_once = False
         self._outage = _Outage()
@@ -128,10 +145,11 @@ class Worker:
 
     # -- the whole life ------------------------------------------------------------------
 
-    def run(self) -> int:
-        """Work until a signal, the end of a burst or a fatal problem; return the exit code."""
+    def run(self, stop_signals: tuple[int, ...] = STOP_SIGNALS) -> int:
+        """Work until one of ``stop_signals``, the end of a burst or a fatal problem;
+        return the exit code."""
         self.start()
-        with _stop_signals(self):
+        with _signals(self, stop_signals):
             while not self._stop_requested.wait(0.5):
                 pass
             self.shutdown()
@@ -162,14 +180,18 @@ class Worker:
         self._stop_requested.set()
         self._stopping.set()
 
+    def quiet(self) -> None:
+        """Fetch no more jobs and give back those fetched ahead; running jobs finish
+        (thread-safe, signal-safe)."""
+        self._quiet.set()
+        self.pool.wanted.set()
+        self._poke()
+
     def shutdown(self) -> int:
         """Stop fetching, let running jobs finish (up to ``shutdown_timeout``), put every
         unfinished job back at the front of its queue and deregister; returns how many."""
         log.info("worker stopping id=%s running=%d", self.id, self.pool.running())
-        self._stopping.set()
-        self._poke()
-        for thread in self._threads[:1]:
-            thread.join(self.settings.idle_timeout + 1)
+        self._stop_fetching()
         unfinished = self.pool.stop(self.settings.shutdown_timeout, self._force)
         self._closing.set()
         for thread in self._threads[1:]:
@@ -228,14 +250,25 @@ class Worker:
     def _fetch_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self.fetcher.fetch_once() == 0 and not self._stopping.is_set():
-                    self._idle()
+                limit = self._limit()
+                taken = self.fetcher.fetch_once(limit)
+                self._taken += taken
+                if taken == 0 and not self._stopping.is_set():
+                    self._idle(limit)
                 self._outage.ended()
             except redis.RedisError as exc:
                 self._redis_failed(exc)
             except Exception:
                 log.exception("worker fetcher failed id=%s; stopping", self.id)
                 self.request_stop(EXIT_ERROR)
+
+    def _stop_fetching(self) -> None:
+        """End the fetcher's loop, waking it whether it waits on Redis or on the pool."""
+        self._stopping.set()
+        self.pool.wanted.set()
+        self._poke()
+        for thread in self._threads[:1]:
+            thread.join(self.settings.idle_timeout + 1)
 
     def _redis_failed(self, exc: redis.RedisError) -> None:
         """Wait before the next try; a burst worker gives up once Redis has been away for
@@ -254,10 +287,28 @@ class Worker:
         else:
             self.clock.wait(self._stopping, delay)
 
-    def _idle(self) -> None:
+    def _limit(self) -> int | None:
+        """How many jobs the next fetch may take: none once quiet (and the jobs fetched
+        ahead go back) or once ``max_jobs`` were taken; else as many as there is room."""
+        if self._quiet.is_set():
+            if not self._quieted:
+                self._quieted = True
+                log.info("worker quiet id=%s running=%d", self.id, self.pool.running())
+            self.fetcher.give_back(self.pool.drain())
+            return 0
+        if self.settings.max_jobs is not None:
+            return max(0, min(self.pool.room(), self.settings.max_jobs - self._taken))
+        return None
+
+    def _idle(self, limit: int | None) -> None:
         if self.settings.burst and self.pool.idle():
             log.info("worker burst finished id=%s: queues empty", self.id)
             self.request_stop()
+        elif limit == 0 and not self._quiet.is_set() and self.pool.idle():
+            log.info("worker recycled id=%s jobs=%d (max jobs per process)", self.id, self._taken)
+            self.request_stop(EXIT_RECYCLED)
+        elif limit == 0:
+            self.pool.wanted.wait(self.settings.idle_timeout)
         else:
             self.fetcher.wait()
 
@@ -289,9 +340,39 @@ class Worker:
             except redis.RedisError as exc:
                 self._outage.began(exc, self.clock.monotonic())
             next_beat = self.clock.monotonic() + self.settings.heartbeat_interval
+            self._check_parent()
         self.pool.check_timeouts()
+        if self.pool.check_hard():
+            self._end_process()
         self._check_stuck()
         return next_beat
+
+    def _check_parent(self) -> None:
+        """A supervisor's child whose supervisor was killed stops as on SIGTERM, rather
+        than run on with no one to stop it."""
+        parent = self.settings.parent_pid
+        if parent is not None and os.getppid() != parent and not self._stop_requested.is_set():
+            log.error("worker stopping id=%s: its supervisor pid=%d is gone", self.id, parent)
+            self.request_stop(EXIT_ERROR)
+
+    def _end_process(self) -> None:
+        """A run is past its hard timeout: settle what finished, and end the process at
+        once (its thread cannot be stopped otherwise). Not deregistered: the jobs it still
+        holds, and the overlap markers of the killed run, stay until the process is gone
+        and the supervisor, or a reaper, puts them back."""
+        log.error(
+            "worker ending its process id=%s: a run passed its hard timeout; exit code %d",
+            self.id,
+            EXIT_HARD_TIMEOUT,
+        )
+        self._stop_fetching()
+        self.pool.stop(0.0, self._force)
+        try:
+            self.flush()
+        except redis.RedisError as exc:
+            log.error("worker could not settle before ending id=%s: %s", self.id, exc)
+        logging.shutdown()
+        os._exit(EXIT_HARD_TIMEOUT)
 
     def _check_stuck(self) -> None:
         stuck = self.pool.stuck()
@@ -353,8 +434,9 @@ class _Outage:
 
 
 @contextmanager
-def _stop_signals(worker: Worker) -> Iterator[None]:
-    """SIGTERM/SIGINT ask the worker to stop; a second one forces it (main thread only)."""
+def _signals(worker: Worker, stop_signals: tuple[int, ...]) -> Iterator[None]:
+    """``stop_signals`` ask the worker to stop, a second one forces it; SIGTSTP and SIGUSR1
+    make it quiet (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -362,7 +444,11 @@ def _stop_signals(worker: Worker) -> Iterator[None]:
     def handle(signum: int, frame: object) -> None:
         worker.request_stop()
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    def quiet(signum: int, frame: object) -> None:
+        worker.quiet()
+
+    previous = {sig: signal.signal(sig, handle) for sig in stop_signals}
+    previous.update({sig: signal.signal(sig, quiet) for sig in QUIET_SIGNALS})
     try:
         yield
     finally:

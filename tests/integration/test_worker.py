@@ -746,3 +746,56 @@ def test_a_batch_into_an_empty_queue_wakes_as_many_workers_as_jobs_up_to_sixteen
             batch.enqueue("tests.tasks:add", n, n, queue="wide")
     assert client.llen(queue.keys.wake("wide")) == 16
     assert queue.queues() == {"default": 3, "wide": 40}
+
+
+def test_a_run_past_its_hard_timeout_is_failed_once_and_keeps_its_marker_until_reaped(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    payload = scheduled_payload(
+        clock.now(), task="tests.tasks:wait_gate", args=["hard"], timeout_hard=30, retries=0
+    )
+    push_scheduled(client, queue, payload)
+    worker = make_worker(worker_id="doomed")
+    worker.fetch_once()
+    thread = threading.Thread(target=worker.run_pending)
+    thread.start()
+    wait_until(lambda: "hard" in tasks.GATES, what="the task to start")
+    clock.advance(29)
+    assert worker.pool.check_hard() == []
+    clock.advance(1)
+    [run] = worker.pool.check_hard()  # the worker ends its process when told so
+    worker.flush()
+    [dead] = queue.dead()
+    assert dead.error == "JobTimeout: task ran past its hard timeout of 30s; process killed"
+    assert client.get(queue.keys.active("nightly")) == b"run-1"  # its thread still runs
+    assert worker.pool.check_hard() == [run]  # until the process is gone
+    assert queue.dead_count() == 1
+
+    make_worker(worker_id="supervisor").consumer.reap_now("doomed", clock.now())
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0
+    tasks.GATES["hard"].set()
+    thread.join(5)
+
+
+def test_an_abandoned_thread_past_its_hard_timeout_ends_the_process_too(
+    queue: Queue, client: redis.Redis, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    payload = scheduled_payload(
+        clock.now(),
+        task="tests.tasks:wait_gate",
+        args=["softhard"],
+        timeout=5,
+        timeout_hard=30,
+        retries=0,
+    )
+    push_scheduled(client, queue, payload)
+    worker = make_worker()
+    run = Abandoned(worker, clock, "softhard", 5)
+    assert worker.pool.check_hard() == []
+    clock.advance(25)
+    assert len(worker.pool.check_hard()) == 1
+    worker.flush()
+    assert queue.dead_count() == 1  # settled once, at its soft timeout
+    run.finish()
+    assert worker.pool.check_hard() == []
+    assert client.exists(queue.keys.active("nightly"), queue.keys.held()) == 0

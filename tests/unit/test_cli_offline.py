@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.cli.worker import Processes
 from scheduler.clock import FakeClock
 from tests.helpers import run_cli
 
@@ -374,3 +375,21 @@ def test_the_summary_and_errors_escape_control_characters_of_the_path(
     assert code == 0 and "\x1b" not in out and "a\\x1b[2Jb" in out
     code, _, err = run(capsys, "check", str(folder / "missing\n.yml"))
     assert code == 2 and err.endswith("missing\\n.yml: no such file\n")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", ""])
+def test_worker_refuses_a_bad_number_of_processes_in_one_line(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, _, err = run(capsys, "worker", "--processes", value)
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert (
+        f"worker: Invalid value for '--processes' / '-p': {value!r} is not a number of "
+        "processes: use 1, 2, ... or auto (see " in line
+    )
+
+
+def test_worker_processes_auto_is_the_cpu_count() -> None:
+    assert Processes().convert("auto", None, None) == (os.cpu_count() or 1)
+    assert Processes().convert("3", None, None) == 3

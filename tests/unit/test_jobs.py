@@ -66,6 +66,16 @@ def test_encode_then_decode_gives_the_same_job() -> None:
     assert isinstance(job, QueuedJob) and job.timeout == 2.5
 
 
+def test_a_hard_timeout_travels_in_the_payload_and_a_bad_one_is_refused() -> None:
+    built = payload(timeout=5, timeout_hard=30)
+    assert built["timeout_hard"] == 30
+    assert decode(encode(built)).timeout_hard == 30
+    assert decode(encode(built)).to_payload() == built
+    assert "timeout_hard" not in payload()
+    with pytest.raises(PayloadError, match="timeout_hard must be a number of seconds > 0"):
+        payload(timeout_hard=0)
+
+
 def test_fresh_ids_are_random_hex() -> None:
     one, two = payload()["id"], payload()["id"]
     assert one != two
@@ -96,6 +106,8 @@ def test_decode_rejects_what_is_not_a_version_1_payload(raw: bytes, message: str
         ("attempt", True),
         ("retries", -1),
         ("timeout", 0),
+        ("timeout_hard", -1),
+        ("timeout_hard", "60"),
         ("scheduled_for", 1.5),
         ("id", ""),
         ("queue", 5),

@@ -96,6 +96,7 @@ BAD_FILES = [
     bad(JOB + "    every: -5m\n", "4:12", "every: ", "-5m"),
     bad(JOB + "    every: 1.5\n", "4:12", "every: expected a duration like 15m, got the number"),
     bad(EVERY + "    timeout: -5\n", "5:14", "timeout: ", "more than zero, got -5"),
+    bad(EVERY + "    timeout_hard: -5\n", "5:19", "timeout_hard: ", "more than zero, got -5"),
     bad(EVERY + "    expires: [1m]\n", "5:14", "expires: ", "like 15m, got a list"),
     bad(EVERY + "    jitter: -1s\n", "5:13", "jitter: "),
     bad(EVERY + "    enabled: yes\n", "5:14", "enabled: ", "'yes'", "write true or false"),
@@ -387,8 +388,10 @@ def test_every_setting_is_read() -> None:
             expires: 2h
             retries: 0
             timeout: 90s
+            timeout_hard: 2m
         """)
     job = parse_schedule(text).jobs["a"]
+    assert job.timeout_hard == 120
     assert job.args == (1, "two", 3.5, None, True, ["x"], {"k": "v"})
     assert job.kwargs == {"when": "2024-01-01", "quoted key": 1}
     assert (job.queue, job.timezone, job.enabled) == ("reports.v2:eu-west", "Europe/Madrid", False)
