@@ -93,21 +93,20 @@ def _constant_fields(
     job: Job, client: redis.Redis, backoff: list[int], serializer: Any
 ) -> list[FieldValue]:
     """The hash fields every fire of ``job`` shares, by rq's own ``Job.to_dict``."""
-    retry = None
-    if job.retries > 0:
-        retry = Retry(max=job.retries, interval=retry_intervals(job.retries, backoff))
     template = RqJob.create(
         job.task,
         args=list(job.args),
         kwargs=dict(job.kwargs),
         connection=client,
         timeout=job.timeout,
-        retry=retry,
         origin=job.queue,
         description=job.description,
         serializer=serializer,
         status=JobStatus.QUEUED,
     )
+    if job.retries > 0:  # as rq's Queue.create_job applies a Retry
+        retry = Retry(max=job.retries, interval=retry_intervals(job.retries, backoff))
+        template.retries_left, template.retry_intervals = retry.max, retry.intervals
     flat: list[FieldValue] = []
     for name, value in template.to_dict().items():
         if name not in PER_FIRE:
