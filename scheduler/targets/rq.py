@@ -24,6 +24,7 @@ from typing import Any
 import redis
 from rq.job import Job as RqJob
 from rq.job import JobStatus, Retry
+from rq.queue import Queue as RqQueue
 from rq.serializers import resolve_serializer
 from rq.utils import utcformat
 
@@ -98,7 +99,7 @@ def _constant_fields(
         args=list(job.args),
         kwargs=dict(job.kwargs),
         connection=client,
-        timeout=job.timeout,
+        timeout=job.timeout or RqQueue.DEFAULT_TIMEOUT,  # as Queue.enqueue_job fills it in
         origin=job.queue,
         description=job.description,
         serializer=serializer,
