@@ -1,5 +1,5 @@
-"""Dramatiq as a target: each fire becomes a message that an unmodified ``dramatiq``
-worker runs (docs/targets.md, "Dramatiq").
+"""Dramatiq: each fire becomes a message that an unmodified ``dramatiq`` worker runs
+(docs/targets.md).
 
 A fire writes what dramatiq's ``RedisBroker.enqueue`` writes (its ``dispatch.lua``,
 command ``enqueue``): the encoded message in the hash ``<namespace>:<q>.msgs`` under a
@@ -23,52 +23,84 @@ encoder of another shape), every fire is encoded by dramatiq instead.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from dramatiq.common import dq_name
 from dramatiq.message import Message
 
+from ..errors import TargetError
 from ..jobs import new_job_id
 from ..schedule.loader import Job
+from .base import Sender, Target, TargetFire
 
-# The fields a fire fills in, in this order; each a JSON value in the message.
+# The fields a fire fills in; each a JSON value in the message.
 HOLES = ("message_id", "redis_message_id", "message_timestamp", "scheduled_for", "eta", "max_age")
 
 
-@dataclass(frozen=True, slots=True)
-class DramatiqFire:
-    """One fire as the Redis broker keeps it: the broker's message id, the queue it is
-    pushed on (``<q>`` or its delay queue ``<q>.DQ``) and the encoded message."""
+class DramatiqTarget(Target):
+    """Dramatiq workers on the Redis broker; file settings ``broker`` and ``namespace``
+    (the broker's key prefix, ``dramatiq``)."""
 
-    id: str
-    queue: str
-    message: bytes
+    key = "dramatiq"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        super().__init__(settings)
+        self.namespace = str(settings.get("namespace", "dramatiq"))
+
+    def sender(self, job: Job) -> Sender:
+        """The job's messages, encoded by dramatiq."""
+        return DramatiqSender(job, self.namespace)
+
+    def broker_url(self) -> str | None:
+        """``broker`` of the file (a Dramatiq application names its broker in code)."""
+        given = self.settings.get("broker")
+        return str(given) if given else None
 
 
-class DramatiqMessages:
+class DramatiqSender(Sender):
     """The messages of the fires of one schedule job; what does not change is kept."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, namespace: str) -> None:
         self.job = job
-        self._now = _Filler(job, delayed=False)
-        self._later = _Filler(job, delayed=True)
+        self.namespace = namespace
+        try:
+            self._now = _Filler(job, delayed=False)
+            self._later = _Filler(job, delayed=True)
+        except Exception as error:  # dramatiq's own refusal, whatever its class
+            raise TargetError(
+                f"job {job.name!r}: dramatiq cannot build its message: {error}"
+            ) from None
 
-    def fire(self, at: int, now: float, due: int) -> DramatiqFire:
-        """The message for the fire at ``at`` pushed at ``now`` (Redis clock), due at
-        ``due`` (0: at once, else epoch seconds)."""
+    def fire(self, at: int | None, now: float, delay: int = 0, by_hand: bool = False) -> TargetFire:
+        """The writes of the fire at ``at`` (None: by hand) made at ``now``: the message in
+        its queue's hash and its id at the tail of the queue (or of its delay queue)."""
         redis_id = new_job_id()
         values: dict[str, Any] = {
             "message_id": new_job_id(),
             "redis_message_id": redis_id,
             "message_timestamp": int(now * 1000),
             "scheduled_for": at,
-            "eta": due * 1000,
         }
+        filler = self._now
+        if delay and at is not None:
+            filler = self._later
+            values["eta"] = (at + delay) * 1000
         if self.job.expires is not None:
-            values["max_age"] = max(1, round((at + self.job.expires - now) * 1000))
-        filler = self._later if due else self._now
-        return DramatiqFire(redis_id, filler.queue, filler.fill(values))
+            due = now if at is None or by_hand else at
+            values["max_age"] = max(1, round((due + self.job.expires - now) * 1000))
+        queue = f"{self.namespace}:{filler.queue}"
+        message = filler.fill(values).decode()
+        writes = [["HSET", queue + ".msgs", redis_id, message], ["RPUSH", queue, redis_id]]
+        return TargetFire(redis_id, writes)
+
+    def keys(self) -> list[str]:
+        """The lists and hashes of the job's queue and of its delay queue."""
+        keys = []
+        for filler in (self._now, self._later):
+            queue = f"{self.namespace}:{filler.queue}"
+            keys += [queue, queue + ".msgs"]
+        return keys
 
 
 class _Filler:

@@ -133,12 +133,12 @@ def test_a_killed_leader_is_replaced_and_every_fire_runs_once_on_the_targets_wor
 ) -> None:
     cluster = target_run.cluster
     procs = {p.pid: p for p in (cluster.start(), cluster.start())}
-    wait_until(lambda: cluster.leader_pid() is not None, 10, "a leader")
+    wait_until(lambda: cluster.leader_pid() is not None, 30, "a leader")
     target_run.wait_for_runs(2)
     first = cluster.leader_pid()
     assert first is not None
     procs[first].kill()
-    wait_until(lambda: cluster.leader_pid() not in (None, first), 10, "a new leader")
+    wait_until(lambda: cluster.leader_pid() not in (None, first), 30, "a new leader")
     target_run.wait_for_runs(3)
     target_run.finish()
     target_run.assert_every_fire_ran_exactly_once()
