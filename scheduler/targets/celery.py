@@ -26,6 +26,7 @@ from .base import Sender, Target, TargetFire
 _ID = "@@scheduler-id@@"
 _TAG = "@@scheduler-tag@@"
 _EXPIRATION = "@@scheduler-expiration@@"
+_FIRE = '"@@scheduler-fire@@"'  # quoted: a fire is a number, or null for a triggered run
 _EXPIRES = datetime(2999, 1, 1, tzinfo=timezone.utc)
 _ETA = datetime(2998, 1, 1, tzinfo=timezone.utc)
 
@@ -77,7 +78,11 @@ class CelerySender(Sender):
         options: dict[str, Any] = {
             "queue": job.queue,
             "task_id": _ID,
-            "headers": dict(job.options.get("headers", {})),
+            "headers": {
+                **job.options.get("headers", {}),
+                "schedule": job.name,
+                "scheduled_for": _FIRE.strip('"'),
+            },
             "priority": job.options.get("priority"),
             "time_limit": job.timeout,
             "expires": _EXPIRES if job.expires is not None else None,
@@ -113,6 +118,7 @@ class CelerySender(Sender):
             left = max(0.0, due + job.expires - now)
             text = text.replace(iso(_EXPIRES.timestamp()), iso(due + job.expires))
             text = text.replace(_EXPIRATION, str(int(left * 1000)))
+        text = text.replace(_FIRE, "null" if at is None else str(at))
         text = text.replace(_ID, task_id).replace(_TAG, str(uuid.uuid4()))
         return TargetFire(task_id, [["LPUSH", self._key, text]])
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +22,13 @@ from scheduler.keys import Keys
 from scheduler.ops.control import Control
 from scheduler.schedule.loader import parse_schedule
 from scheduler.schedule.watch import ScheduleFile
+from scheduler.targets.broker import check_brokers
+from scheduler.targets.load import load_target
 
 pytest.importorskip("celery")
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+CELERY_JOB = "jobs:\n  r: {celery: myproj.tasks.report, every: 1m}\n"
 
 
 @pytest.fixture
@@ -139,3 +145,43 @@ def test_trigger_and_backfill_write_celery_messages(
     sent = messages(client, f"{prefix}reports")
     assert sent[0]["headers"]["id"] == task_id
     assert len(sent) == 3
+
+
+def run_process(path: Path, redis_url: str, **env: str) -> tuple[int, str]:
+    """`scheduler run` as a process: (exit code, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "run", str(path), "--redis", redis_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+    )
+    return done.returncode, done.stderr
+
+
+def test_run_refuses_a_celery_broker_that_is_not_redis(redis_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yml"
+    path.write_text("targets: {celery: {broker: 'amqp://guest@rabbit//'}}\n" + CELERY_JOB)
+    code, err = run_process(path, redis_url)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "celery broker amqp://guest@rabbit// is not Redis: exactly-once needs" in err
+
+
+def test_run_refuses_a_celery_broker_on_another_database(redis_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yml"
+    path.write_text(CELERY_JOB)
+    other = redis_url.rsplit("/", 1)[0] + "/5"
+    code, err = run_process(path, redis_url, CELERY_BROKER_URL=other)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "/5 is not the Redis server and database of --redis" in err
+
+
+def test_the_same_database_written_another_way_is_the_same_broker(
+    client: redis.Redis, redis_url: str
+) -> None:
+    port = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
+    target = load_target("celery", {"broker": f"redis://localhost:{port}/0"})
+    check_brokers(client, {"celery": target})
