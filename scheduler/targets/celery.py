@@ -26,13 +26,17 @@ from .base import Sender, Target, TargetFire
 _ID = "@@scheduler-id@@"
 _TAG = "@@scheduler-tag@@"
 _EXPIRATION = "@@scheduler-expiration@@"
-_EXPIRES = datetime(2999, 1, 1, tzinfo=timezone.utc)
+_FIRE = '"@@scheduler-fire@@"'  # quoted: a fire is a number, or null for a triggered run
+_EXPIRES = datetime(2999, 1, 1, tzinfo=timezone.utc)  # markers no real fire reaches
 _ETA = datetime(2998, 1, 1, tzinfo=timezone.utc)
 
 
 def iso(instant: float) -> str:
     """An instant as Celery writes ``eta`` and ``expires``."""
     return datetime.fromtimestamp(instant, timezone.utc).isoformat()
+
+
+_EXPIRES_TEXT, _ETA_TEXT = iso(_EXPIRES.timestamp()), iso(_ETA.timestamp())
 
 
 def queue_key(queue: str, priority: int | None, prefix: str = "") -> str:
@@ -77,7 +81,11 @@ class CelerySender(Sender):
         options: dict[str, Any] = {
             "queue": job.queue,
             "task_id": _ID,
-            "headers": dict(job.options.get("headers", {})),
+            "headers": {
+                **job.options.get("headers", {}),
+                "schedule": job.name,
+                "scheduled_for": _FIRE[1:-1],
+            },
             "priority": job.options.get("priority"),
             "time_limit": job.timeout,
             "expires": _EXPIRES if job.expires is not None else None,
@@ -107,12 +115,13 @@ class CelerySender(Sender):
         if delay and at is not None:
             if self._delayed is None:
                 self._delayed = self._template(eta=True)
-            text = self._delayed.replace(iso(_ETA.timestamp()), iso(at + delay))
+            text = self._delayed.replace(_ETA_TEXT, iso(at + delay))
         if job.expires is not None:
             due = now if at is None or by_hand else at
             left = max(0.0, due + job.expires - now)
-            text = text.replace(iso(_EXPIRES.timestamp()), iso(due + job.expires))
+            text = text.replace(_EXPIRES_TEXT, iso(due + job.expires))
             text = text.replace(_EXPIRATION, str(int(left * 1000)))
+        text = text.replace(_FIRE, "null" if at is None else str(at))
         text = text.replace(_ID, task_id).replace(_TAG, str(uuid.uuid4()))
         return TargetFire(task_id, [["LPUSH", self._key, text]])
 
