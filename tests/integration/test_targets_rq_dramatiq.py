@@ -60,6 +60,12 @@ class TargetWorker:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TARGET_REDIS_URL": self.url}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=self._log)
 
+    def revive(self) -> None:
+        """Start the worker again if it exited, as a process supervisor would (`rq worker`
+        exits when Redis goes away)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.start()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -97,7 +103,12 @@ class TargetRun:
 
     def wait_for_runs(self, more: int, timeout: float = 30) -> None:
         target = len(self.runs()) + more
-        wait_until(lambda: len(self.runs()) >= target, timeout, f"{more} more runs")
+
+        def done() -> bool:
+            self.worker.revive()
+            return len(self.runs()) >= target
+
+        wait_until(done, timeout, f"{more} more runs")
 
     def finish(self) -> None:
         """Stop the schedulers, let the worker run what they sent, stop it."""
@@ -140,5 +151,21 @@ def test_a_killed_leader_is_replaced_and_every_fire_runs_once_on_the_targets_wor
     procs[first].kill()
     wait_until(lambda: cluster.leader_pid() not in (None, first), 30, "a new leader")
     target_run.wait_for_runs(3)
+    target_run.finish()
+    target_run.assert_every_fire_ran_exactly_once()
+
+
+def test_after_a_redis_restart_every_fire_runs_once_on_the_targets_worker(
+    target_run: TargetRun, own_redis: RedisServer
+) -> None:
+    cluster = target_run.cluster
+    procs = [cluster.start(), cluster.start()]
+    wait_until(lambda: cluster.leader_pid() is not None, 30, "a leader")
+    target_run.wait_for_runs(2)
+    own_redis.stop()
+    wait_until(lambda: "redis unreachable" in cluster.logs(), 10, "the outage to be seen")
+    own_redis.start()  # same port, same data (append-only file)
+    target_run.wait_for_runs(3)
+    assert all(p.poll() is None for p in procs)
     target_run.finish()
     target_run.assert_every_fire_ran_exactly_once()
