@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from celery import Celery
+from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
 from ..errors import TargetError
@@ -57,7 +58,7 @@ class CeleryTarget(Target):
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self.prefix = str(settings.get("global_keyprefix", ""))
-        self._app = Celery("scheduler", set_as_current=False, broker="memory://")
+        self._app = Celery("scheduler", set_as_current=False)
         self._made: dict[tuple[Any, ...], str] = {}
 
     def sender(self, job: Job) -> Sender:
@@ -99,7 +100,9 @@ class CeleryTarget(Target):
             "eta": _ETA if eta else None,
         }
         try:
-            with self._app.connection_for_write() as connection:
+            # A connection of our own: the app's would follow $CELERY_BROKER_URL, which
+            # Celery reads before its broker argument, and publish to the real broker.
+            with Connection("memory://") as connection:  # type: ignore[no-untyped-call]
                 self._app.send_task(
                     job.task, list(job.args), dict(job.kwargs), connection=connection, **options
                 )

@@ -233,3 +233,17 @@ def test_status_shows_a_celery_jobs_target_and_sent_fire(
     )
     assert (row["last"], row["last_status"]) == ("2026-01-01T00:00:15Z", "sent")
     assert "-> celery reports" in render(status)
+
+
+def test_celery_messages_are_built_offline_even_with_celery_broker_url_set(
+    client: redis.Redis, redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Celery reads $CELERY_BROKER_URL before an app's own broker: building a message must
+    # still publish nothing anywhere.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url)
+    queue = f"q-{namespace}"
+    schedule = parse_schedule(f"jobs:\n  r: {{celery: a.b, every: 1m, queue: {queue}}}\n")
+    target = load_target("celery", {})
+    fire = target.sender(schedule.jobs["r"]).fire(T0, T0)
+    assert fire.writes[0][:2] == ["LPUSH", queue]
+    assert client.keys(f"*{queue}*") == []  # no message, no binding kombu would declare
