@@ -33,12 +33,20 @@ def check_brokers(client: redis.Redis, targets: Mapping[str, Target]) -> None:
             log.info("target broker assumed to be --redis target=%s", key)
             continue
         scheme = urlsplit(url).scheme.lower()
+        if scheme == "sentinel":
+            raise TargetError(
+                f"{key} broker {_safe(url)} is a Sentinel group: {WHY}, and a Sentinel "
+                f"broker cannot be checked to be the database of --redis; give {key} the "
+                "primary's redis:// URL"
+            )
         if scheme not in REDIS_SCHEMES:
             raise TargetError(
                 f"{key} broker {_safe(url)} is not Redis: {WHY}, so {key} must use the "
                 "Redis server and database of --redis as its broker"
             )
-        if _identity(redis.Redis.from_url(url)) != _identity(client):
+        with redis.Redis.from_url(url) as broker:
+            theirs = _identity(broker)
+        if theirs != _identity(client):
             raise TargetError(
                 f"{key} broker {_safe(url)} is not the Redis server and database of "
                 f"--redis: {WHY}; point both at the same server and database"

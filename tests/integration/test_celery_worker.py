@@ -75,7 +75,7 @@ class CeleryCluster(Cluster):
 
     def drain(self) -> None:
         """Wait until the worker ran every fire that was sent."""
-        wait_until(lambda: set(self.runs()) >= self.sent(), 30, "the worker to run them all")
+        wait_until(lambda: set(self.runs()) >= self.sent(), 60, "the worker to run them all")
 
     def stop_all(self) -> None:
         if self.worker is not None and self.worker.poll() is None:
@@ -107,13 +107,13 @@ def test_celery_runs_every_fire_once_when_the_leader_is_killed(
     c = celery_cluster
     c.start_worker()
     procs = {p.pid: p for p in (c.start(), c.start())}
-    wait_until(lambda: c.leader_pid() is not None, 10, "a leader")
+    wait_until(lambda: c.leader_pid() is not None, 60, "a leader")  # imports Celery first
     c.wait_for_fires(3, timeout=60)
     first = c.leader_pid()
     assert first is not None
     procs[first].send_signal(signal.SIGKILL)
-    wait_until(lambda: c.leader_pid() not in (None, first), 10, "a new leader")
-    c.wait_for_fires(3)
+    wait_until(lambda: c.leader_pid() not in (None, first), 30, "a new leader")
+    c.wait_for_fires(3, timeout=60)
     last = procs[c.leader_pid() or 0]
     last.terminate()
     last.wait(timeout=10)
@@ -128,11 +128,11 @@ def test_celery_runs_every_fire_once_across_a_redis_restart(
     c.start_worker()
     c.start()
     c.start()
-    wait_until(lambda: c.leader_pid() is not None, 10, "a leader")
+    wait_until(lambda: c.leader_pid() is not None, 60, "a leader")  # imports Celery first
     c.wait_for_fires(3, timeout=60)
     own_redis.stop()
     own_redis.start()  # same port, same data (append-only file)
-    c.wait_for_fires(3, timeout=30)
+    c.wait_for_fires(3, timeout=60)
     for proc in c.procs:
         proc.terminate()
     for proc in c.procs:

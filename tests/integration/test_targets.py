@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from starlette.testclient import TestClient
 
 from scheduler.clock import FakeClock
 from scheduler.dispatch.leader import LeaseSettings
@@ -25,6 +27,7 @@ from scheduler.schedule.loader import parse_schedule
 from scheduler.schedule.watch import ScheduleFile
 from scheduler.targets.broker import check_brokers
 from scheduler.targets.load import load_target
+from scheduler.web import WebSettings, create_app
 
 pytest.importorskip("celery")
 
@@ -233,3 +236,46 @@ def test_status_shows_a_celery_jobs_target_and_sent_fire(
     )
     assert (row["last"], row["last_status"]) == ("2026-01-01T00:00:15Z", "sent")
     assert "-> celery reports" in render(status)
+
+
+def test_celery_messages_are_built_offline_even_with_celery_broker_url_set(
+    client: redis.Redis, redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Celery reads $CELERY_BROKER_URL before an app's own broker: building a message must
+    # still publish nothing anywhere.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url)
+    queue = f"q-{namespace}"
+    schedule = parse_schedule(f"jobs:\n  r: {{celery: a.b, every: 1m, queue: {queue}}}\n")
+    target = load_target("celery", {})
+    fire = target.sender(schedule.jobs["r"]).fire(T0, T0)
+    assert fire.writes[0][:2] == ["LPUSH", queue]
+    assert client.keys(f"*{queue}*") == []  # no message, no binding kombu would declare
+
+
+def test_run_refuses_a_sentinel_celery_broker(redis_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yml"
+    path.write_text(CELERY_JOB)
+    code, err = run_process(path, redis_url, CELERY_BROKER_URL="sentinel://localhost:26379")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "is a Sentinel group" in err
+
+
+def test_the_dashboard_shows_a_celery_job_and_triggers_it_into_celerys_queue(
+    client: redis.Redis, namespace: str, loop_on: Callable[..., RunLoop]
+) -> None:
+    prefix = f"{namespace}-celery:"
+    clock = FakeClock(T0 + 1)
+    loop_on(celery_schedule(prefix), clock).step()
+    app = create_app(client, Keys(namespace), clock, WebSettings())
+    web = TestClient(app, base_url="http://127.0.0.1:8080", follow_redirects=False)
+    assert "celery: myproj.tasks.send_report" in web.get("/schedules").text
+    page = web.get("/jobs/report").text
+    assert "<dt>celery</dt><dd><code>myproj.tasks.send_report</code></dd>" in page
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token is not None
+    form = {"csrf": token.group(1)}
+    origin = {"origin": "http://127.0.0.1:8080"}
+    assert web.post("/jobs/report/trigger", data=form, headers=origin).status_code == 303
+    [sent] = messages(client, f"{prefix}reports")
+    assert (sent["headers"]["schedule"], sent["headers"]["scheduled_for"]) == ("report", None)
