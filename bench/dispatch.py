@@ -12,8 +12,9 @@ and checks every fire of every trial was enqueued exactly once.
 Targets (issue 4): p99 < 2 ms; burst < 0.5 s; failover median < 2 s (SIGKILL),
 < 0.2 s (SIGTERM); zero lost and zero duplicate fires.
 
-Run: .venv/bin/python bench/dispatch.py [--fires 100] [--trials 10] [--target task|celery]...
-(lateness and burst run once per --target, in the same run; default task)
+Run: .venv/bin/python bench/dispatch.py [--fires 100] [--trials 10] [--target T]...
+(T: task, celery, rq or dramatiq;
+lateness and burst run once per --target, in the same run; default task)
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
 from scheduler.schedule.watch import ScheduleFile
 
-TARGETS = ("task", "celery")  # what the jobs run on (docs/targets.md)
+TARGETS = ("task", "celery", "rq", "dramatiq")  # what the jobs run on (docs/targets.md)
+QUEUES = {"celery": "celery", "rq": "rq:queue:default", "dramatiq": "dramatiq:default"}
 
 
 def run_key(target: str, name: str) -> str:
@@ -111,12 +113,26 @@ class Bench:
         if target == "task":
             payloads = self.payloads(namespace)
             return [int(p["scheduled_for"]) for p in payloads if p.get("schedule") == "probe"]
+        if target == "rq":
+            return self.rq_fired()
+        if target == "dramatiq":
+            messages = [json.loads(m) for m in self.client.hvals("dramatiq:default.msgs")]
+            options = [m["options"] for m in messages]
+            return [int(o["scheduled_for"]) for o in options if o["schedule"] == "probe"]
         headers = [json.loads(m)["headers"] for m in self.client.lrange("celery", 0, -1)]
         return [int(h["scheduled_for"]) for h in headers if h["schedule"] == "probe"]
 
+    def rq_fired(self) -> list[int]:
+        """The probe's fire times, from the meta of the RQ jobs (read by rq)."""
+        from rq.job import Job
+
+        ids = [i.decode() for i in self.client.lrange(QUEUES["rq"], 0, -1)]
+        metas = [job.meta for job in Job.fetch_many(ids, connection=self.client) if job]
+        return [int(m["scheduled_for"]) for m in metas if m["schedule"] == "probe"]
+
     def depth(self, namespace: str, target: str) -> int:
         """How many messages the target's queue holds."""
-        key = Keys(namespace).queue("default") if target == "task" else "celery"
+        key = Keys(namespace).queue("default") if target == "task" else QUEUES[target]
         return int(self.client.llen(key))
 
     def leader_pid(self, namespace: str) -> int | None:

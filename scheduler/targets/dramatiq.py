@@ -35,7 +35,15 @@ from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire
 
 # The fields a fire fills in; each a JSON value in the message.
-HOLES = ("message_id", "redis_message_id", "message_timestamp", "scheduled_for", "eta", "max_age")
+HOLES = (
+    "schedule",
+    "message_id",
+    "redis_message_id",
+    "message_timestamp",
+    "scheduled_for",
+    "eta",
+    "max_age",
+)
 
 
 class DramatiqTarget(Target):
@@ -47,10 +55,24 @@ class DramatiqTarget(Target):
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)
         self.namespace = str(settings.get("namespace", "dramatiq"))
+        self._shapes: dict[str, tuple[_Filler, _Filler]] = {}  # jobs alike but for the name
 
     def sender(self, job: Job) -> Sender:
-        """The job's messages, encoded by dramatiq."""
-        return DramatiqSender(job, self.namespace)
+        """The job's messages, encoded by dramatiq (once per distinct shape of job)."""
+        shape = json.dumps(
+            [job.task, job.args, job.kwargs, job.queue, job.timeout, job.retries, job.expires],
+            sort_keys=True,
+        )
+        fillers = self._shapes.get(shape)
+        if fillers is None:
+            try:
+                fillers = (_Filler(job, delayed=False), _Filler(job, delayed=True))
+            except Exception as error:  # dramatiq's own refusal, whatever its class
+                raise TargetError(
+                    f"job {job.name!r}: dramatiq cannot build its message: {error}"
+                ) from None
+            self._shapes[shape] = fillers
+        return DramatiqSender(job, self.namespace, fillers)
 
     def broker_url(self) -> str | None:
         """``broker`` of the file (a Dramatiq application names its broker in code)."""
@@ -61,22 +83,17 @@ class DramatiqTarget(Target):
 class DramatiqSender(Sender):
     """The messages of the fires of one schedule job; what does not change is kept."""
 
-    def __init__(self, job: Job, namespace: str) -> None:
+    def __init__(self, job: Job, namespace: str, fillers: tuple[_Filler, _Filler]) -> None:
         self.job = job
         self.namespace = namespace
-        try:
-            self._now = _Filler(job, delayed=False)
-            self._later = _Filler(job, delayed=True)
-        except Exception as error:  # dramatiq's own refusal, whatever its class
-            raise TargetError(
-                f"job {job.name!r}: dramatiq cannot build its message: {error}"
-            ) from None
+        self._now, self._later = fillers
 
     def fire(self, at: int | None, now: float, delay: int = 0, by_hand: bool = False) -> TargetFire:
         """The writes of the fire at ``at`` (None: by hand) made at ``now``: the message in
         its queue's hash and its id at the tail of the queue (or of its delay queue)."""
         redis_id = new_job_id()
         values: dict[str, Any] = {
+            "schedule": self.job.name,
             "message_id": new_job_id(),
             "redis_message_id": redis_id,
             "message_timestamp": int(now * 1000),
@@ -109,7 +126,7 @@ class _Filler:
     def __init__(self, job: Job, delayed: bool) -> None:
         self.job, self.delayed = job, delayed
         self.queue = dq_name(job.queue) if delayed else job.queue
-        holes = [*HOLES[:4], *(["eta"] if delayed else []), *(["max_age"] if job.expires else [])]
+        holes = [*HOLES[:5], *(["eta"] if delayed else []), *(["max_age"] if job.expires else [])]
         markers = {hole: f"\x00{hole}\x00" for hole in holes}
         self.holes, self._pieces = _split(self._encode(markers), markers)
         sample = {hole: f"sample {hole}" for hole in holes}
@@ -133,7 +150,7 @@ class _Filler:
 
     def _encode(self, values: dict[str, Any]) -> bytes:
         job = self.job
-        options: dict[str, Any] = {"schedule": job.name, "max_retries": job.retries}
+        options: dict[str, Any] = {"schedule": values["schedule"], "max_retries": job.retries}
         if job.timeout is not None:
             options["time_limit"] = job.timeout * 1000
         for name in ("redis_message_id", "scheduled_for", "eta", "max_age"):

@@ -16,6 +16,7 @@ as lists of byte values (``_send.lua``).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire, Write
 
 PER_FIRE = ("created_at", "enqueued_at", "meta", "ttl", "status")
+SERIALIZER = resolve_serializer(None)  # rq's default, the one `rq worker` reads
 BACKOFF = (10, 3600)  # our worker's retry waits: 10 s doubling, at most an hour (workers.md)
 
 
@@ -48,10 +50,27 @@ class RqTarget(Target):
         self.prefix = str(settings.get("prefix", "rq"))
         # rq's Job wants a client to be built; it never talks to it here.
         self._client = redis.Redis()
+        self._shapes: dict[str, list[Any]] = {}  # jobs alike but for their name share fields
 
     def sender(self, job: Job) -> Sender:
-        """The job's RQ jobs, built by rq."""
-        return RqSender(job, self._client, self.prefix)
+        """The job's RQ jobs, built by rq (once per distinct shape of job)."""
+        shape = json.dumps(
+            [
+                job.task,
+                job.args,
+                job.kwargs,
+                job.queue,
+                job.timeout,
+                job.retries,
+                job.description,
+                sorted(job.options.items()),
+            ],
+            sort_keys=True,
+        )
+        shared = self._shapes.get(shape)
+        if shared is None:
+            shared = self._shapes[shape] = _shared_fields(job, self._client, SERIALIZER)
+        return RqSender(job, shared, self.prefix)
 
     def broker_url(self) -> str | None:
         """``broker`` of the file, else ``RQ_REDIS_URL`` as rq's command line reads it."""
@@ -62,10 +81,9 @@ class RqTarget(Target):
 class RqSender(Sender):
     """One job's RQ job hash, kept, and the writes of each fire."""
 
-    def __init__(self, job: Job, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, job: Job, shared: list[Any], prefix: str) -> None:
         self.job = job
-        self._serializer = resolve_serializer(None)
-        self._shared = _shared_fields(job, client, self._serializer)
+        self._shared = shared
         self._queue_key = f"{prefix}:queue:{job.queue}"
         self._queues_key = f"{prefix}:queues"
         self._scheduled_key = f"{prefix}:scheduled:{job.queue}"
@@ -77,7 +95,7 @@ class RqSender(Sender):
         job_id = new_job_id()
         key = self._job_prefix + job_id
         stamp = self._stamp(now)
-        meta = self._serializer.dumps({"schedule": self.job.name, "scheduled_for": at})
+        meta = SERIALIZER.dumps({"schedule": self.job.name, "scheduled_for": at})
         fields: Write = ["HSET", key, *self._shared, "created_at", stamp, "meta", list(meta)]
         if delay and at is not None:
             fields += ["status", JobStatus.SCHEDULED.value]

@@ -15,10 +15,12 @@ from scheduler.dispatch.runloop import RunLoop
 from scheduler.keys import Keys
 from scheduler.ops.control import Control
 from scheduler.schedule.loader import parse_schedule
+from scheduler.targets.load import load_target
 from tests.integration.test_targets import T0, loop_on  # noqa: F401 - the fixture
 
 rq_job = pytest.importorskip("rq.job")
 dramatiq_message = pytest.importorskip("dramatiq.message")
+resolve_serializer = pytest.importorskip("rq.serializers").resolve_serializer
 
 RQ = """\
 jobs:
@@ -150,3 +152,24 @@ def test_trigger_and_backfill_send_rq_jobs_and_dramatiq_messages_once(
         assert [f.outcome for f in again] == ["already enqueued", "already enqueued"]
         ids = [i.decode() for i in client.lrange(queue, 0, -1)]
         assert len(ids) == 3 and ids[0] == sent
+
+
+def test_jobs_alike_but_for_their_name_share_a_prepared_message_yet_name_their_own_fire() -> None:
+    schedule = parse_schedule(
+        "jobs:\n"
+        "  a: {rq: m.f, every: 1m, args: [1]}\n"
+        "  b: {rq: m.f, every: 1m, args: [1]}\n"
+        "  c: {dramatiq: tick, every: 1m, args: [1]}\n"
+        "  d: {dramatiq: tick, every: 1m, args: [1]}\n"
+    )
+    rq, dramatiq = load_target("rq", {}), load_target("dramatiq", {})
+    serializer = resolve_serializer(None)
+    for name in "ab":
+        [hset, *_] = rq.sender(schedule.jobs[name]).fire(T0, T0 + 0.5).writes
+        fields = dict(zip(hset[2::2], hset[3::2], strict=True))
+        meta = serializer.loads(bytes(fields["meta"]))
+        assert meta == {"schedule": name, "scheduled_for": T0}
+    for name in "cd":
+        [hset, _] = dramatiq.sender(schedule.jobs[name]).fire(T0, T0 + 0.5).writes
+        message = dramatiq_message.Message.decode(hset[3].encode())
+        assert (message.options["schedule"], message.args) == (name, (1,))
