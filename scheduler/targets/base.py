@@ -17,7 +17,7 @@ from typing import Any
 from ..schedule.loader import Job
 
 # One Redis command: its name, its key, its arguments; an argument is text, or bytes
-# written as the list of their values (see lua/_send.lua).
+# written {"bytes": the text of the same character numbers} (see lua/_send.lua).
 Write = list[Any]
 
 

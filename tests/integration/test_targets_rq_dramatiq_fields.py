@@ -4,6 +4,7 @@ dramatiq's own code: each schedule setting lands in the field the library reads
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +17,13 @@ from scheduler.keys import Keys
 from scheduler.ops.control import Control
 from scheduler.schedule.loader import parse_schedule
 from scheduler.targets.load import load_target
+from scheduler.transport.scripts import Scripts
 from tests.integration.test_targets import T0, loop_on  # noqa: F401 - the fixture
 
 rq_job = pytest.importorskip("rq.job")
 dramatiq_message = pytest.importorskip("dramatiq.message")
 resolve_serializer = pytest.importorskip("rq.serializers").resolve_serializer
+as_bytes = pytest.importorskip("scheduler.targets.rq").as_bytes
 
 RQ = """\
 jobs:
@@ -167,9 +170,17 @@ def test_jobs_alike_but_for_their_name_share_a_prepared_message_yet_name_their_o
     for name in "ab":
         [hset, *_] = rq.sender(schedule.jobs[name]).fire(T0, T0 + 0.5).writes
         fields = dict(zip(hset[2::2], hset[3::2], strict=True))
-        meta = serializer.loads(bytes(fields["meta"]))
+        meta = serializer.loads(fields["meta"]["bytes"].encode("latin-1"))
         assert meta == {"schedule": name, "scheduled_for": T0}
     for name in "cd":
         [hset, _] = dramatiq.sender(schedule.jobs[name]).fire(T0, T0 + 0.5).writes
         message = dramatiq_message.Message.decode(hset[3].encode())
         assert (message.options["schedule"], message.args) == (name, (1,))
+
+
+def test_every_byte_value_survives_a_targets_write(client: redis.Redis, namespace: str) -> None:
+    data = bytes(range(256)) * 2  # a pickled RQ field may hold any byte
+    key = f"{namespace}:bytes"
+    writes = [["HSET", key, "f", as_bytes(data)]]
+    Scripts(client).run("send", [key], [json.dumps(writes)])
+    assert client.hget(key, "f") == data

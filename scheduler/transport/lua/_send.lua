@@ -3,22 +3,20 @@
 --
 -- send_writes(writes): run the writes of one fire of a target (docs/targets.md), each a
 --   list {command, key, arguments...} made by the target's sender, in order. An argument
---   that is a list of numbers is bytes (a pickled RQ field): JSON carries only text, so
---   each byte is sent as its value and the string rebuilt here.
+--   written {"bytes": text} is bytes (a pickled RQ field): JSON carries only text, so each
+--   byte travels as the character of the same number, and bytes 128..255, which cjson
+--   hands over as two UTF-8 bytes, are turned back into one here.
 
-local function send_bytes(values)
-  local parts = {}
-  for i = 1, #values, 4000 do
-    parts[#parts + 1] = string.char(unpack(values, i, math.min(i + 3999, #values)))
-  end
-  return table.concat(parts)
+local send_latin1 = {}
+for byte = 128, 255 do
+  send_latin1[string.char(192 + math.floor(byte / 64), 128 + byte % 64)] = string.char(byte)
 end
 
 local function send_writes(writes)
   for _, write in ipairs(writes) do
     for i = 3, #write do
       if type(write[i]) == 'table' then
-        write[i] = send_bytes(write[i])
+        write[i] = string.gsub(write[i].bytes, '[\194\195][\128-\191]', send_latin1)
       end
     end
     redis.call(unpack(write))
