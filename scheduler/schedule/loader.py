@@ -51,7 +51,7 @@ class Job:
     expires: int | None = None
     retries: int = 3
     timeout: int | None = None
-    target: str = "task"  # what runs a fire: our worker, or celery (docs/targets.md)
+    target: str = "task"  # what runs a fire: our worker, celery, rq, dramatiq (targets.md)
     options: AnyMapping[str, Any] = dataclasses.field(default_factory=dict)  # the target's own
     line: int = 0
     task_at: tuple[int, int] = dataclasses.field(default=(0, 0), compare=False)  # line, column
@@ -459,7 +459,8 @@ class _Reader:
             self.report(where, f"{named[0]} and {named[1]}: a job runs one of them; keep one")
             return named[0], None
         if not named:
-            self.report(key, 'no task: add task: "package.module:function" (or celery: NAME)')
+            where = '"package.module:function" (or celery:, rq:, dramatiq:)'
+            self.report(key, f"no task: add task: {where}")
             return "task", None
         target = named[0]
         if target == "task":
