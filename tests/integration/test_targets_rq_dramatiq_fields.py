@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from scheduler.ops.control import Control
 from scheduler.schedule.loader import parse_schedule
 from scheduler.targets.load import load_target
 from scheduler.transport.scripts import Scripts
-from tests.integration.test_targets import T0, loop_on  # noqa: F401 - the fixture
+from tests.integration.test_targets import T0, loop_on, run_process  # noqa: F401 - the fixture
 
 rq_job = pytest.importorskip("rq.job")
 dramatiq_message = pytest.importorskip("dramatiq.message")
@@ -184,3 +185,34 @@ def test_every_byte_value_survives_a_targets_write(client: redis.Redis, namespac
     writes = [["HSET", key, "f", as_bytes(data)]]
     Scripts(client).run("send", [key], [json.dumps(writes)])
     assert client.hget(key, "f") == data
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        (
+            "targets: {rq: {broker: 'amqp://guest@rabbit//'}}\njobs:\n  r: {rq: m.f, every: 1m}\n",
+            {},
+            "rq broker amqp://guest@rabbit// is not Redis: exactly-once needs",
+        ),
+        ("jobs:\n  r: {rq: m.f, every: 1m}\n", {"RQ_REDIS_URL": "OTHER"}, "is not the Redis"),
+        (
+            "targets: {dramatiq: {broker: 'OTHER'}}\njobs:\n  d: {dramatiq: tick, every: 1m}\n",
+            {},
+            "dramatiq broker redis://",
+        ),
+    ],
+)
+def test_run_refuses_an_rq_or_dramatiq_broker_that_is_not_the_redis_of_redis(
+    redis_url: str, tmp_path: Path, text: str, env: dict[str, str], expected: str
+) -> None:
+    other = redis_url.rsplit("/", 1)[0] + "/5"
+    path = tmp_path / "s.yml"
+    path.write_text(text.replace("OTHER", other))
+    code, err = run_process(
+        path, redis_url, **{k: v.replace("OTHER", other) for k, v in env.items()}
+    )
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert expected in err
+    assert "exactly-once needs" in err
