@@ -216,3 +216,16 @@ def test_run_refuses_an_rq_or_dramatiq_broker_that_is_not_the_redis_of_redis(
     assert err.count("\n") == 1, err
     assert expected in err
     assert "exactly-once needs" in err
+
+
+def test_an_rq_prefix_puts_every_key_of_the_fire_under_it(
+    client: redis.Redis, namespace: str
+) -> None:
+    prefix = f"{namespace}-rq"
+    text = f"targets: {{rq: {{prefix: {prefix}}}}}\njobs:\n  r: {{rq: m.f, every: 1m, jitter: 0}}\n"
+    schedule = parse_schedule(text)
+    control = Control(client, Keys(namespace), FakeClock(T0))
+    job_id = control.trigger(schedule.jobs["r"], schedule.targets)
+    assert client.lrange(f"{prefix}:queue:default", 0, -1) == [job_id.encode()]
+    assert client.hget(f"{prefix}:job:{job_id}", "origin") == b"default"
+    assert client.smembers(f"{prefix}:queues") == {f"{prefix}:queue:default".encode()}
