@@ -459,8 +459,8 @@ class _Reader:
             self.report(where, f"{named[0]} and {named[1]}: a job runs one of them; keep one")
             return named[0], None
         if not named:
-            where = '"package.module:function" (or celery:, rq:, dramatiq:)'
-            self.report(key, f"no task: add task: {where}")
+            hint = '"package.module:function" (or celery:, rq:, dramatiq:)'
+            self.report(key, f"no task: add task: {hint}")
             return "task", None
         target = named[0]
         if target == "task":
