@@ -13,10 +13,12 @@ Queues and delayed jobs
     ``{ns}:delayed:<queue>``         ZSET payload -> epoch second it is due. Delayed jobs and
                                      retries wait here until a worker serving ``<queue>``
                                      promotes them (inside its fetch script).
-    ``{ns}:wake:<queue>``            LIST of at most 16 tokens, pushed with every job; idle
-                                     workers BLPOP on the wake lists of their queues. A fetch
-                                     that leaves a queue empty deletes its wake list.
-    ``{ns}:queues``                  SET of every queue name ever enqueued to.
+    ``{ns}:wake:<queue>``            LIST of at most 16 tokens, pushed when a job lands in an
+                                     empty queue; idle workers BLPOP on the wake lists of their
+                                     queues. A fetch that leaves a queue empty deletes its wake
+                                     list; one that leaves jobs pushes a token.
+    ``{ns}:queues``                  SET of every queue name ever enqueued to (added when a
+                                     job lands in an empty queue or a delayed set).
     ``{ns}:enqueued:<id>``           STRING marker of a job id enqueued in the last
                                      ``ENQUEUE_DEDUPE`` seconds (5 min), written by the
                                      enqueue script: a call sent again (redis-py's retry of

@@ -12,12 +12,17 @@ from contextlib import contextmanager, suppress
 
 class CuttingProxy:
     """Forwards loopback connections to ``upstream``; the first is cut once ``cut_after``
-    bytes of replies went back through it. Later connections are left whole."""
+    bytes of replies went back through it. Later connections are left whole.
+
+    ``replied`` counts the first connection's reply bytes so far, so a test can move
+    ``cut_after`` past the connection's handshake (whose length depends on the server).
+    """
 
     def __init__(self, upstream: tuple[str, int], cut_after: int) -> None:
         self.upstream = upstream
         self.cut_after = cut_after
         self.cuts = 0
+        self.replied = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._accepted = 0
@@ -31,23 +36,23 @@ class CuttingProxy:
             except OSError:
                 return
             self._accepted += 1
-            limit = self.cut_after if self._accepted == 1 else None
+            first = self._accepted == 1
             upstream = socket.create_connection(self.upstream)
-            for source, sink, cap in ((downstream, upstream, None), (upstream, downstream, limit)):
-                pump = threading.Thread(target=self._pump, args=(source, sink, cap), daemon=True)
+            for source, sink, cut in ((downstream, upstream, False), (upstream, downstream, first)):
+                pump = threading.Thread(target=self._pump, args=(source, sink, cut), daemon=True)
                 pump.start()
                 self._threads.append(pump)
 
-    def _pump(self, source: socket.socket, sink: socket.socket, cap: int | None) -> None:
-        sent = 0
+    def _pump(self, source: socket.socket, sink: socket.socket, cut: bool) -> None:
         try:
             while chunk := source.recv(65536):
-                if cap is not None and sent + len(chunk) >= cap:
-                    sink.sendall(chunk[: cap - sent])
+                if cut and self.replied + len(chunk) >= self.cut_after:
+                    sink.sendall(chunk[: self.cut_after - self.replied])
                     self.cuts += 1
                     break
+                if cut:  # counted before it is sent, so a reader never sees an old count
+                    self.replied += len(chunk)
                 sink.sendall(chunk)
-                sent += len(chunk)
         except OSError:
             pass
         for end in (source, sink):

@@ -157,7 +157,7 @@ def process_state(pid: int) -> str:
 def test_three_dispatchers_enqueue_every_fire_exactly_once(cluster: Cluster) -> None:
     for _ in range(3):
         cluster.start()
-    wait_until(lambda: cluster.leader_pid() is not None, 10, "a leader")
+    wait_until(lambda: cluster.leader_pid() is not None, 30, "a leader")
     cluster.wait_for_fires(6)
     cluster.stop_all()
     fires = cluster.assert_every_second_exactly_once()
@@ -166,7 +166,7 @@ def test_three_dispatchers_enqueue_every_fire_exactly_once(cluster: Cluster) -> 
 
 def test_a_killed_leader_is_replaced_and_nothing_is_lost_or_doubled(cluster: Cluster) -> None:
     procs = {p.pid: p for p in (cluster.start(), cluster.start())}
-    wait_until(lambda: cluster.leader_pid() is not None, 10, "a leader")
+    wait_until(lambda: cluster.leader_pid() is not None, 30, "a leader")
     cluster.wait_for_fires(2)
     first = cluster.leader_pid()
     assert first is not None
@@ -211,7 +211,7 @@ def test_a_leader_killed_around_its_enqueue_loses_and_doubles_nothing(
 
 def test_a_leader_stopped_with_sigterm_hands_over_at_once(cluster: Cluster) -> None:
     procs = {p.pid: p for p in (cluster.start(), cluster.start())}
-    wait_until(lambda: cluster.leader_pid() is not None, 10, "a leader")
+    wait_until(lambda: cluster.leader_pid() is not None, 30, "a leader")
     cluster.wait_for_fires(2)
     first = cluster.leader_pid()
     assert first is not None

@@ -58,11 +58,16 @@ def test_a_job_id_enqueued_twice_is_one_job(client: redis.Redis, queue: Queue) -
 def test_a_batch_cut_in_the_middle_of_its_replies_enqueues_each_job_once(
     redis_server: RedisServer, namespace: str
 ) -> None:
-    # The first connection breaks after about half the replies, once Redis ran the
-    # commands; redis-py sends the whole pipeline again on a new connection.
-    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=40_000) as proxy:
+    # The first connection breaks after about half the batch's replies (one script call
+    # per 200 jobs, each replying ":200\r\n"), once Redis ran the commands; redis-py
+    # sends the whole pipeline again on a new connection.
+    with redis.Redis(port=redis_server.port) as client:
+        Scripts(client).load("enqueue_many")
+    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=1 << 30) as proxy:
         with redis.Redis(port=proxy.port) as client:
             queue = Queue(client, namespace)
+            queue.clock.now()
+            proxy.cut_after = proxy.replied + 300
             with queue.batch() as batch:
                 for n in range(20_000):
                     batch.enqueue("tests.tasks:add", n, n)
@@ -77,10 +82,15 @@ def test_an_enqueue_retried_by_the_application_after_a_failure_is_one_job(
     redis_server: RedisServer, namespace: str
 ) -> None:
     jobs = [(f"report-{n}", n) for n in range(5_000)]
-    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=10_000) as proxy:
+    with redis.Redis(port=redis_server.port) as client:
+        Scripts(client).load("enqueue_many")  # so the cut falls among the batch's replies
+    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=1 << 30) as proxy:
         no_retry = redis.Redis(port=proxy.port, retry_on_error=[], retry=None)
         with no_retry as client, pytest.raises(redis.ConnectionError):
-            send(Queue(client, namespace), jobs)
+            queue = Queue(client, namespace)
+            queue.clock.now()  # the handshake and the clock's TIME go through whole
+            proxy.cut_after = proxy.replied + 75  # about half of 25 replies ":200\r\n"
+            send(queue, jobs)
     with redis.Redis(port=redis_server.port) as client:
         queue = Queue(client, namespace)
         assert 0 < queue.depth() < len(jobs)

@@ -712,3 +712,37 @@ def test_a_burst_worker_gives_up_once_redis_has_been_away_for_the_heartbeat_expi
     wait_until(lambda: codes, what="the burst worker to give up")
     assert codes == [1]
     assert "a burst worker does not wait for it; exit code 1" in caplog.text
+
+
+def test_idle_workers_are_woken_one_after_another_while_jobs_are_left(
+    queue: Queue, client: redis.Redis, make_worker: WorkerFactory
+) -> None:
+    # A push into an empty queue leaves one wake token; later pushes leave none, and each
+    # fetch that leaves jobs behind leaves one for the next idle worker.
+    wake = queue.keys.wake("default")
+    for n in range(5):
+        queue.enqueue("tests.tasks:add", n, n)
+    assert client.llen(wake) == 1
+    first, second = make_worker(), make_worker()
+    assert client.blpop([wake], timeout=1) is not None  # the first idle worker wakes
+    assert first.fetch_once(limit=2) == 2
+    assert client.llen(wake) == 1  # jobs are left: the second is woken
+    assert client.blpop([wake], timeout=1) is not None
+    assert second.fetch_once(limit=3) == 3
+    assert client.exists(wake) == 0  # the queue is empty: no worker is woken for nothing
+    queue.enqueue("tests.tasks:noop")
+    assert client.llen(wake) == 1
+
+
+def test_a_batch_into_an_empty_queue_wakes_as_many_workers_as_jobs_up_to_sixteen(
+    queue: Queue, client: redis.Redis
+) -> None:
+    with queue.batch() as batch:
+        for n in range(3):
+            batch.enqueue("tests.tasks:add", n, n)
+    assert client.llen(queue.keys.wake("default")) == 3
+    with queue.batch() as batch:
+        for n in range(40):
+            batch.enqueue("tests.tasks:add", n, n, queue="wide")
+    assert client.llen(queue.keys.wake("wide")) == 16
+    assert queue.queues() == {"default": 3, "wide": 40}

@@ -9,15 +9,20 @@
 -- ARGV[3] due: epoch seconds, or "" to run now
 -- ARGV[4] seconds the marker lives: the same id sent again within them enqueues nothing
 -- Returns 1, or 0 if a job with this id was enqueued within ARGV[4] seconds.
+-- A queue that held jobs already is remembered and has a token for idle workers (see
+-- wake in _push.lua), so only a push into an empty queue records its name and wakes.
 -- @include _push
 
 if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[4]) then
   return 0
 end
-remember_queue(KEYS[4], ARGV[2])
 if ARGV[3] == '' then
-  push_job(KEYS[1], KEYS[2], ARGV[1])
+  if redis.call('LPUSH', KEYS[1], ARGV[1]) == 1 then
+    remember_queue(KEYS[4], ARGV[2])
+    wake(KEYS[2])
+  end
 else
+  remember_queue(KEYS[4], ARGV[2])
   delay_job(KEYS[3], ARGV[3], ARGV[1])
 end
 return 1

@@ -20,6 +20,8 @@
 -- Returns {status, next_due, i1, payload1, i2, payload2, ...}: status 1, or 0 when the
 -- worker is not registered (acknowledgements applied, nothing taken: register and retry);
 -- next_due is the earliest due time among the queues' delayed jobs, or "" if none.
+-- A queue left empty loses its wake tokens; one left with jobs gets one, which wakes
+-- the next idle worker (enqueue leaves a token only when a queue was empty).
 -- @include _push
 
 for a = 7, #ARGV, 2 do
@@ -57,6 +59,8 @@ for base = 2, #KEYS - 3, 4 do
   end
   if redis.call('LLEN', queue) == 0 then
     redis.call('DEL', wake_key)
+  else
+    wake(wake_key)  -- jobs left behind: an idle worker may take them
   end
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   if first[2] and (next_due == nil or tonumber(first[2]) < next_due) then
