@@ -90,6 +90,13 @@ class TargetRun:
         self.worker = TargetWorker(system, redis.url, workdir)
         self.client = self.cluster.client
 
+    def delayed(self) -> int:
+        """How many fires wait in the target's own delay: RQ's scheduled registry, or
+        Dramatiq's delay queue."""
+        if self.worker.system == "rq":
+            return int(self.client.zcard("rq:scheduled:default"))
+        return int(self.client.hlen("dramatiq:default.DQ.msgs"))
+
     def fired(self) -> list[int]:
         """The fire instants the schedulers recorded as sent."""
         fired = self.client.zrange(self.cluster.keys.fired("second"), 0, -1)
@@ -167,5 +174,22 @@ def test_after_a_redis_restart_every_fire_runs_once_on_the_targets_worker(
     own_redis.start()  # same port, same data (append-only file)
     target_run.wait_for_runs(3)
     assert all(p.poll() is None for p in procs)
+    target_run.finish()
+    target_run.assert_every_fire_ran_exactly_once()
+
+
+def test_fires_delayed_by_jitter_run_once_through_the_targets_own_delay(
+    target_run: TargetRun,
+) -> None:
+    """RQ's scheduled registry (moved by `rq worker --with-scheduler`), Dramatiq's delay
+    queue (served by every worker)."""
+    schedule = target_run.cluster.schedule
+    schedule.write_text(schedule.read_text() + "    jitter: 3s\n")
+    cluster = target_run.cluster
+    cluster.start()
+    cluster.start()
+    wait_until(lambda: cluster.leader_pid() is not None, 30, "a leader")
+    wait_until(lambda: target_run.delayed() > 0, 30, "a fire waiting in the target's delay")
+    target_run.wait_for_runs(4)
     target_run.finish()
     target_run.assert_every_fire_ran_exactly_once()
