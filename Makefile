@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements/dev.txt
 UV     := uv==0.13.10
 LATEST := .venv-latest
+OLDEST := .venv-oldest
 
-.PHONY: run test test-latest lock lint typecheck unit bench clean
+.PHONY: run test test-latest test-oldest-targets lock lint typecheck unit bench clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "scheduler needs Python 3.10 or newer; set PYTHON=python3.x")'
@@ -45,6 +46,14 @@ test-latest:
 	$(LATEST)/bin/python -m pip install --quiet 'pyyaml==6.0.3'
 	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_schedule_yaml.py
 
+# The RQ and Dramatiq target tests on the oldest releases their extras allow (no lock;
+# dramatiq[redis] 1.17 brings redis-py 5), as docs/targets.md claims.
+test-oldest-targets:
+	@test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[dev,embedded]' 'rq==2.0.0' 'dramatiq[redis]==1.17.0'
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_targets_rq_dramatiq.py \
+	  tests/integration/test_targets_rq_dramatiq_fields.py tests/unit/test_schedule_targets_rq_dramatiq.py
+
 # Refresh the lock to the newest releases pyproject.toml allows, for every platform and
 # Python 3.10+; commit requirements/dev.txt once `make test` passes on it.
 lock: $(STAMP)
@@ -53,4 +62,4 @@ lock: $(STAMP)
 	  --universal --python-version 3.10 --generate-hashes --upgrade --quiet -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LATEST) $(OLDEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

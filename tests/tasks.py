@@ -110,6 +110,8 @@ def log_fire(path: str) -> None:
     fire = job.scheduled_for.timestamp() if job and job.scheduled_for else 0
     with Path(path).open("a") as log:
         log.write(f"{fire:.0f} {job.id if job else '-'} {time.time():.3f}\n")
+
+
 def hang_first_run(folder: str) -> None:
     """Append this process's id to ``runs``; the first run then hangs, a later one marks
     ``done``."""

@@ -6,7 +6,9 @@
 -- KEYS[5] queue names    {ns}:queues
 -- ARGV[1] "1" for a dry run (classify only), "0" to enqueue
 -- ARGV[2] now (epoch seconds): the horizon when the job has no watermark yet
--- ARGV[3] queue name
+-- ARGV[3] queue name, or "" for a job of another target (Celery...): each payload is then
+--   the fire's writes, JSON [[command, key, arguments...], ...] (docs/targets.md), and
+--   KEYS[3..5] are not used
 -- ARGV[4] the rule's tag, ARGV[5] after: the rule has no fire in (after, first fire)
 -- ARGV[6] how many stretches of enqueued fires to keep per job
 -- then per fire, in order (consecutive fires of the rule): fire instant, payload JSON
@@ -18,6 +20,7 @@
 -- either is recorded in `fired`, so the two never enqueue the same fire.
 -- @include _push
 -- @include _fired
+-- @include _send
 
 local dry, tag, keep = ARGV[1] == '1', ARGV[4], tonumber(ARGV[6])
 local watermark = tonumber(redis.call('HGET', KEYS[1], 'watermark') or '') or tonumber(ARGV[2])
@@ -42,8 +45,12 @@ for i = 7, #ARGV, 2 do
     if held == nil then
       code = 'e'
       if not dry then
-        remember_queue(KEYS[5], ARGV[3])
-        push_job(KEYS[3], KEYS[4], payload)
+        if ARGV[3] == '' then
+          send_writes(cjson.decode(payload))
+        else
+          remember_queue(KEYS[5], ARGV[3])
+          push_job(KEYS[3], KEYS[4], payload)
+        end
       end
     else
       code = held and 'a' or 'u'
