@@ -83,7 +83,7 @@ def loop_on(
 
     yield make
     for loop in loops:
-        loop.leadership.release()
+        loop.leadership.close()
 
 
 def test_a_celery_fire_is_one_protocol_v2_message_in_kombus_list(
