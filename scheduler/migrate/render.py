@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import textwrap
 from typing import Any
 
 from ..errors import printable
@@ -18,6 +19,7 @@ from ..schedule.fields import YAML11_BOOLS
 from ..schedule.yamlnodes import resolve_plain
 from .entries import Converted, Entry, job_names
 
+WIDTH = 92  # comments wrap to this many columns
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*(?::[A-Za-z0-9_./-]+)*|(?:[0-9]+[wdhms])+")
 # What the YAML reader refuses unescaped: controls, surrogates and non-characters.
 _ESCAPE = re.compile("[^\t\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -25,7 +27,7 @@ _ESCAPE = re.compile("[^\t\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff
 
 def render(converted: Converted) -> str:
     """The schedule file: header comments, ``timezone``, then ``jobs`` in source order."""
-    lines = [f"# {printable(line)}" if line else "#" for line in converted.header]
+    lines = [line for text in converted.header for line in comment(text, "")]
     if converted.timezone is not None:
         lines.append(f"timezone: {scalar(converted.timezone)}")
     names = job_names(entry.source_name for entry in converted.entries)
@@ -45,7 +47,14 @@ def _entry_lines(entry: Entry, name: str) -> list[str]:
     if entry.skipped is not None:
         notes.insert(0, f"not converted: {entry.skipped}")
         body = [f"  # {printable(line[2:])}" for line in body]
-    return [f"  # {printable(note)}" for note in notes] + body
+    return [line for note in notes for line in comment(note, "  ")] + body
+
+
+def comment(text: str, indent: str) -> list[str]:
+    """``text`` as comment lines at ``indent``, wrapped to fit the width of the file."""
+    width = WIDTH - len(indent) - 2
+    wrapped = textwrap.wrap(printable(text), width, break_long_words=False)
+    return [f"{indent}# {line}" for line in wrapped or [""]]
 
 
 def scalar(value: Any) -> str:

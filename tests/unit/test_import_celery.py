@@ -33,14 +33,20 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=7, minute=30, day_of_week=1),
         "args": (16, 16),
     },
-    "every three hours": {"task": "proj.tasks.report_usage", "schedule": crontab(minute=0, hour="*/3")},
+    "every three hours": {
+        "task": "proj.tasks.report_usage",
+        "schedule": crontab(minute=0, hour="*/3"),
+    },
     "weekdays": {
         "task": "proj.tasks.poll",
         "schedule": crontab(minute="*/15", hour="9-17", day_of_week="mon-fri"),
         "kwargs": {"full": False},
         "options": {"queue": "low", "expires": 600, "priority": 3, "countdown": 5},
     },
-    "odd-lists": {"task": "proj.tasks.poll", "schedule": crontab(minute=[5, 10, 11, 12], hour={1, 2})},
+    "odd-lists": {
+        "task": "proj.tasks.poll",
+        "schedule": crontab(minute=[5, 10, 11, 12], hour={1, 2}),
+    },
     "first-monday": {
         "task": "proj.tasks.poll",
         "schedule": crontab(minute=0, hour=9, day_of_week="mon", day_of_month="1-7"),
@@ -58,7 +64,8 @@ app.conf.beat_schedule = {
 
 EXPECTED = """\
 # Converted from the Celery app proj.celery:app by `scheduler import celery-beat`.
-# every: fires at whole multiples of its period since 1970-01-01 UTC (add start: to move them); beat counted from its own start.
+# every: fires at whole multiples of its period since 1970-01-01 UTC (add start: to move
+# them); beat counted from its own start.
 timezone: Europe/London
 jobs:
   add-every-30-seconds:
@@ -99,7 +106,9 @@ jobs:
   # half-second:
   #   celery: proj.tasks.poll
   #   schedule: "datetime.timedelta(microseconds=500000)"
-  # not converted: <crontab: 0 0 13 * fri (m/h/dM/MY/d)> restricts both day_of_month and day_of_week: Celery fires when both match, a cron rule here when either does; write a monthly rule by hand
+  # not converted: <crontab: 0 0 13 * fri (m/h/dM/MY/d)> restricts both day_of_month and
+  # day_of_week: Celery fires when both match, a cron rule here when either does; write a
+  # monthly rule by hand
   # both-days:
   #   celery: proj.tasks.poll
   #   schedule: "<crontab: 0 0 13 * fri (m/h/dM/MY/d)>"
