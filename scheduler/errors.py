@@ -106,6 +106,11 @@ class BadSetting(ConfigError):
     2, as for any bad value, where other ConfigErrors exit 1)."""
 
 
+class TargetError(BadSetting):
+    """Raised when a target cannot be used: its extra is missing, its message cannot be
+    built, or its broker is not the Redis of ``--redis`` (docs/targets.md)."""
+
+
 class RedisUnavailable(SchedulerError):
     """Raised when Redis cannot be reached or refuses us (connection, auth, TLS)."""
 

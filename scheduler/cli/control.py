@@ -26,7 +26,7 @@ from ..keys import Keys
 from ..ops.control import BackfillFire, Control, dead_summary
 from ..ops.status import published_schedule
 from ..rules.describe import utc_text
-from ..schedule.loader import Job, load_schedule
+from ..schedule.loader import Job, Schedule, load_schedule
 from ..schedule.planner import select_jobs
 from .main import (
     INSTANT_FORMS,
@@ -65,12 +65,12 @@ def _control(redis_url: str, namespace: str) -> Control:
     return Control(client, Keys(safe_namespace(namespace)), clock)
 
 
-def _job(control: Control, name: str, schedule_file: str | None) -> Job:
+def _job(control: Control, name: str, schedule_file: str | None) -> tuple[Job, Schedule]:
     schedule = published_schedule(control.client, control.keys)
     if schedule is None or (schedule_file is not None and name not in schedule.jobs):
         schedule = load_schedule(schedule_path(schedule_file))
     [job] = select_jobs(schedule, [name], include_disabled=True)
-    return job
+    return job, schedule
 
 
 def _emit(as_json: bool, document: Any, text: str) -> None:
@@ -87,7 +87,8 @@ def trigger(
 ) -> None:
     """Run JOB now, outside its schedule (its next fires are unchanged)."""
     control = _control(redis_url, namespace)
-    job_id = control.trigger(_job(control, job_name, schedule_file))
+    job, schedule = _job(control, job_name, schedule_file)
+    job_id = control.trigger(job, schedule.targets)
     _emit(as_json, {"job": job_name, "id": job_id}, f"{job_name}: enqueued now, id {job_id}")
 
 
@@ -168,8 +169,8 @@ def backfill(
     after, until = start.resolve(now), end.resolve(now)
     if until <= after:
         raise click.BadParameter("--to must be after --from", param_hint="'--to'")
-    job = _job(control, job_name, schedule_file)
-    fires = control.backfill(job, after, until, dry_run=dry_run)
+    job, schedule = _job(control, job_name, schedule_file)
+    fires = control.backfill(job, after, until, dry_run=dry_run, targets=schedule.targets)
     window = (after, until)
     _emit(
         as_json,

@@ -284,9 +284,11 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def job_heading(job: Job) -> str:
-    """``weekly-report: at 09:00 on Monday (cron: 0 9 * * MON)``, marked if disabled."""
+    """``weekly-report: at 09:00 on Monday (cron: 0 9 * * MON)``, marked if disabled; a job
+    of another target says which (``-> celery: myproj.tasks.report on reports``)."""
     state = "  [disabled]" if not job.enabled else ""
-    return f"{job.name}: {job.rule.describe()} ({job.rule.kind}: {job.rule.text}){state}"
+    runs = "" if job.target == "task" else f" -> {job.target}: {job.task} on {job.queue}"
+    return f"{job.name}: {job.rule.describe()} ({job.rule.kind}: {job.rule.text}){runs}{state}"
 
 
 def fire_line(job: Job, instant: int) -> str:

@@ -19,6 +19,8 @@ from ..keys import Keys
 from ..ops.status import gather, published_schedule, render
 from ..schedule.loader import load_schedule
 from ..schedule.watch import ScheduleFile
+from ..targets.broker import check_brokers
+from ..targets.load import targets_of
 from .dev import dev_queues, run_dev
 from .logs import configure_logging, url_secrets
 from .main import optional_schedule, schedule_argument, schedule_path
@@ -68,6 +70,7 @@ def run(
     lease_settings = LeaseSettings(lease=lease, renew_every=lease / 3, poll_every=poll)
     client = connect(redis_url, timeout=lease_settings.renew_every, wait=True)
     check_eviction(client, allow_eviction)
+    check_brokers(client, targets_of(source.schedule))
     settings = RunSettings(lease=lease_settings, dispatch=DispatchSettings())
     keys = Keys(safe_namespace(namespace))
     loop = RunLoop(client, keys, RedisClock(client), source, settings)

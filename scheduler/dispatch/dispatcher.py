@@ -32,6 +32,7 @@ from ..rules.describe import utc_text
 from ..schedule.loader import Job, Schedule
 from ..schedule.planner import Plan, jitter_delay, plan_job
 from ..stats import DispatchStats
+from ..targets.base import Senders
 from ..transport.faults import fault_point
 from ..transport.scripts import Arg, Call, Scripts
 from .leader import Leadership
@@ -82,6 +83,7 @@ class Dispatcher:
         leadership: Leadership,
         schedule: Schedule,
         settings: DispatchSettings | None = None,
+        senders: Senders | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -90,6 +92,7 @@ class Dispatcher:
         self.leadership = leadership
         self.schedule = schedule
         self.settings = settings or DispatchSettings()
+        self.senders = senders or Senders({})  # the messages of jobs of other targets
         self.remembered: dict[str, int] = {}  # watermarks this process advanced, kept for good
         self.stats = DispatchStats()  # running totals, for metrics
         self._watermarks: dict[str, int] = {}
@@ -100,9 +103,11 @@ class Dispatcher:
 
     # -- the schedule and leadership terms -------------------------------------------------
 
-    def replace_schedule(self, schedule: Schedule) -> None:
-        """Use ``schedule`` from the next tick on (state is re-read for the new jobs)."""
+    def replace_schedule(self, schedule: Schedule, senders: Senders | None = None) -> None:
+        """Use ``schedule`` (and the ``senders`` of its other targets) from the next tick
+        on (state is re-read for the new jobs)."""
         self.schedule = schedule
+        self.senders = senders or self.senders
         self._adopted_epoch = None
 
     def forget_term(self) -> None:
@@ -185,6 +190,9 @@ class Dispatcher:
         batch = []
         for plan in plans:
             job = plan.job
+            if job.target != "task":
+                batch.append(self._target_entry(plan, now))
+                continue
             number = queues.setdefault(job.queue, len(queues))
             fires = []
             for at in plan.enqueue:
@@ -206,6 +214,16 @@ class Dispatcher:
             json.dumps(list(queues)),
         ]
         return keys, argv
+
+    def _target_entry(self, plan: Plan, now: float) -> list[Any]:
+        """A batch entry of a job of another target: its fires as the target's writes."""
+        job = plan.job
+        sender = self.senders.of(job)
+        fires = []
+        for at in plan.enqueue:
+            fire = sender.fire(at, now, jitter_delay(job.name, at, job.jitter))
+            fires.append([at, fire.id, fire.writes, 0])
+        return [job.name, -1, plan.watermark, 0, fires, 1]
 
     def _settle(self, plan: Plan, result: list[int], now: float, report: TickReport) -> None:
         name = plan.job.name

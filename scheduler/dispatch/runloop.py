@@ -24,9 +24,10 @@ import redis
 
 from ..clock import Clock
 from ..documents import read_object
-from ..errors import ConfigError
+from ..errors import ConfigError, TargetError
 from ..keys import Keys, as_text
 from ..schedule.watch import Change, Divergence, ScheduleFile
+from ..targets.load import senders_for
 from .dispatcher import Dispatcher, DispatchSettings, TickReport
 from .leader import Leadership, LeaseSettings
 
@@ -79,7 +80,13 @@ class RunLoop:
         self.source = source
         self.leadership = Leadership(client, keys, clock, self.settings.lease)
         self.dispatcher = Dispatcher(
-            client, keys, clock, self.leadership, source.schedule, self.settings.dispatch
+            client,
+            keys,
+            clock,
+            self.leadership,
+            source.schedule,
+            self.settings.dispatch,
+            senders_for(source.schedule),
         )
         self.last_report = TickReport()
         self._stop = threading.Event()
@@ -258,7 +265,12 @@ class RunLoop:
             self._refused_at = self._clock.now()
         if change is None:
             return
-        self.dispatcher.replace_schedule(self.source.schedule)
+        try:
+            senders = senders_for(self.source.schedule)
+        except TargetError as error:
+            log.error("schedule reload cannot be dispatched, the previous one runs on: %s", error)
+            return
+        self.dispatcher.replace_schedule(self.source.schedule, senders)
         if self.leadership.is_leader:
             self._publish_schedule()
             self._retire(change)

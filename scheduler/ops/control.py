@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -22,8 +23,12 @@ from ..jobs import encode
 from ..keys import Keys, as_text
 from ..queue import Queue, QueueRow, read_queues
 from ..schedule.loader import Job
+from ..targets.base import Sender
+from ..targets.broker import check_brokers
+from ..targets.load import load_target
 from ..transport.scripts import Scripts
 
+Targets = Mapping[str, Mapping[str, Any]] | None  # a schedule's settings of other targets
 BACKFILL_CODES = {"e": "enqueued", "a": "already enqueued", "p": "pending", "u": "unknown"}
 
 
@@ -65,10 +70,17 @@ class Control:
 
     # -- schedule jobs ---------------------------------------------------------------------
 
-    def trigger(self, job: Job) -> str:
+    def trigger(self, job: Job, targets: Targets = None) -> str:
         """Enqueue one run of ``job`` now, outside its schedule; its watermark is untouched.
 
-        Works with no leader: it is a plain enqueue. Returns the job id."""
+        Works with no leader: it is a plain enqueue. ``targets``: the schedule's settings
+        of other targets (``Schedule.targets``), for a job that is not a ``task:``. Returns
+        the job id (a Celery job's task id)."""
+        if job.target != "task":
+            fire = self._sender(job, targets).fire(None, self.clock.now())
+            touched = [write[1] for write in fire.writes]
+            self._scripts.run("send", touched, [json.dumps(fire.writes)])
+            return fire.id
         payload = fire_payload(job, None, self.clock.now())
         self._scripts.run("enqueue", *self.queue.enqueue_call(payload))
         return str(payload["id"])
@@ -104,7 +116,15 @@ class Control:
         raw = self.client.hgetall(self.keys.paused())
         return {as_text(k): read_pause(as_text(k), v) for k, v in raw.items()}
 
-    def backfill(self, job: Job, start: int, end: int, *, dry_run: bool) -> list[BackfillFire]:
+    def _sender(self, job: Job, targets: Targets) -> Sender:
+        """The sender of a job of another target, once its broker is checked to be ours."""
+        target = load_target(job.target, (targets or {}).get(job.target, {}))
+        check_brokers(self.client, {job.target: target})
+        return target.sender(job)
+
+    def backfill(
+        self, job: Job, start: int, end: int, *, dry_run: bool, targets: Targets = None
+    ) -> list[BackfillFire]:
         """Enqueue the fires of ``job`` in (start, end] that were never enqueued, each once.
 
         Fires after the job's watermark are left to the dispatcher; fires older than the
@@ -115,18 +135,25 @@ class Control:
                 break
             fires.append(at)
         outcomes: list[BackfillFire] = []
+        sender = self._sender(job, targets) if job.target != "task" else None
         for chunk in (fires[i : i + 1000] for i in range(0, len(fires), 1000)):
-            outcomes += self._backfill_chunk(job, chunk, dry_run)
+            outcomes += self._backfill_chunk(job, chunk, dry_run, sender)
         return outcomes
 
-    def _backfill_chunk(self, job: Job, fires: list[int], dry_run: bool) -> list[BackfillFire]:
+    def _backfill_chunk(
+        self, job: Job, fires: list[int], dry_run: bool, sender: Sender | None
+    ) -> list[BackfillFire]:
         now = self.clock.now()
         k = self.keys
         keys = [k.state(job.name), k.fired(job.name), k.queue(job.queue), k.wake(job.queue)]
         keys.append(k.queues())
-        argv: list[str | int | float] = ["1" if dry_run else "0", int(now), job.queue]
+        queue = job.queue if sender is None else ""
+        argv: list[str | int | float] = ["1" if dry_run else "0", int(now), queue]
         for at in fires:
-            argv += [at, encode(fire_payload(job, at, now, by_hand=True))]
+            if sender is None:
+                argv += [at, encode(fire_payload(job, at, now, by_hand=True))]
+            else:
+                argv += [at, json.dumps(sender.fire(at, now, by_hand=True).writes)]
         codes = as_text(self._scripts.run("backfill", keys, argv))
         return [BackfillFire(at, BACKFILL_CODES[c]) for at, c in zip(fires, codes, strict=True)]
 

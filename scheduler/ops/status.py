@@ -139,6 +139,8 @@ def _jobs(
     for i, job in enumerate(jobs):
         row = _job_row(job, now, replies[3 * i], last_fires[i], pauses.get(job.name))
         row.update(_last_fields(fire_runs[i], last_fires[i] is not None))
+        if job.target != "task" and row["last_status"] == "pending":
+            row["last_status"] = "sent"  # its own workers run it; no outcome comes back
         row["last_run"] = _run_summary(last_runs[i])
         rows.append(row)
     return rows
@@ -187,6 +189,9 @@ def _job_row(
         after = max(after, int(now))
     return {
         "job": job.name,
+        "target": job.target,
+        "task": job.task,
+        "queue": job.queue,
         "rule": f"{job.rule.kind}: {job.rule.text}",
         "description": job.rule.describe(),
         "timezone": job.timezone,
@@ -256,6 +261,8 @@ def render(status: dict[str, Any]) -> str:
     lines.append("jobs:")
     for job in status["jobs"]:
         state = "disabled" if not job["enabled"] else "paused" if job["paused"] else ""
+        if job["target"] != "task":
+            state = f"-> {job['target']} {job['queue']} {state}"
         lines.append(
             f"  {job['job']:<24} next {job['next'] or '-':<21} last {job['last'] or '-':<21}"
             f" {job['last_status'] or '-':<8} {state}".rstrip()

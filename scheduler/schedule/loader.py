@@ -26,12 +26,14 @@ from zoneinfo import ZoneInfo
 from ..errors import Problem, RuleError, ScheduleInvalid, ScheduleNotFound
 from ..rules import kinds as rules
 from . import fields
+from .targetkeys import TARGET_SETTINGS, TARGETS, owners, settings_of
 from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, compose, content, size_problem
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One named entry of the schedule: what to run (task), when (rule) and how."""
+    """One named entry of the schedule: what to run (task, or the name ``target`` knows it
+    by), when (rule) and how."""
 
     name: str
     task: str
@@ -49,6 +51,8 @@ class Job:
     expires: int | None = None
     retries: int = 3
     timeout: int | None = None
+    target: str = "task"  # what runs a fire: our worker, or celery (docs/targets.md)
+    options: AnyMapping[str, Any] = dataclasses.field(default_factory=dict)  # the target's own
     line: int = 0
     task_at: tuple[int, int] = dataclasses.field(default=(0, 0), compare=False)  # line, column
 
@@ -63,6 +67,7 @@ class Schedule:
     jobs: AnyMapping[str, Job]
     digest: str
     warnings: tuple[Problem, ...] = ()
+    targets: AnyMapping[str, AnyMapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def parse_schedule(text: str | bytes, path: str = "<string>") -> Schedule:
@@ -134,17 +139,19 @@ _KINDS = {
 }
 
 
-TOP_KEYS = ("timezone", "defaults", "jobs")
+TOP_KEYS = ("timezone", "defaults", "jobs", "targets")
+TARGET_KEYS = ("task", *TARGETS)
 RULE_KEYS = ("every", "cron", "monthly")
 MONTHLY_KEYS = ("day", "weekday", "nth", "at", "months")
 NEVER_BEFORE = 2_000_000_000
 _WHERE = ("line", "task_at")
+_OWN = ("target", "options")  # in the digest only for a job that is not a task: job
 _FIELDS = operator.attrgetter(
-    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE))
+    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE, *_OWN))
 )
 _NOT_DEFAULTS = {
     **dict.fromkeys(RULE_KEYS, "a rule is set per job"),
-    "task": "task is set per job",
+    **{key: f"{key} is set per job" for key in TARGET_KEYS},
     "start": "start goes with a job's every rule; set it in the job",
     "timezone": "the default time zone is the top-level timezone",
 }
@@ -154,24 +161,32 @@ def _job_of(keys: tuple[str, ...]) -> str | None:
     return keys[1] if len(keys) > 1 and keys[0] == "jobs" else None
 
 
-JOB_KEYS = ("task", *RULE_KEYS, "start", "timezone", *fields.SETTINGS)
+JOB_KEYS = (*TARGET_KEYS, *RULE_KEYS, "start", "timezone", *fields.SETTINGS, *TARGET_SETTINGS)
 _KNOWN = {keys: frozenset(keys) for keys in (JOB_KEYS, MONTHLY_KEYS)}
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _digest(jobs: dict[str, Job], forms: dict[str, Any]) -> str:
+def _digest(jobs: dict[str, Job], forms: dict[str, Any], targets: dict[str, Any]) -> str:
     """SHA-256 of the JSON list of every job's settings and rule, sorted by name. Written
     a thousand jobs at a time, so a large schedule's JSON never exists whole."""
     names = sorted(jobs)
     digest = hashlib.sha256(b"[")
     for start in range(0, len(names), 1000):
-        entries = [(*_FIELDS(jobs[name]), forms[name]) for name in names[start : start + 1000]]
+        entries = [_entry(jobs[name], forms[name]) for name in names[start : start + 1000]]
         text = _ENCODER.encode(entries)[1:-1]
         digest.update((text if start == 0 else "," + text).encode())
     digest.update(b"]")
+    if targets:
+        digest.update(_ENCODER.encode(targets).encode())
     return digest.hexdigest()[:16]
+
+
+def _entry(job: Job, form: Any) -> tuple[Any, ...]:
+    if job.target == "task":
+        return (*_FIELDS(job), form)
+    return (*_FIELDS(job), form, job.target, job.options)
 
 
 _BAD: Any = object()
@@ -312,13 +327,40 @@ class _Reader:
             return None
         extensions = tuple(key for key in root.items if key.startswith("x-"))
         self.unknown(root, (*TOP_KEYS, *extensions), (JOB_KEYS, "under defaults or in a job"))
-        context = self.context or self.read_context(root.items)
+        context = self.context = self.context or self.read_context(root.items)
         jobs = self.jobs(root, context.defaults, context.zone)
+        targets = self.targets(_node(root.items, "targets"))
         if jobs is None or self.problems:
             return None
-        digest = _digest(jobs, self.rule_forms)
+        digest = _digest(jobs, self.rule_forms, targets)
         warnings = sorted(self.warnings, key=lambda p: (p.line, p.column))
-        return Schedule(self.path, context.zone, jobs, digest, tuple(warnings))
+        return Schedule(self.path, context.zone, jobs, digest, tuple(warnings), targets)
+
+    def targets(self, node: Node | None) -> dict[str, dict[str, Any]]:
+        """``targets:``: each target's file-wide settings (key prefixes, broker)."""
+        if node is None:
+            return {}
+        if not isinstance(node, Mapping):
+            got = fields.kind_of(node)
+            self.report(node, f"targets: expected a mapping like {{celery: {{...}}}}, got {got}")
+            return {}
+        self.unknown(node, tuple(TARGETS))
+        found: dict[str, dict[str, Any]] = {}
+        for name, (_, body) in node.items.items():
+            readers = TARGETS[name].file_settings if name in TARGETS else None
+            if readers is None:
+                continue
+            if not isinstance(body, Mapping):
+                got = fields.kind_of(body)
+                self.report(body, f"targets: {name}: expected a mapping of settings, got {got}")
+                continue
+            self.unknown(body, tuple(readers))
+            found[name] = {
+                k: self.value(v, readers[k], f"targets: {name}: {k}")
+                for k, (_, v) in body.items.items()
+                if k in readers
+            }
+        return found
 
     def read_context(self, items: _Items) -> _Context:
         zone = "UTC"
@@ -339,6 +381,9 @@ class _Reader:
         for text, (key, value) in node.items.items():
             if text in fields.SETTINGS:
                 result[text] = self.value(value, fields.SETTINGS[text], f"defaults: {text}")
+            elif text in TARGET_SETTINGS:
+                reader = settings_of(owners(text)[0])[text]
+                result[text] = self.value(value, reader, f"defaults: {text}")
             elif text in _NOT_DEFAULTS:
                 self.report(key, f"defaults: {_NOT_DEFAULTS[text]}, not in defaults")
             else:
@@ -391,18 +436,65 @@ class _Reader:
         for name, (_, node) in items.items():
             if name in fields.SETTINGS:
                 settings[name] = self.value(node, fields.SETTINGS[name], name)
-        task = self.value(items["task"][1], self.task, "task") if "task" in items else None
-        if task is None:
-            self.report(key, 'no task: add task: "package.module:function"')
+        target, task = self.what_runs(key, items)
+        if task is not None:
+            settings.update(self.target_settings(target, items, settings))
+        for name in TARGET_SETTINGS:
+            settings.pop(name, None)
         if "timezone" in items:
             zone = self.value(items["timezone"][1], self.zone, "timezone")
         rule = self.rule(key, body, zone)
         if rule is None or task is None or len(self.problems) > before:
             return None
         self.rule_forms[key.text] = rule[1]
-        where = items["task"][1]
+        where = items[target][1]
         settings.update(line=key.line, task_at=(where.line, where.column))
         return Job(key.text, task, rule[0], zone, **settings)
+
+    def what_runs(self, key: Scalar, items: _Items) -> tuple[str, str | None]:
+        """The job's target key and what it names (None after a problem)."""
+        named = [name for name in items if name in TARGET_KEYS]
+        if len(named) > 1:
+            where = items[named[1]][0]
+            self.report(where, f"{named[0]} and {named[1]}: a job runs one of them; keep one")
+            return named[0], None
+        if not named:
+            self.report(key, 'no task: add task: "package.module:function" (or celery: NAME)')
+            return "task", None
+        target = named[0]
+        if target == "task":
+            return target, self.value(items["task"][1], self.task, "task")
+        return target, self.value(items[target][1], TARGETS[target].read_name, target)
+
+    def target_settings(self, target: str, items: _Items, settings: dict[str, Any]) -> Any:
+        """The settings ``Job`` takes for ``target``: its own (``options``), its default
+        queue, and a problem for each setting it cannot honour or does not read."""
+        own = settings_of(target)
+        options = {name: settings[name] for name in own if name in settings}
+        for name, (setting, node) in items.items():
+            if name in own:
+                options[name] = self.value(node, own[name], name)
+            elif name in TARGET_SETTINGS:
+                readers = " or ".join(owners(name))
+                self.report(setting, f"{name} applies to {readers} jobs only, not {target} ones")
+        if target == "task":
+            return {}
+        keys = TARGETS[target]
+        for name, refusal in keys.refused.items():
+            reason = refusal(settings[name]) if name in settings else None
+            if reason is not None:
+                self.refuse(name, items, f"a {target} job cannot honour {name}: {reason}")
+        queue = settings.get("queue", keys.default_queue)
+        return {"target": target, "options": options, "queue": queue}
+
+    def refuse(self, name: str, items: _Items, message: str) -> None:
+        """A problem at the job's ``name`` setting, or at the default it inherited."""
+        if name in items:
+            self.report(items[name][0], message)
+            return
+        defaults = self.context.nodes[1] if self.context is not None else None
+        if isinstance(defaults, Mapping) and name in defaults.items:
+            self.report(defaults.items[name][0], f"{message} (set in defaults)")
 
     def rule(self, key: Scalar, body: Mapping, zone: str) -> _Made | None:
         items = body.items

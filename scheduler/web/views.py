@@ -177,7 +177,9 @@ class Dashboard:
 
     def trigger(self, request: Request, form: dict[str, str]) -> str:
         """Run the job now."""
-        job_id = self.control.trigger(self._job(request.path_params["name"]))
+        job = self._job(request.path_params["name"])
+        schedule = self.schedules.get()
+        job_id = self.control.trigger(job, schedule.targets if schedule else None)
         return f"{request.path_params['name']}: enqueued now (id {job_id})"
 
     def pause(self, request: Request, form: dict[str, str]) -> str:

@@ -17,12 +17,13 @@ PACKAGE = Path(scheduler.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors"},
     {"rules"},
-    {"schedule.yamlnodes", "schedule.fields", "schedule.loader"},
+    {"schedule.yamlnodes", "schedule.fields", "schedule.targetkeys", "schedule.loader"},
     {"schedule.planner", "schedule.watch", "migrate"},
     {"jobs", "documents", "enqueue", "keys", "clock", "transport"},
     {
         "queue",
         "deadset",
+        "targets",
         "registry",
         "stats",
         "dispatch.leader",

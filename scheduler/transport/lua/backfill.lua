@@ -6,7 +6,9 @@
 -- KEYS[5] queue names    {ns}:queues
 -- ARGV[1] "1" for a dry run (classify only), "0" to enqueue
 -- ARGV[2] now (epoch seconds): the horizon when the job has no watermark yet
--- ARGV[3] queue name
+-- ARGV[3] queue name, or "" for a job of another target (Celery...): each payload is then
+--   the fire's writes, JSON [[command, key, arguments...], ...] (docs/targets.md), and
+--   KEYS[3..5] are not used
 -- then per fire, in order: fire instant, payload JSON
 -- Returns one character per fire: "e" enqueued (or would be, in a dry run), "a" already
 --   enqueued, "p" pending (after the watermark: the dispatcher enqueues it, by its misfire
@@ -15,6 +17,7 @@
 -- The dispatcher never enqueues a fire at or before the watermark, and every enqueue of
 -- either adds the fire to `fired`, so the two never enqueue the same fire.
 -- @include _push
+-- @include _send
 
 local dry = ARGV[1] == '1'
 local watermark = tonumber(redis.call('HGET', KEYS[1], 'watermark') or ARGV[2])
@@ -32,8 +35,12 @@ for i = 4, #ARGV, 2 do
   else
     code = 'e'
     if not dry then
-      remember_queue(KEYS[5], ARGV[3])
-      push_job(KEYS[3], KEYS[4], payload)
+      if ARGV[3] == '' then
+        send_writes(cjson.decode(payload))
+      else
+        remember_queue(KEYS[5], ARGV[3])
+        push_job(KEYS[3], KEYS[4], payload)
+      end
       redis.call('ZADD', KEYS[2], at, ARGV[i])
     end
   end

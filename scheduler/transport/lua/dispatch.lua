@@ -15,6 +15,9 @@
 --     {ns}:active:<job>  STRING id of the run queued or running (overlap: skip)
 -- ARGV[6] the batch, JSON: [[job, queue number, new watermark, overlap skip (0/1),
 --   [[fire instant, job id, payload JSON, due (0 = now, else epoch seconds)], ...]], ...]
+--   A job of another target (Celery...) has a sixth element 1, queue number -1, overlap 0,
+--   and in place of each payload its writes [[command, key, arguments...], ...], run as
+--   they are (docs/targets.md): no queue of ours, no wake-up.
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
 -- Returns "NOT_LEADER" if the lease is not (holder id, epoch); otherwise one string with,
 --   per job in batch order, "status enqueued duplicates overlap_skipped" joined by ";",
@@ -23,6 +26,7 @@
 --   the caller more to parse than the whole enqueue.
 -- @include _push
 -- @include _lease
+-- @include _send
 
 if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 'NOT_LEADER'
@@ -36,7 +40,7 @@ local used, pushed = {}, {}  -- per queue number: any fire enqueued; jobs pushed
 local results = {}
 for _, entry in ipairs(cjson.decode(ARGV[6])) do
   local name, q, watermark, fires = entry[1], entry[2], entry[3], entry[5]
-  local overlap_skip = entry[4] == 1
+  local overlap_skip, target = entry[4] == 1, entry[6] == 1
   local state = prefix .. 'state:' .. name
   local fired, active = prefix .. 'fired:' .. name, prefix .. 'active:' .. name
   local queue_key, delayed_key = KEYS[4 + 3 * q], KEYS[6 + 3 * q]
@@ -52,7 +56,9 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
       elseif overlap_skip and redis.call('EXISTS', active) == 1 then
         skipped = skipped + 1
       else
-        if due == 0 then
+        if target then
+          send_writes(payload)
+        elseif due == 0 then
           redis.call('LPUSH', queue_key, payload)
           pushed[q] = (pushed[q] or 0) + 1
         else
@@ -67,7 +73,9 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
     end
     local fields = {}
     if enqueued > 0 then
-      used[q] = true
+      if not target then
+        used[q] = true
+      end
       fields = {'enqueued_at', now, 'job_id', last_id}
     end
     if watermark > mark then

@@ -1,0 +1,108 @@
+"""What a fire runs: the target keys of a job (``task``, ``celery``, ``rq``, ``dramatiq``)
+and the settings each target reads (docs/targets.md).
+
+A job names exactly one target. Each target says how its name is written, its default
+queue, the job settings only it reads, which common settings it cannot honour (a load
+error, never silently dropped), and the settings of ``targets: <key>:`` at the top of the
+file (key prefixes, the broker). Pure: reading the file needs no target library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fields import Invalid, int_in, kind_of, read_json, shown, text_of
+from .yamlnodes import Mapping, Node, Scalar
+
+Reader = Callable[[Node], Any]
+Refusal = Callable[[Any], "str | None"]  # why a setting's value cannot be honoured, or None
+
+
+@dataclass(frozen=True)
+class TargetKeys:
+    """How the schedule file names and configures one target."""
+
+    key: str  # the job key naming it
+    what: str  # what its value names, in words
+    read_name: Reader
+    default_queue: str
+    settings: dict[str, Reader] = field(default_factory=dict)  # read by this target only
+    refused: dict[str, Refusal] = field(default_factory=dict)
+    file_settings: dict[str, Reader] = field(default_factory=dict)  # under targets: <key>:
+
+
+TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,199}")
+
+
+def read_task_name(node: Node) -> str:
+    """A Celery task name (``myproj.tasks.send_report``): the name its worker registered."""
+    text = text_of(node, 'a Celery task name like "myproj.tasks.send_report"')
+    if not TASK_NAME.fullmatch(text):
+        raise Invalid(
+            f"{shown(text)} is not a task name: letters, digits and _ . : - "
+            '(up to 200), as Celery names it, e.g. "myproj.tasks.send_report"',
+            node,
+        )
+    return text
+
+
+def read_headers(node: Node) -> dict[str, Any]:
+    """Message headers: a mapping of text keys to JSON values."""
+    if not isinstance(node, Mapping):
+        raise Invalid(f"expected a mapping like {{tenant: acme}}, got {kind_of(node)}", node)
+    headers: dict[str, Any] = read_json(node)
+    return headers
+
+
+def read_prefix(node: Node) -> str:
+    """A key prefix (may be empty): text without spaces or control characters."""
+    text = node.text if isinstance(node, Scalar) and node.value is not None else None
+    if text is None or any(c.isspace() or not c.isprintable() for c in text):
+        raise Invalid(f"expected a key prefix (text without spaces), got {kind_of(node)}", node)
+    return text
+
+
+def read_broker(node: Node) -> str:
+    """A broker URL (``redis://host:6379/0``): what the target's workers connect to."""
+    text = text_of(node, "a broker URL like redis://localhost:6379/0")
+    if "://" not in text:
+        raise Invalid(f"{shown(text)} is not a URL like redis://localhost:6379/0", node)
+    return text
+
+
+def _no_overlap_skip(value: Any) -> str | None:
+    if value == "skip":
+        return "overlap: skip needs to see a run finish, which this target's worker never tells"
+    return None
+
+
+def _no_retries(value: Any) -> str | None:
+    return "retries are the Celery task's own (autoretry_for, retry()), not the schedule's"
+
+
+CELERY = TargetKeys(
+    key="celery",
+    what="a Celery task name",
+    read_name=read_task_name,
+    default_queue="celery",
+    settings={"headers": read_headers, "priority": int_in(range(10), "a priority 0..9")},
+    refused={"overlap": _no_overlap_skip, "retries": _no_retries},
+    file_settings={"broker": read_broker, "global_keyprefix": read_prefix},
+)
+
+TARGETS: dict[str, TargetKeys] = {CELERY.key: CELERY}
+TARGET_SETTINGS = frozenset(name for t in TARGETS.values() for name in t.settings)
+
+
+def settings_of(target: str) -> dict[str, Reader]:
+    """The settings only ``target`` reads (none for ``task``)."""
+    keys = TARGETS.get(target)
+    return keys.settings if keys is not None else {}
+
+
+def owners(setting: str) -> list[str]:
+    """The targets that read ``setting``."""
+    return [t.key for t in TARGETS.values() if setting in t.settings]

@@ -1,0 +1,121 @@
+"""Celery: protocol v2 messages on kombu's Redis transport (docs/targets.md).
+
+The message of a job is built once by Celery itself (``send_task`` onto kombu's in-memory
+transport, which shares the Redis transport's message preparation), with markers where a
+fire's id, times and delivery tag go; each fire then fills them in. It is pushed to the
+list kombu's Redis transport reads for its queue and priority, after the file's
+``global_keyprefix``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from bisect import bisect
+from datetime import datetime, timezone
+from typing import Any
+
+from celery import Celery
+from kombu.transport import redis as kombu_redis
+
+from ..errors import TargetError
+from ..schedule.loader import Job
+from .base import Sender, Target, TargetFire
+
+_ID = "@@scheduler-id@@"
+_TAG = "@@scheduler-tag@@"
+_EXPIRATION = "@@scheduler-expiration@@"
+_EXPIRES = datetime(2999, 1, 1, tzinfo=timezone.utc)
+_ETA = datetime(2998, 1, 1, tzinfo=timezone.utc)
+
+
+def iso(instant: float) -> str:
+    """An instant as Celery writes ``eta`` and ``expires``."""
+    return datetime.fromtimestamp(instant, timezone.utc).isoformat()
+
+
+def queue_key(queue: str, priority: int | None, prefix: str = "") -> str:
+    """The list kombu's Redis transport reads for ``queue`` at ``priority``."""
+    steps = kombu_redis.PRIORITY_STEPS
+    step = steps[bisect(steps, priority or 0) - 1]
+    return f"{prefix}{queue}{kombu_redis.Channel.sep}{step}" if step else f"{prefix}{queue}"
+
+
+class CeleryTarget(Target):
+    """Celery workers on the Redis broker; settings ``broker`` and ``global_keyprefix``."""
+
+    key = "celery"
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.prefix = str(settings.get("global_keyprefix", ""))
+        self._app = Celery("scheduler", set_as_current=False, broker="memory://")
+
+    def sender(self, job: Job) -> Sender:
+        """The job's messages, built by Celery."""
+        return CelerySender(job, self._app, self.prefix)
+
+    def broker_url(self) -> str | None:
+        """``broker`` of the file, else ``CELERY_BROKER_URL`` as Celery reads it."""
+        given = self.settings.get("broker") or os.environ.get("CELERY_BROKER_URL")
+        return str(given) if given else None
+
+
+class CelerySender(Sender):
+    """One job's Celery message, as a template filled in per fire."""
+
+    def __init__(self, job: Job, app: Celery, prefix: str) -> None:
+        self._job = job
+        self._app = app
+        self._key = queue_key(job.queue, job.options.get("priority"), prefix)
+        self._plain = self._template(eta=False)
+        self._delayed: str | None = None
+
+    def _template(self, eta: bool) -> str:
+        job = self._job
+        options: dict[str, Any] = {
+            "queue": job.queue,
+            "task_id": _ID,
+            "headers": dict(job.options.get("headers", {})),
+            "priority": job.options.get("priority"),
+            "time_limit": job.timeout,
+            "expires": _EXPIRES if job.expires is not None else None,
+            "eta": _ETA if eta else None,
+        }
+        try:
+            with self._app.connection_for_write() as connection:
+                self._app.send_task(
+                    job.task, list(job.args), dict(job.kwargs), connection=connection, **options
+                )
+                message = connection.default_channel._get(job.queue)
+        except Exception as error:  # Celery's own refusal, whatever its class
+            raise TargetError(
+                f"job {job.name!r}: Celery cannot build its message: {error}"
+            ) from None
+        properties = message["properties"]
+        properties["delivery_tag"] = _TAG
+        if "expiration" in properties:
+            properties["expiration"] = _EXPIRATION
+        return json.dumps(message)
+
+    def fire(self, at: int | None, now: float, delay: int = 0, by_hand: bool = False) -> TargetFire:
+        """The fire's message: a new task id, its expiry, and an ``eta`` for jitter."""
+        job = self._job
+        task_id = str(uuid.uuid4())
+        text = self._plain
+        if delay and at is not None:
+            if self._delayed is None:
+                self._delayed = self._template(eta=True)
+            text = self._delayed.replace(iso(_ETA.timestamp()), iso(at + delay))
+        if job.expires is not None:
+            due = now if at is None or by_hand else at
+            left = max(0.0, due + job.expires - now)
+            text = text.replace(iso(_EXPIRES.timestamp()), iso(due + job.expires))
+            text = text.replace(_EXPIRATION, str(int(left * 1000)))
+        text = text.replace(_ID, task_id).replace(_TAG, str(uuid.uuid4()))
+        return TargetFire(task_id, [["LPUSH", self._key, text]])
+
+    def keys(self) -> list[str]:
+        """The one list kombu reads for the job's queue and priority."""
+        return [self._key]
