@@ -30,7 +30,15 @@ from .entries import (
 
 DEFAULT_QUEUE = "celery"
 ENTRY_KEYS = ("task", "schedule", "args", "kwargs", "options", "relative")
-MAPPED_OPTIONS = ("queue", "expires", "priority", "headers", "exchange", "routing_key")
+MAPPED_OPTIONS = (
+    "queue",
+    "expires",
+    "time_limit",
+    "priority",
+    "headers",
+    "exchange",
+    "routing_key",
+)
 _ALL_DAYS = frozenset(range(1, 32))
 _ALL_WEEKDAYS = frozenset(range(7))
 
@@ -214,6 +222,8 @@ def _options(entry: Entry, spec: Mapping[str, Any], app: Any) -> None:
         raise Unmappable(f"expires at a fixed time ({expires.isoformat()}): write it by hand")
     if expires is not None:
         entry.settings["expires"] = duration_of(expires, "expires")
+    if options.get("time_limit") is not None:
+        entry.settings["timeout"] = duration_of(options["time_limit"], "time_limit")
     if options.get("priority") is not None:
         entry.settings["priority"] = options["priority"]
     if options.get("headers"):

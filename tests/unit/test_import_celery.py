@@ -41,7 +41,13 @@ app.conf.beat_schedule = {
         "task": "proj.tasks.poll",
         "schedule": crontab(minute="*/15", hour="9-17", day_of_week="mon-fri"),
         "kwargs": {"full": False},
-        "options": {"queue": "low", "expires": 600, "priority": 3, "countdown": 5},
+        "options": {
+            "queue": "low",
+            "expires": 600,
+            "time_limit": 90,
+            "priority": 3,
+            "countdown": 5,
+        },
     },
     "odd-lists": {
         "task": "proj.tasks.poll",
@@ -88,6 +94,7 @@ jobs:
     kwargs: {full: false}
     queue: low
     expires: 10m
+    timeout: 1m30s
     priority: 3
   odd-lists:
     celery: proj.tasks.poll
@@ -139,13 +146,19 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_celery_apps_beat_schedule_prints_as_celery_jobs(project: Path) -> None:
+def test_a_celery_apps_beat_schedule_prints_as_celery_jobs_that_check_accepts(
+    project: Path,
+) -> None:
     done = scheduler(project, "import", "celery-beat", "proj.celery:app")
     assert (done.returncode, done.stderr) == (
         0,
         "7 jobs converted, 4 left as comments (see '# not converted')\n",
     )
     assert done.stdout == EXPECTED
+    (project / "schedule.yml").write_text(done.stdout)
+    checked = scheduler(project, "check", "schedule.yml")
+    assert (checked.returncode, checked.stderr) == (0, "")
+    assert checked.stdout.startswith("schedule.yml: OK, 7 jobs (7 enabled), digest ")
 
 
 def test_module_alone_finds_its_app_as_celery_a_does_and_o_writes_the_file(
