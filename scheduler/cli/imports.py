@@ -59,13 +59,23 @@ def celery_beat(app: str, output: str | None) -> None:
     help="Package of the Python tasks: Admin::ReportWorker becomes "
     "PACKAGE.admin.report_worker:perform.",
 )
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    help="Zone of the cron lines that name none (default UTC, as sidekiq-cron reads them).",
+)
 @output_option
-def sidekiq_cron(path: str, module: str | None, output: str | None) -> None:
+def sidekiq_cron(path: str, module: str | None, timezone: str | None, output: str | None) -> None:
     """Convert a sidekiq-cron or sidekiq-scheduler YAML schedule to task: jobs (disabled
     until their Python tasks exist)."""
     if module is not None and not all(part.isidentifier() for part in module.split(".")):
         raise BadSetting(f"--module {module!r} is not a Python package name like myapp.jobs")
-    emit(convert_yaml(read_schedule_file(path), path, module), output)
+    if timezone is not None:
+        try:
+            load_zone(timezone)
+        except RuleError as error:
+            raise BadSetting(f"--timezone: {error.message}") from None
+    emit(convert_yaml(read_schedule_file(path), path, module, timezone), output)
 
 
 @import_group.command(name="rq-cron")

@@ -11,6 +11,7 @@ callable to write, ``enabled: false`` until it exists.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -30,10 +31,11 @@ JOB_KEYS = frozenset(
 )
 
 
-def convert_yaml(data: bytes, path: str, module: str | None) -> Converted:
+def convert_yaml(data: bytes, path: str, module: str | None, zone: str | None) -> Converted:
     """The jobs of the sidekiq-cron / sidekiq-scheduler YAML ``data`` read from ``path``;
-    each task is ``MODULE.snake_case_class:perform`` (``module`` may be None).
-    BadSetting, one line, if it is not such a schedule."""
+    each task is ``MODULE.snake_case_class:perform`` (``module`` may be None), and cron
+    lines without a zone read in ``zone`` (None: UTC). BadSetting, one line, if it is not
+    such a schedule."""
     if b"<%" in data:
         raise BadSetting(f"{path}: has ERB tags (<% %>): render it first, then import that")
     root, problems = compose(data, path)
@@ -44,9 +46,10 @@ def convert_yaml(data: bytes, path: str, module: str | None) -> Converted:
         f"Converted from the Sidekiq schedule {path} by `scheduler import sidekiq-cron`.",
         "A Sidekiq class is Ruby: write each task's Python callable, point task: at it, then",
         "set enabled: true (`scheduler check --import` lists the tasks not written yet).",
-        "Cron lines without a zone read UTC here (sidekiq-cron under Rails used Rails' zone).",
+        f"Cron lines without a zone of their own read {zone or 'UTC'} (--timezone): sidekiq-cron "
+        "read them in UTC, or in Rails' zone under Rails; sidekiq-scheduler in the server's.",
     ]
-    return Converted(header, [_entry(name, body, module) for name, body in jobs])
+    return Converted(header, [_entry(name, body, module) for name, body in jobs], zone)
 
 
 def _jobs(root: Node | None, path: str) -> list[tuple[str, Node]]:
@@ -92,10 +95,10 @@ def _entry(name: str, body: Node, module: str | None) -> Entry:
 
 
 def _task(entry: Entry, settings: dict[str, Any], module: str | None) -> None:
-    klass = settings.get("class")
-    if not isinstance(klass, str) or not klass.strip():
+    klass = settings.get("class") or entry.source_name  # sidekiq-scheduler's default
+    if not isinstance(klass, str) or not re.fullmatch(r"[A-Za-z_][\w:]*", klass.strip()):
         entry.settings["task"] = "jobs.unnamed:perform"
-        raise Unmappable("the job names no class")
+        raise Unmappable(f"class {klass!r} is not a Ruby class name")
     entry.settings["task"] = task_for(klass.strip(), module)
     entry.notes.append(f"Sidekiq class {klass.strip()}: task: names the Python callable to write")
 
@@ -162,6 +165,8 @@ def _arguments(entry: Entry, settings: dict[str, Any], module: str | None) -> No
     args = settings.get("args")
     if args is None:
         return
+    if isinstance(args, str):
+        args = _json_text(args)
     if isinstance(args, dict):
         args = [args]  # sidekiq-cron passes a hash as the one argument of perform
     elif not isinstance(args, list):
@@ -170,6 +175,18 @@ def _arguments(entry: Entry, settings: dict[str, Any], module: str | None) -> No
         entry.settings["args"] = json_value(args, "args")
     if settings.get("date_as_argument"):
         entry.notes.append("date_as_argument: read the fire time from current_job() instead")
+
+
+def _json_text(args: str) -> Any:
+    """Args written as text: sidekiq-cron reads them as JSON if they are, else as one
+    argument."""
+    try:
+        value = json.loads(args)
+    except ValueError:
+        return [args]
+    if isinstance(value, list):
+        return value
+    raise Unmappable(f"args {args!r} are JSON text that is not a list: write them as a list")
 
 
 def _others(entry: Entry, settings: dict[str, Any], module: str | None) -> None:
