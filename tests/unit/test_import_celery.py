@@ -146,6 +146,7 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # starts the command, which imports Celery
 def test_a_celery_apps_beat_schedule_prints_as_celery_jobs_that_check_accepts(
     project: Path,
 ) -> None:
@@ -161,6 +162,7 @@ def test_a_celery_apps_beat_schedule_prints_as_celery_jobs_that_check_accepts(
     assert checked.stdout.startswith("schedule.yml: OK, 7 jobs (7 enabled), digest ")
 
 
+@pytest.mark.slow  # starts the command, which imports Celery
 def test_module_alone_finds_its_app_as_celery_a_does_and_o_writes_the_file(
     project: Path,
 ) -> None:
@@ -172,6 +174,7 @@ def test_module_alone_finds_its_app_as_celery_a_does_and_o_writes_the_file(
     )
 
 
+@pytest.mark.slow  # starts the command, which imports Celery
 @pytest.mark.parametrize(
     ("source", "message"),
     [

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts the command, which imports rq
+
 # The config of rq's cron guide (python-rq.org/docs/cron, "Quick Start": cron_config.py),
 # with the other forms `cron.register` takes.
 CONFIG = """
