@@ -10,6 +10,7 @@ stderr and exit 2.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -17,7 +18,6 @@ from typing import Any
 
 import click
 import redis
-from rq.cron import CronJob, CronScheduler
 
 from ..errors import BadSetting, RuleError, printable
 from ..migrate.celery_beat import convert_app
@@ -139,9 +139,11 @@ def _is_celery_app(value: Any) -> bool:
     )
 
 
-def load_rq_cron(config: str) -> list[CronJob]:
-    """The jobs the rq cron config ``config`` registers, loaded by rq itself. A job rq's
-    loader skips (it logs why and goes on, as ``rq cron`` does) is a warning on stderr."""
+def load_rq_cron(config: str) -> list[Any]:
+    """The jobs (rq ``CronJob``) the rq cron config ``config`` registers, loaded by rq
+    itself. A job rq's loader skips (it logs why and goes on, as ``rq cron`` does) is a
+    warning on stderr."""
+    rq_cron = _optional("rq.cron", "rq")
     use_working_directory()
     if config.endswith(".py") and not os.path.isfile(config):
         raise BadSetting(f"{config}: no such file")
@@ -150,7 +152,7 @@ def load_rq_cron(config: str) -> list[CronJob]:
     rq_log.addHandler(skipped)  # rq then adds no handler of its own
     try:
         # A client that never connects: rq's loader only needs one to exist.
-        cron = CronScheduler(connection=redis.Redis(), logging_level=logging.WARNING)
+        cron = rq_cron.CronScheduler(connection=redis.Redis(), logging_level=logging.WARNING)
         cron.load_config_from_file(config)
     except Exception as error:  # the config's own code runs here
         raise BadSetting(printable(str(error))) from None
@@ -158,7 +160,16 @@ def load_rq_cron(config: str) -> list[CronJob]:
         rq_log.removeHandler(skipped)
     for message in skipped.messages:
         click.echo(printable(f"warning: rq cron skips a job: {message}"), err=True)
-    return cron.get_jobs()
+    jobs: list[Any] = cron.get_jobs()
+    return jobs
+
+
+def _optional(module: str, extra: str) -> Any:
+    """``module`` of an optional library; BadSetting naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BadSetting(f"this needs {extra}: pip install 'scheduler[{extra}]'") from None
 
 
 class _Collect(logging.Handler):

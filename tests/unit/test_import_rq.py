@@ -167,3 +167,18 @@ def test_a_config_that_cannot_be_loaded_is_one_line_and_exit_2(
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith(message), done.stderr
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_without_rq_installed_rq_cron_says_which_extra_to_install(project: Path) -> None:
+    # rq made unimportable, as in an environment without scheduler[rq]
+    code = "import sys; sys.modules['rq'] = None; from scheduler.cli.main import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "import", "rq-cron", "cron_config.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: this needs rq: pip install 'scheduler[rq]'\n"
