@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import RuleError
 from ..rules.cronexpr import CRON_DAY_NAMES, CronFields, parse_cron
 from ..rules.kinds import load_zone
+from ..schedule.targetkeys import TASK_NAME
 from .entries import (
     Converted,
     Entry,
@@ -26,6 +27,7 @@ from .entries import (
     every_of,
     field_text,
     json_value,
+    queue_name,
 )
 
 DEFAULT_QUEUE = "celery"
@@ -84,8 +86,8 @@ def _entry(name: str, spec: Any, app: Any, zone_problem: str | None) -> Entry:
         entry.skip(f"a beat_schedule entry is a dict, got {type(spec).__name__}")
         return entry
     task = spec.get("task")
-    if not isinstance(task, str) or not task:
-        entry.skip("the entry names no task")
+    if not isinstance(task, str) or not TASK_NAME.fullmatch(task):
+        entry.skip(f"task {task!r} is not a Celery task name a celery: job can name")
     entry.settings["celery"] = str(task)
     for step in (_rule, _arguments, _options):
         try:
@@ -216,7 +218,7 @@ def _options(entry: Entry, spec: Mapping[str, Any], app: Any) -> None:
     options = dict(spec.get("options") or {})
     queue = routed_queue(app, entry.settings["celery"], options, spec)
     if queue != DEFAULT_QUEUE:
-        entry.settings["queue"] = queue
+        entry.settings["queue"] = queue_name(queue, "Celery")
     expires = options.get("expires")
     if isinstance(expires, datetime):
         raise Unmappable(f"expires at a fixed time ({expires.isoformat()}): write it by hand")

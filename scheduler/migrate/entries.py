@@ -18,7 +18,7 @@ from ..errors import RuleError
 from ..rules.cronexpr import CRON_DAY_NAMES, MACROS, MONTH_NAMES, CronFields, parse_cron
 from ..rules.describe import duration_text
 from ..rules.kinds import parse_duration
-from ..schedule.fields import NAME
+from ..schedule.fields import NAME, NAME_RULE
 
 
 class Unmappable(Exception):
@@ -107,19 +107,15 @@ def cron_of_sets(
 ) -> list[str]:
     """The first four cron fields matching exactly these values (``*`` when all)."""
     return [
-        _field(minutes, 0, 59),
-        _field(hours, 0, 23),
-        _field(days, 1, 31),
-        _field(months, 1, 12),
+        field_text(minutes, 0, 59),
+        field_text(hours, 0, 23),
+        field_text(days, 1, 31),
+        field_text(months, 1, 12),
     ]
 
 
 def field_text(values: Iterable[int], low: int, high: int) -> str:
     """``*`` for every value of low..high, else a list of values and ranges (``1-5,9``)."""
-    return _field(values, low, high)
-
-
-def _field(values: Iterable[int], low: int, high: int) -> str:
     ordered = sorted(set(values))
     if ordered == list(range(low, high + 1)):
         return "*"
@@ -188,6 +184,14 @@ def json_value(value: Any, what: str) -> Any:
         f"{what}: {type(value).__name__} {value!r} is not a JSON value (arguments are stored "
         "as JSON here)"
     )
+
+
+def queue_name(queue: Any, source: str) -> str:
+    """``queue`` if it is a valid queue name here; Unmappable saying what is allowed."""
+    text = str(queue)
+    if not NAME.fullmatch(text):
+        raise Unmappable(f"{source} queue {text!r} is not a queue name here: use {NAME_RULE}")
+    return text
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")

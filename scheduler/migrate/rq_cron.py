@@ -20,6 +20,7 @@ from .entries import (
     duration_of,
     every_of,
     json_value,
+    queue_name,
 )
 
 DEFAULT_QUEUE = "default"
@@ -44,6 +45,8 @@ def convert_jobs(jobs: Iterable[Any], source: str, host_zone: str | None) -> Con
 def _entry(job: Any, host_zone: str | None) -> Entry:
     entry = Entry(str(job.name or job.func_name))
     entry.settings["rq"] = str(job.func_name)
+    if not all(part.isidentifier() for part in entry.settings["rq"].split(".")):
+        entry.skip(f"{job.func_name!r} is not an importable function path (module.function)")
     for step in (_rule, _arguments, _options):
         try:
             step(entry, job)
@@ -80,7 +83,7 @@ def _arguments(entry: Entry, job: Any) -> None:
 
 def _options(entry: Entry, job: Any) -> None:
     if job.queue_name != DEFAULT_QUEUE:
-        entry.settings["queue"] = job.queue_name
+        entry.settings["queue"] = queue_name(job.queue_name, "rq")
     options = dict(job.job_options)
     if options.get("job_timeout") is not None:
         entry.settings["timeout"] = duration_of(options.pop("job_timeout"), "job_timeout")

@@ -21,7 +21,7 @@ from ..errors import BadSetting, RuleError
 from ..rules.describe import duration_text
 from ..rules.kinds import load_zone, parse_duration
 from ..schedule.yamlnodes import Mapping, Node, Scalar, Sequence, compose
-from .entries import Converted, Entry, Unmappable, common_cron, json_value
+from .entries import Converted, Entry, Unmappable, common_cron, json_value, queue_name
 
 _NATURAL = re.compile(r"(every|at|on|from|in)\b", re.IGNORECASE)
 _ZONE = re.compile(r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+|UTC|GMT")
@@ -115,10 +115,10 @@ def _rule(entry: Entry, settings: dict[str, Any], module: str | None) -> None:
     cron, every = settings.get("cron"), settings.get("every")
     if isinstance(every, list) and every:
         every, options = every[0], every[1:]
-        entry.notes.append(f"every options {options!r} (e.g. first_in) have no equivalent")
+        entry.notes.append(f"every's options {options!r} have no equivalent here; left out")
     if isinstance(cron, list) and cron:
         cron, options = cron[0], cron[1:]
-        entry.notes.append(f"cron options {options!r} have no equivalent")
+        entry.notes.append(f"cron's options {options!r} have no equivalent here; left out")
     if isinstance(cron, str) and every is None:
         entry.settings["cron"] = cron  # shown in the comment if it stays one
         entry.settings.update(cron_line(cron))
@@ -192,7 +192,7 @@ def _json_text(args: str) -> Any:
 def _others(entry: Entry, settings: dict[str, Any], module: str | None) -> None:
     queue = settings.get("queue")
     if queue is not None and str(queue) != "default":
-        entry.settings["queue"] = str(queue)
+        entry.settings["queue"] = queue_name(queue, "Sidekiq")
     if settings.get("description"):
         entry.settings["description"] = str(settings["description"])
     if settings.get("active_job"):

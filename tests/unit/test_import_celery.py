@@ -65,6 +65,8 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=0, hour=0, day_of_week="fri", day_of_month="13"),
     },
     "a-set": {"task": "proj.tasks.poll", "schedule": 60, "args": ({1, 2},)},
+    "spaced": {"task": "send report", "schedule": 60},
+    "odd-queue": {"task": "proj.tasks.poll", "schedule": 60, "options": {"queue": "the queue"}},
 }
 """
 
@@ -123,6 +125,15 @@ jobs:
   # a-set:
   #   celery: proj.tasks.poll
   #   every: 1m
+  # not converted: task 'send report' is not a Celery task name a celery: job can name
+  # spaced:
+  #   celery: "send report"
+  #   every: 1m
+  # not converted: Celery queue 'the queue' is not a queue name here: use letters, digits
+  # and _ . : - (up to 128, first a letter or digit)
+  # odd-queue:
+  #   celery: proj.tasks.poll
+  #   every: 1m
 """
 
 
@@ -153,7 +164,7 @@ def test_a_celery_apps_beat_schedule_prints_as_celery_jobs_that_check_accepts(
     done = scheduler(project, "import", "celery-beat", "proj.celery:app")
     assert (done.returncode, done.stderr) == (
         0,
-        "7 jobs converted, 4 left as comments (see '# not converted')\n",
+        "7 jobs converted, 6 left as comments (see '# not converted')\n",
     )
     assert done.stdout == EXPECTED
     (project / "schedule.yml").write_text(done.stdout)

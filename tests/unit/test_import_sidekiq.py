@@ -160,7 +160,7 @@ JOBS = """\
     description: "This job resets the weekly leaderboard for contributions"
     enabled: false
   # Sidekiq class Admin::CheckDaemon: task: names the Python callable to write
-  # every options [{'first_in': '120s'}] (e.g. first_in) have no equivalent
+  # every's options [{'first_in': '120s'}] have no equivalent here; left out
   # disabled in Sidekiq too
   check_daemon:
     task: shop.jobs.admin.check_daemon:perform
