@@ -12,7 +12,8 @@ and checks every fire of every trial was enqueued exactly once.
 Targets (issue 4): p99 < 2 ms; burst < 0.5 s; failover median < 2 s (SIGKILL),
 < 0.2 s (SIGTERM); zero lost and zero duplicate fires.
 
-Run: .venv/bin/python bench/dispatch.py [--fires 100] [--trials 10]
+Run: .venv/bin/python bench/dispatch.py [--fires 100] [--trials 10] [--target task|celery]...
+(lateness and burst run once per --target, in the same run; default task)
 """
 
 from __future__ import annotations
@@ -39,16 +40,26 @@ from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.keys import Keys
 from scheduler.schedule.watch import ScheduleFile
 
+TARGETS = ("task", "celery")  # what the jobs run on (docs/targets.md)
 
-def schedule_text(probe: str | None, others: int, rule: str, spread: bool = False) -> str:
-    """A probe job and ``others`` jobs; ``spread`` gives them phases over the hour."""
+
+def run_key(target: str, name: str) -> str:
+    """The line naming what a job runs: ``task: app.tasks:x`` or ``celery: app.tasks.x``."""
+    return f"task: app.tasks:{name}" if target == "task" else f"{target}: app.tasks.{name}"
+
+
+def schedule_text(
+    probe: str | None, others: int, rule: str, spread: bool = False, target: str = "task"
+) -> str:
+    """A probe job and ``others`` jobs running on ``target``; ``spread`` gives them phases
+    over the hour."""
     lines = ["jobs:"]
     if probe:
-        lines += ["  probe:", "    task: app.tasks:probe", f"    {probe}"]
+        lines += ["  probe:", f"    {run_key(target, 'probe')}", f"    {probe}"]
     for i in range(others):
         phase = i % 3600
         start = f"\n    start: 2026-01-01T00:{phase // 60:02}:{phase % 60:02}Z" if spread else ""
-        lines += [f"  job-{i}:", f"    task: app.tasks:job_{i % 20}", f"    {rule}{start}"]
+        lines += [f"  job-{i}:", f"    {run_key(target, f'job_{i % 20}')}", f"    {rule}{start}"]
     return "\n".join(lines) + "\n"
 
 
@@ -95,6 +106,19 @@ class Bench:
         raw = self.client.lrange(Keys(namespace).queue("default"), 0, -1)
         return [json.loads(p) for p in raw]
 
+    def fired(self, namespace: str, target: str) -> list[int]:
+        """The fire times of the probe's messages in the target's queue."""
+        if target == "task":
+            payloads = self.payloads(namespace)
+            return [int(p["scheduled_for"]) for p in payloads if p.get("schedule") == "probe"]
+        headers = [json.loads(m)["headers"] for m in self.client.lrange("celery", 0, -1)]
+        return [int(h["scheduled_for"]) for h in headers if h["schedule"] == "probe"]
+
+    def depth(self, namespace: str, target: str) -> int:
+        """How many messages the target's queue holds."""
+        key = Keys(namespace).queue("default") if target == "task" else "celery"
+        return int(self.client.llen(key))
+
     def leader_pid(self, namespace: str) -> int | None:
         raw = self.client.get(Keys(namespace).lease())
         return None if raw is None else int(json.loads(raw)["pid"])
@@ -108,11 +132,11 @@ def exactly_once(fires: list[int]) -> tuple[int, int]:
     return lost, len(fires) - len(set(fires))
 
 
-def lateness(bench: Bench, fires: int) -> None:
+def lateness(bench: Bench, fires: int, target: str) -> None:
     """Each enqueue of the probe is stamped with Redis TIME by the dispatch script itself
     (``enqueued_at`` of its state); read it after every fire."""
     path = bench.folder / "lateness.yml"
-    path.write_text(schedule_text("every: 1s", 1000, "every: 1h", spread=True))
+    path.write_text(schedule_text("every: 1s", 1000, "every: 1h", spread=True, target=target))
     for _ in range(3):
         bench.start(path, "lateness")
     state = Keys("lateness").state("probe")
@@ -126,12 +150,13 @@ def lateness(bench: Bench, fires: int) -> None:
     bench.stop_all()
     probe = sorted(seen.items())[1 : fires + 1]  # the first may be the start-up's
     late = sorted((enqueued - fired) * 1000 for fired, enqueued in probe)
-    queued = [
-        int(p["scheduled_for"]) for p in bench.payloads("lateness") if p.get("schedule") == "probe"
-    ]
-    lost, doubled = exactly_once(queued)
+    lost, doubled = exactly_once(bench.fired("lateness", target))
+    bench.client.flushdb()
     p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
-    print(f"1. lateness over {len(late)} fires of every:1s, 1,000 other jobs, 3 dispatchers:")
+    print(
+        f"1. lateness ({target}:) over {len(late)} fires of every:1s, 1,000 other jobs, "
+        "3 dispatchers:"
+    )
     print(
         f"   p50 {statistics.median(late):.2f} ms   p99 {p99:.2f} ms   max {late[-1]:.2f} ms"
         f"   (target p99 < 2 ms)   lost {lost}, doubled {doubled}",
@@ -139,9 +164,9 @@ def lateness(bench: Bench, fires: int) -> None:
     )
 
 
-def burst(bench: Bench) -> None:
+def burst(bench: Bench, target: str) -> None:
     path = bench.folder / "burst.yml"
-    path.write_text(schedule_text(None, 10_000, "every: 1m"))
+    path.write_text(schedule_text(None, 10_000, "every: 1m", target=target))
     clock = FakeClock(1_767_225_600 + 1)  # 2026-01-01T00:00:01Z
     settings = RunSettings(lease=LeaseSettings(lease=30, renew_every=10))
     loop = RunLoop(bench.client, Keys("burst"), clock, ScheduleFile(str(path)), settings)
@@ -152,9 +177,10 @@ def burst(bench: Bench) -> None:
     elapsed = time.perf_counter() - started
     loop.leadership.release()
     assert report.enqueued == 10_000, f"enqueued {report.enqueued}"
-    depth = bench.client.llen(Keys("burst").queue("default"))
+    depth = bench.depth("burst", target)
+    bench.client.flushdb()
     print(
-        f"2. burst of 10,000 jobs due at the same second: enqueued in {elapsed:.3f} s"
+        f"2. burst ({target}:) of 10,000 jobs due at the same second: enqueued in {elapsed:.3f} s"
         f"   (target < 0.5 s)   in the queue: {depth}",
         flush=True,
     )
@@ -241,14 +267,19 @@ def main() -> None:
     parser.add_argument("--fires", type=int, default=100)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--only", choices=["lateness", "burst", "failover", "huge"])
+    parser.add_argument(
+        "--target", choices=TARGETS, action="append", help="what the jobs run on (repeatable)"
+    )
     args = parser.parse_args()
+    targets = args.target or ["task"]
     with tempfile.TemporaryDirectory() as folder:
         bench = Bench(Path(folder))
         try:
-            if args.only in (None, "lateness"):
-                lateness(bench, args.fires)
-            if args.only in (None, "burst"):
-                burst(bench)
+            for target in targets:
+                if args.only in (None, "lateness"):
+                    lateness(bench, args.fires, target)
+                if args.only in (None, "burst"):
+                    burst(bench, target)
             if args.only in (None, "failover"):
                 failover(bench, args.trials, signal.SIGKILL)
                 failover(bench, args.trials, signal.SIGTERM)

@@ -243,16 +243,20 @@ def use_working_directory() -> None:
 
 
 def named_tasks(schedule: Schedule) -> frozenset[str]:
-    """The tasks the jobs of ``schedule`` name."""
-    return frozenset(job.task for job in schedule.jobs.values())
+    """The tasks the ``task:`` jobs of ``schedule`` name (other targets' names are not ours
+    to run)."""
+    return frozenset(job.task for job in schedule.jobs.values() if job.target == "task")
 
 
 def import_problems(schedule: Schedule) -> list[Problem]:
     """Import every task ``schedule`` names; a problem, at the task, per job whose task
-    cannot be imported (shared by `scheduler check --import` and the worker's start)."""
+    cannot be imported (shared by `scheduler check --import` and the worker's start).
+    Only ``task:`` jobs name tasks of ours."""
     failed: dict[str, str] = {}
     problems: list[Problem] = []
     for job in schedule.jobs.values():
+        if job.target != "task":
+            continue
         if job.task not in failed:
             try:
                 find_task(job.task)

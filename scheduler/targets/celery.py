@@ -24,15 +24,20 @@ from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire
 
 _ID = "@@scheduler-id@@"
+_JOB = "@@scheduler-job@@"  # job names need no escaping in JSON (docs/schedule.md)
 _TAG = "@@scheduler-tag@@"
 _EXPIRATION = "@@scheduler-expiration@@"
-_EXPIRES = datetime(2999, 1, 1, tzinfo=timezone.utc)
+_FIRE = '"@@scheduler-fire@@"'  # quoted: a fire is a number, or null for a triggered run
+_EXPIRES = datetime(2999, 1, 1, tzinfo=timezone.utc)  # markers no real fire reaches
 _ETA = datetime(2998, 1, 1, tzinfo=timezone.utc)
 
 
 def iso(instant: float) -> str:
     """An instant as Celery writes ``eta`` and ``expires``."""
     return datetime.fromtimestamp(instant, timezone.utc).isoformat()
+
+
+_EXPIRES_TEXT, _ETA_TEXT = iso(_EXPIRES.timestamp()), iso(_ETA.timestamp())
 
 
 def queue_key(queue: str, priority: int | None, prefix: str = "") -> str:
@@ -43,7 +48,9 @@ def queue_key(queue: str, priority: int | None, prefix: str = "") -> str:
 
 
 class CeleryTarget(Target):
-    """Celery workers on the Redis broker; settings ``broker`` and ``global_keyprefix``."""
+    """Celery workers on the Redis broker; settings ``broker`` and ``global_keyprefix``.
+
+    Jobs whose messages differ only by job name share one message built by Celery."""
 
     key = "celery"
 
@@ -51,33 +58,41 @@ class CeleryTarget(Target):
         super().__init__(settings)
         self.prefix = str(settings.get("global_keyprefix", ""))
         self._app = Celery("scheduler", set_as_current=False, broker="memory://")
+        self._made: dict[tuple[Any, ...], str] = {}
 
     def sender(self, job: Job) -> Sender:
         """The job's messages, built by Celery."""
-        return CelerySender(job, self._app, self.prefix)
+        return CelerySender(job, self)
 
     def broker_url(self) -> str | None:
         """``broker`` of the file, else ``CELERY_BROKER_URL`` as Celery reads it."""
         given = self.settings.get("broker") or os.environ.get("CELERY_BROKER_URL")
         return str(given) if given else None
 
+    def message(self, job: Job, eta: bool) -> str:
+        """The JSON text of ``job``'s message with the markers a fire fills in."""
+        shape = (
+            job.task,
+            json.dumps([job.args, job.kwargs, job.options], sort_keys=True),
+            job.queue,
+            job.timeout,
+            job.expires is not None,
+            eta,
+        )
+        made = self._made.get(shape)
+        if made is None:
+            made = self._made[shape] = self._build(job, eta)
+        return made.replace(_JOB, job.name)
 
-class CelerySender(Sender):
-    """One job's Celery message, as a template filled in per fire."""
-
-    def __init__(self, job: Job, app: Celery, prefix: str) -> None:
-        self._job = job
-        self._app = app
-        self._key = queue_key(job.queue, job.options.get("priority"), prefix)
-        self._plain = self._template(eta=False)
-        self._delayed: str | None = None
-
-    def _template(self, eta: bool) -> str:
-        job = self._job
+    def _build(self, job: Job, eta: bool) -> str:
         options: dict[str, Any] = {
             "queue": job.queue,
             "task_id": _ID,
-            "headers": dict(job.options.get("headers", {})),
+            "headers": {
+                **job.options.get("headers", {}),
+                "schedule": _JOB,
+                "scheduled_for": _FIRE[1:-1],
+            },
             "priority": job.options.get("priority"),
             "time_limit": job.timeout,
             "expires": _EXPIRES if job.expires is not None else None,
@@ -99,6 +114,17 @@ class CelerySender(Sender):
             properties["expiration"] = _EXPIRATION
         return json.dumps(message)
 
+
+class CelerySender(Sender):
+    """One job's Celery message, as a template filled in per fire."""
+
+    def __init__(self, job: Job, target: CeleryTarget) -> None:
+        self._job = job
+        self._target = target
+        self._key = queue_key(job.queue, job.options.get("priority"), target.prefix)
+        self._plain = target.message(job, eta=False)
+        self._delayed: str | None = None
+
     def fire(self, at: int | None, now: float, delay: int = 0, by_hand: bool = False) -> TargetFire:
         """The fire's message: a new task id, its expiry, and an ``eta`` for jitter."""
         job = self._job
@@ -106,13 +132,14 @@ class CelerySender(Sender):
         text = self._plain
         if delay and at is not None:
             if self._delayed is None:
-                self._delayed = self._template(eta=True)
-            text = self._delayed.replace(iso(_ETA.timestamp()), iso(at + delay))
+                self._delayed = self._target.message(job, eta=True)
+            text = self._delayed.replace(_ETA_TEXT, iso(at + delay))
         if job.expires is not None:
             due = now if at is None or by_hand else at
             left = max(0.0, due + job.expires - now)
-            text = text.replace(iso(_EXPIRES.timestamp()), iso(due + job.expires))
+            text = text.replace(_EXPIRES_TEXT, iso(due + job.expires))
             text = text.replace(_EXPIRATION, str(int(left * 1000)))
+        text = text.replace(_FIRE, "null" if at is None else str(at))
         text = text.replace(_ID, task_id).replace(_TAG, str(uuid.uuid4()))
         return TargetFire(task_id, [["LPUSH", self._key, text]])
 

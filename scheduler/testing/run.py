@@ -161,10 +161,15 @@ def perform_fire(
     the dispatcher would enqueue (the file's args, kwargs, queue, retries, timeout).
 
     ``allow`` defaults to ``allow_list(schedule=schedule)``; ValueError if ``at`` is not
-    a fire time of the job.
+    a fire time of the job, or if the job runs on another system (``celery:``...).
     """
     loaded = _schedule(schedule)
     entry = select_jobs(loaded, [job], include_disabled=True)[0]
+    if entry.target != "task":
+        raise ValueError(
+            f"job {job!r} runs on {entry.target} ({entry.task}), not on scheduler's worker: "
+            f"test that task with {entry.target}'s own tools"
+        )
     instant = _fire_of(entry, at)
     rules = allow_list(schedule=loaded) if allow is None else allow
     return run_job(decode(encode(fire_payload(entry, instant, instant))), rules)

@@ -13,6 +13,8 @@ import pytest
 from scheduler.clock import FakeClock
 from tests.helpers import run_cli
 
+REPO = Path(__file__).resolve().parents[2]
+
 GOOD = """\
 timezone: Europe/Madrid
 jobs:
@@ -277,6 +279,37 @@ def test_check_and_next_never_import_redis(good: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+CELERY_JOBS = """\
+targets: {celery: {global_keyprefix: "app:"}}
+jobs:
+  adds: {task: 'tests.tasks:add', every: 1h}
+  report: {celery: myproj.tasks.report, cron: "0 9 * * MON", queue: reports, priority: 3}
+"""
+
+
+def test_check_and_next_read_celery_jobs_without_celery_installed(tmp_path: Path) -> None:
+    path = tmp_path / "schedule.yml"
+    path.write_text(CELERY_JOBS)
+    probe = (
+        "import sys\n"
+        "sys.modules.update(celery=None, kombu=None)  # as if the extra were not installed\n"
+        "from scheduler.cli.main import main\n"
+        f"for args in (['check', {str(path)!r}, '--import'], ['next', {str(path)!r}, '-n1']):\n"
+        "    sys.argv = ['scheduler', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), exc.code\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    lines = result.stdout.splitlines()
+    assert "OK, 2 jobs (2 enabled)" in lines[0]
+    heading = "report: at 09:00 on Monday (cron: 0 9 * * MON) -> celery: myproj.tasks.report"
+    assert f"{heading} on reports" in lines
 
 
 IMPORTS = """\

@@ -566,6 +566,12 @@ def test_perform_fire_allows_the_schedules_tasks_and_refuses_other_times() -> No
         perform_fire(schedule, "triple", utc("2026-01-01T05:00:00"))
 
 
+def test_perform_fire_refuses_a_job_that_runs_on_celery() -> None:
+    schedule = parse_schedule("jobs:\n  report: {celery: myproj.tasks.report, every: 1h}\n")
+    with pytest.raises(ValueError, match=r"job 'report' runs on celery \(myproj.tasks.report\)"):
+        perform_fire(schedule, "report", utc("2026-01-01T05:00:00"))
+
+
 def test_allow_list_mirrors_the_worker_options(tmp_path: Path) -> None:
     path = tmp_path / "schedule.yml"
     path.write_text("jobs:\n  a: {task: 'billing.jobs:invoice', every: 1h}\n")
