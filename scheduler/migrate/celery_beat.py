@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import RuleError
 from ..rules.cronexpr import CRON_DAY_NAMES, CronFields, parse_cron
@@ -57,7 +58,32 @@ def convert_app(app: Any, source: str, host_zone: str | None) -> Converted:
             "every: fires at whole multiples of its period since 1970-01-01 UTC (add start: to "
             "move them); beat counted from its own start."
         )
-    return Converted(header, entries, None if zone == "UTC" else zone)
+    settings, notes = broker_settings(app.conf)
+    targets = {"celery": settings} if settings else {}
+    return Converted(header + notes, entries, None if zone == "UTC" else zone, targets)
+
+
+def broker_settings(conf: Any) -> tuple[dict[str, Any], list[str]]:
+    """``targets: celery:`` for the app's broker (its key prefix, and its URL when that
+    holds no password: the file is shown by status and the dashboard), and notes."""
+    settings: dict[str, Any] = {}
+    prefix = (conf.broker_transport_options or {}).get("global_keyprefix")
+    if prefix:
+        settings["global_keyprefix"] = str(prefix)
+    url = str(conf.broker_url or conf.broker_write_url or "amqp://localhost//")
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return settings, [
+            f"The app's broker is {parts.scheme}://...: celery: jobs need the Redis server "
+            "and database of --redis as the broker (docs/targets.md)."
+        ]
+    if parts.password:
+        return settings, [
+            "The app's broker URL holds a password, so it is not written here: set "
+            "CELERY_BROKER_URL where scheduler run runs, for its same-Redis check."
+        ]
+    settings["broker"] = url
+    return settings, []
 
 
 def _crontab_zone(conf: Any, host_zone: str | None) -> tuple[str, str | None]:

@@ -48,6 +48,7 @@ class Converted:
     header: list[str]
     entries: list[Entry]
     timezone: str | None = None
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)  # ``targets:``
 
     def __post_init__(self) -> None:
         if self.timezone in UTC_NAMES:

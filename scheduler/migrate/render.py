@@ -30,6 +30,9 @@ def render(converted: Converted) -> str:
     lines = [line for text in converted.header for line in comment(text, "")]
     if converted.timezone is not None:
         lines.append(f"timezone: {scalar(converted.timezone)}")
+    if converted.targets:
+        lines.append("targets:")
+        lines += [f"  {key}: {scalar(value)}" for key, value in converted.targets.items()]
     names = job_names(entry.source_name for entry in converted.entries)
     active = [e for e in converted.entries if e.skipped is None]
     lines.append("jobs:" if active else "jobs: {}")

@@ -9,9 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from celery import Celery
 from celery.schedules import crontab
 
-from scheduler.migrate.celery_beat import crontab_text, nth_weekday
+from scheduler.migrate.celery_beat import broker_settings, crontab_text, nth_weekday
 from scheduler.migrate.entries import Unmappable
 from scheduler.rules.cronexpr import parse_cron
 
@@ -75,6 +76,8 @@ EXPECTED = """\
 # every: fires at whole multiples of its period since 1970-01-01 UTC (add start: to move
 # them); beat counted from its own start.
 timezone: Europe/London
+targets:
+  celery: {broker: redis://127.0.0.1:6379/0}
 jobs:
   add-every-30-seconds:
     celery: tasks.add
@@ -264,3 +267,33 @@ def test_nth_weekday_crontabs_become_monthly_rules_and_other_day_pairs_are_refus
     assert nth_weekday(crontab(0, 0, day_of_week="mon", day_of_month="2-8")) is None
     with pytest.raises(Unmappable, match="both day_of_month and day_of_week"):
         crontab_text(crontab(0, 0, day_of_week="mon", day_of_month="2-8"))
+
+
+@pytest.mark.parametrize(
+    ("conf", "settings", "note"),
+    [
+        (
+            {
+                "broker_url": "redis://r:6379/2",
+                "broker_transport_options": {"global_keyprefix": "a:"},
+            },
+            {"global_keyprefix": "a:", "broker": "redis://r:6379/2"},
+            None,
+        ),
+        ({"broker_url": "rediss://:secret@r:6380/0"}, {}, "holds a password"),
+        ({"broker_url": "amqp://guest@rabbit//"}, {}, "The app's broker is amqp://..."),
+        ({}, {}, "The app's broker is amqp://..."),  # Celery's default broker
+    ],
+)
+def test_the_apps_broker_becomes_targets_celery_without_its_password(
+    conf: dict[str, object], settings: dict[str, str], note: str | None
+) -> None:
+    app = Celery("x", set_as_current=False)
+    app.conf.update(conf)
+    found, notes = broker_settings(app.conf)
+    assert found == settings
+    if note is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1
+        assert note in notes[0]
