@@ -206,7 +206,7 @@ class Leadership:
         if not self._liveness or not isinstance(client_id, int):
             return False
         try:
-            listed = self._client.client_list(client_id=[client_id])
+            listed = self._client.client_list(client_id=[str(client_id)])  # redis-py 5 joins text
         except redis.ResponseError as exc:
             self._liveness = False
             log.info("fast failover off: CLIENT LIST is refused (%s); the lease TTL applies", exc)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import Invalid, int_in, kind_of, read_json, shown, text_of
+from .fields import Invalid, int_in, kind_of, read_jitter, read_json, shown, text_of
 from .yamlnodes import Mapping, Node, Scalar
 
 Reader = Callable[[Node], Any]
@@ -35,6 +35,7 @@ class TargetKeys:
 
 
 TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,199}")
+FUNCTION_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 def read_task_name(node: Node) -> str:
@@ -44,6 +45,30 @@ def read_task_name(node: Node) -> str:
         raise Invalid(
             f"{shown(text)} is not a task name: letters, digits and _ . : - "
             '(up to 200), as Celery names it, e.g. "myproj.tasks.send_report"',
+            node,
+        )
+    return text
+
+
+def read_function_path(node: Node) -> str:
+    """An RQ job's function: its import path (``myproj.search.reindex``), as rq imports it."""
+    text = text_of(node, 'a function path like "myproj.search.reindex"')
+    if len(text) > 200 or not FUNCTION_PATH.fullmatch(text):
+        raise Invalid(
+            f"{shown(text)} is not a function path: dotted names, as rq imports it, "
+            'e.g. "myproj.search.reindex"',
+            node,
+        )
+    return text
+
+
+def read_actor_name(node: Node) -> str:
+    """A Dramatiq actor name (``send_digest``): the name its worker registered."""
+    text = text_of(node, 'a Dramatiq actor name like "send_digest"')
+    if not TASK_NAME.fullmatch(text):
+        raise Invalid(
+            f"{shown(text)} is not an actor name: letters, digits and _ . : - "
+            '(up to 200), as Dramatiq names it, e.g. "send_digest"',
             node,
         )
     return text
@@ -93,7 +118,26 @@ CELERY = TargetKeys(
     file_settings={"broker": read_broker, "global_keyprefix": read_prefix},
 )
 
-TARGETS: dict[str, TargetKeys] = {CELERY.key: CELERY}
+RQ = TargetKeys(
+    key="rq",
+    what="an RQ job's function path",
+    read_name=read_function_path,
+    default_queue="default",
+    settings={"result_ttl": read_jitter, "failure_ttl": read_jitter},
+    refused={"overlap": _no_overlap_skip},
+    file_settings={"broker": read_broker, "prefix": read_prefix},
+)
+
+DRAMATIQ = TargetKeys(
+    key="dramatiq",
+    what="a Dramatiq actor name",
+    read_name=read_actor_name,
+    default_queue="default",
+    refused={"overlap": _no_overlap_skip},
+    file_settings={"broker": read_broker, "namespace": read_prefix},
+)
+
+TARGETS: dict[str, TargetKeys] = {t.key: t for t in (CELERY, RQ, DRAMATIQ)}
 TARGET_SETTINGS = frozenset(name for t in TARGETS.values() for name in t.settings)
 
 

@@ -16,7 +16,9 @@ from typing import Any
 
 from ..schedule.loader import Job
 
-Write = list[str]  # one Redis command: its name, its key, its arguments
+# One Redis command: its name, its key, its arguments; an argument is text, or bytes
+# written as the list of their values (see lua/_send.lua).
+Write = list[Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,11 @@ from ..errors import TargetError
 from ..schedule.loader import Schedule
 from .base import Senders, Target
 
-MODULES = {"celery": ("scheduler.targets.celery", "CeleryTarget", "celery")}
+MODULES = {
+    "celery": ("scheduler.targets.celery", "CeleryTarget", "celery"),
+    "rq": ("scheduler.targets.rq", "RqTarget", "rq"),
+    "dramatiq": ("scheduler.targets.dramatiq", "DramatiqTarget", "dramatiq"),
+}
 
 
 def targets_of(schedule: Schedule) -> dict[str, Target]:
