@@ -143,7 +143,7 @@ def load_rq_cron(config: str) -> list[Any]:
     """The jobs (rq ``CronJob``) the rq cron config ``config`` registers, loaded by rq
     itself. A job rq's loader skips (it logs why and goes on, as ``rq cron`` does) is a
     warning on stderr."""
-    rq_cron = _optional("rq.cron", "rq")
+    rq_cron = _optional("rq.cron", "rq", "rq 2.5 or newer, which has rq cron")
     use_working_directory()
     if config.endswith(".py") and not os.path.isfile(config):
         raise BadSetting(f"{config}: no such file")
@@ -164,12 +164,12 @@ def load_rq_cron(config: str) -> list[Any]:
     return jobs
 
 
-def _optional(module: str, extra: str) -> Any:
+def _optional(module: str, extra: str, what: str) -> Any:
     """``module`` of an optional library; BadSetting naming the extra that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise BadSetting(f"this needs {extra}: pip install 'scheduler[{extra}]'") from None
+        raise BadSetting(f"this needs {what}: pip install -U 'scheduler[{extra}]'") from None
 
 
 class _Collect(logging.Handler):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..rules.describe import duration_text
 from .entries import (
     Converted,
     Entry,
@@ -92,5 +93,9 @@ def _options(entry: Entry, job: Any) -> None:
     entry.settings["retries"] = 0  # rq cron enqueues without a Retry
     if options.get("result_ttl") == DEFAULT_RESULT_TTL:
         del options["result_ttl"]
+    for key in ("result_ttl", "failure_ttl"):
+        if isinstance(options.get(key), int) and options[key] >= 0:
+            seconds = options.pop(key)
+            entry.settings[key] = duration_text(seconds) if seconds else 0
     for key, value in options.items():
         entry.notes.append(f"{key}={value!r} has no setting here; left out")

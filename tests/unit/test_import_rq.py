@@ -68,13 +68,13 @@ EXPECTED = """\
     kwargs: {{template: newsletter.html}}
     queue: email
     retries: 0
-  # result_ttl=3600 has no setting here; left out
   tidy:
     rq: myapp.cleanup_temp_files
     every: 1m30s
     timeout: 10m
     expires: 1m
     retries: 0
+    result_ttl: 1h
   seconds-last:
     rq: myapp.send_newsletter
     cron: "30 */10 * * * *"
@@ -117,12 +117,16 @@ def scheduler(cwd: Path, *args: str, tz: str | None = "UTC") -> subprocess.Compl
     ("tz", "zone"),
     [("UTC", ""), ("Etc/UTC", ""), ("Europe/Paris", "timezone: Europe/Paris\n")],
 )
-def test_an_rq_cron_config_prints_as_rq_jobs_in_the_hosts_zone(
+def test_an_rq_cron_config_prints_as_rq_jobs_in_the_hosts_zone_that_check_accepts(
     project: Path, tz: str, zone: str
 ) -> None:
     done = scheduler(project, "import", "rq-cron", "cron_config.py", tz=tz)
     assert done.returncode == 0, done.stderr
     assert done.stdout == EXPECTED.format(zone=zone)
+    (project / "schedule.yml").write_text(done.stdout)
+    checked = scheduler(project, "check", "schedule.yml")
+    assert (checked.returncode, checked.stderr) == (0, "")
+    assert checked.stdout.startswith("schedule.yml: OK, 4 jobs (4 enabled), digest ")
     assert done.stderr == (
         "warning: rq cron skips a job: Failed to register job send_newsletter from config: "
         "Cannot specify both interval and cron parameters\n"
@@ -181,4 +185,6 @@ def test_without_rq_installed_rq_cron_says_which_extra_to_install(project: Path)
         check=False,
     )
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == "error: this needs rq: pip install 'scheduler[rq]'\n"
+    assert done.stderr == (
+        "error: this needs rq 2.5 or newer, which has rq cron: pip install -U 'scheduler[rq]'\n"
+    )
