@@ -83,7 +83,8 @@ def sidekiq_cron(path: str, module: str | None, timezone: str | None, output: st
 @output_option
 def rq_cron(config: str, output: str | None) -> None:
     """Convert an rq cron config (a file or module of rq.cron.register calls) to rq: jobs."""
-    emit(convert_jobs(load_rq_cron(config), config, host_zone()), output)
+    jobs = load_rq_cron(config)
+    emit(convert_jobs(jobs, config, host_zone() if _rq_major() >= 3 else "UTC"), output)
 
 
 def emit(converted: Converted, output: str | None) -> None:
@@ -162,6 +163,12 @@ def load_rq_cron(config: str) -> list[Any]:
         click.echo(printable(f"warning: rq cron skips a job: {message}"), err=True)
     jobs: list[Any] = cron.get_jobs()
     return jobs
+
+
+def _rq_major() -> int:
+    """rq's major version: rq 3 reads cron in the host's local time, rq 2 in UTC."""
+    major = str(importlib.import_module("rq").__version__).partition(".")[0]
+    return int(major) if major.isdigit() else 0
 
 
 def _optional(module: str, extra: str, what: str) -> Any:

@@ -3,8 +3,9 @@
 
 The CLI loads the config with rq's own loader (``CronScheduler.load_config_from_file``:
 the file's ``rq.cron.register(...)`` calls), so what is read is what ``rq cron`` runs.
-rq reads cron expressions with croniter, in the host's local time: six fields there put
-seconds *last*, so they are moved first here, and the host's zone becomes the file's.
+rq reads cron expressions with croniter (rq 3 in the host's local time, rq 2 in UTC): six
+fields there put seconds *last*, so they are moved first here, and that zone becomes the
+file's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ DEFAULT_RESULT_TTL = 500  # rq's own default for result_ttl: no note when unchan
 
 def convert_jobs(jobs: Iterable[Any], source: str, host_zone: str | None) -> Converted:
     """Entries for rq ``CronJob`` objects; ``host_zone`` is the zone rq read cron in
-    (None when this host's zone is unknown: cron jobs then stay comments)."""
+    (rq 3 reads the host's, rq 2 UTC; None when this host's zone is unknown: cron jobs
+    then stay comments)."""
     header = [f"Converted from the rq cron config {source} by `scheduler import rq-cron`."]
     entries = [_entry(job, host_zone) for job in jobs]
     if any("every" in e.settings for e in entries):
@@ -44,10 +46,11 @@ def convert_jobs(jobs: Iterable[Any], source: str, host_zone: str | None) -> Con
 
 
 def _entry(job: Any, host_zone: str | None) -> Entry:
-    entry = Entry(str(job.name or job.func_name))
-    entry.settings["rq"] = str(job.func_name)
+    path = function_path(job)
+    entry = Entry(str(getattr(job, "name", "") or path))
+    entry.settings["rq"] = path
     if not all(part.isidentifier() for part in entry.settings["rq"].split(".")):
-        entry.skip(f"{job.func_name!r} is not an importable function path (module.function)")
+        entry.skip(f"{path!r} is not an importable function path (module.function)")
     for step in (_rule, _arguments, _options):
         try:
             step(entry, job)
@@ -58,8 +61,14 @@ def _entry(job: Any, host_zone: str | None) -> Entry:
     return entry
 
 
+def function_path(job: Any) -> str:
+    """``module.function`` of an rq ``CronJob`` (rq before 2.8 keeps only the function)."""
+    name = getattr(job, "func_name", None)
+    return str(name) if name else f"{job.func.__module__}.{job.func.__qualname__}"
+
+
 def _rule(entry: Entry, job: Any) -> None:
-    if job.cron:
+    if getattr(job, "cron", None):
         entry.settings["cron"] = job.cron  # shown in the comment if it stays one
         entry.settings["cron"] = common_cron(seconds_first(job.cron), "rq")
     else:
@@ -86,6 +95,8 @@ def _options(entry: Entry, job: Any) -> None:
     if job.queue_name != DEFAULT_QUEUE:
         entry.settings["queue"] = queue_name(job.queue_name, "rq")
     options = dict(job.job_options)
+    if "timeout" in options:  # its name before rq 2.8
+        options["job_timeout"] = options.pop("timeout")
     if options.get("job_timeout") is not None:
         entry.settings["timeout"] = duration_of(options.pop("job_timeout"), "job_timeout")
     if options.get("ttl") is not None:
