@@ -169,6 +169,8 @@ def duration_of(value: Any, what: str) -> str:
 
 def json_value(value: Any, what: str) -> Any:
     """``value`` as JSON (tuples become lists); Unmappable naming what JSON cannot carry."""
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise Unmappable(f"{what}: {value!r} holds a lone surrogate, which no file can carry")
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -180,7 +182,7 @@ def json_value(value: Any, what: str) -> Any:
     if isinstance(value, dict):
         if not all(isinstance(key, str) for key in value):
             raise Unmappable(f"{what}: keys must be text to travel as JSON, got {value!r}")
-        return {key: json_value(item, what) for key, item in value.items()}
+        return {json_value(key, what): json_value(item, what) for key, item in value.items()}
     raise Unmappable(
         f"{what}: {type(value).__name__} {value!r} is not a JSON value (arguments are stored "
         "as JSON here)"
@@ -195,6 +197,7 @@ def queue_name(queue: Any, source: str) -> str:
     return text
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 

@@ -21,8 +21,11 @@ from .entries import Converted, Entry, job_names
 
 WIDTH = 92  # comments wrap to this many columns
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*(?::[A-Za-z0-9_./-]+)*|(?:[0-9]+[wdhms])+")
-# What the YAML reader refuses unescaped: controls, surrogates and non-characters.
-_ESCAPE = re.compile("[^\t\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What the YAML reader refuses or reads otherwise unescaped: controls, line and paragraph
+# separators (line breaks to YAML), surrogates, the byte order mark and non-characters.
+_ESCAPE = re.compile(
+    "[^\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 def render(converted: Converted) -> str:
