@@ -51,6 +51,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "queues": "scheduler.cli.control:queues",
     "health": "scheduler.cli.control:health",
     "web": "scheduler.cli.web:web",
+    "import": "scheduler.cli.imports:import_group",
 }
 
 

@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"errors"},
     {"rules"},
     {"schedule.yamlnodes", "schedule.fields", "schedule.targetkeys", "schedule.loader"},
-    {"schedule.planner", "schedule.watch"},
+    {"schedule.planner", "schedule.watch", "migrate"},
     {"jobs", "documents", "enqueue", "keys", "clock", "transport"},
     {
         "queue",
@@ -35,8 +35,17 @@ LAYERS: list[set[str]] = [
     {"cli", "__main__"},
     {"__init__"},
 ]
-PURE = ("rules", "schedule")  # no Redis, no clock: their folders never import redis
-SELF_CONTAINED = ("rules", "schedule", "transport", "dispatch", "worker", "ops", "cli")
+PURE = ("rules", "schedule", "migrate")  # no Redis, no clock: their folders never import redis
+SELF_CONTAINED = (
+    "rules",
+    "schedule",
+    "migrate",
+    "transport",
+    "dispatch",
+    "worker",
+    "ops",
+    "cli",
+)
 
 
 def _name(path: Path) -> str:
