@@ -106,11 +106,6 @@ class Leadership:
         if self._scripts.run("lease_release", keys, [self.id, epoch]):
             log.info("leadership released epoch=%s", epoch)
 
-    def close(self) -> None:
-        """Release the lease (if ours) and close the lease's own connection."""
-        self.release()
-        self._client.connection_pool.disconnect()
-
     def step_down(self, reason: str) -> None:
         """Forget leadership locally (Redis unreachable, lease lost)."""
         if self.epoch is not None:
