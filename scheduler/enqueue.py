@@ -1,10 +1,10 @@
 """How a new job's payload is prepared, in one place for every path that makes one.
 
 - ``Enqueuer.enqueue`` is the one ``enqueue(task, *args, queue=, delay=, at=, retries=,
-  timeout=, job_id=, **kwargs)``: ``Queue``, its batch and the test doubles of
-  ``scheduler.testing`` inherit it, so they check arguments in the same order, raise the
-  same PayloadError and build the same payload; each only says what "now" is and what
-  becomes of the prepared job (sent, collected, kept or run).
+  timeout=, job_id=, unique_for=, key=, result_ttl=, **kwargs)``: ``Queue``, its batch
+  and the test doubles of ``scheduler.testing`` inherit it, so they check arguments in
+  the same order, raise the same PayloadError and build the same payload; each only says
+  what "now" is and what becomes of the prepared job (sent, collected, kept or run).
 - ``fire_payload`` is the payload of a run of a schedule job: what the dispatcher enqueues
   for a fire, what ``trigger`` and ``backfill`` enqueue, and what ``perform_fire`` runs.
 
@@ -13,13 +13,18 @@ Pure: no clock and no Redis here; the callers pass ``now``.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, build_payload, encode
+from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, build_payload, encode, is_job_id
+
+# How long a unique key given without ``unique_for`` is held at most (after the job is due):
+# the job frees it when it ends, this only bounds a key whose job was lost with its worker.
+UNIQUE_KEY_HOLD = 24 * 3600
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -35,6 +40,7 @@ class NewJob:
     payload: dict[str, Any]
     due: float | None
     text: str
+    unique_for: int | None = None
 
     @property
     def id(self) -> str:
@@ -54,12 +60,15 @@ def prepare(
     retries: int | None = None,
     timeout: float | None = None,
     job_id: str | None = None,
+    options: JobOptions | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
 ) -> NewJob:
     """The job an ``enqueue`` call made at ``now`` stands for; PayloadError for an invalid
     argument, or a payload longer than ``max_bytes`` or nested deeper than a worker reads.
     A ``delay=``/``at=`` that is not after ``now`` means at once."""
     due = run_at(now, delay, at)
+    options = options or JobOptions()
+    unique, hold = options.unique(task, args, kwargs, max(0.0, (due or now) - now))
     payload = build_payload(
         task,
         args,
@@ -69,9 +78,65 @@ def prepare(
         retries=retries,
         timeout=timeout,
         job_id=job_id,
+        unique=unique,
+        result_ttl=options.seconds_kept,
     )
     text = encode(payload, max_bytes)
-    return NewJob(payload, due if due is not None and due > now else None, text)
+    return NewJob(payload, due if due is not None and due > now else None, text, hold)
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What an enqueue may ask beyond running the task (docs/api.md, unique jobs, job
+    status): a unique ``key`` held ``unique_for`` seconds at most, and ``result_ttl``
+    seconds for which the job's record and return value are kept once it ends."""
+
+    unique_for: float | None = None
+    key: str | None = None
+    result_ttl: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("unique_for", "result_ttl"):
+            value = getattr(self, name)
+            if value is not None and not _positive(value):
+                raise PayloadError(f"{name}= must be seconds > 0, not {value!r}")
+        if self.key is not None and (not isinstance(self.key, str) or not is_job_id(self.key)):
+            raise PayloadError(f"invalid key {self.key!r}: use 1-128 of A-Z a-z 0-9 _ . : -")
+
+    def unique(
+        self, task: str, args: Sequence[Any], kwargs: Mapping[str, Any], wait: float
+    ) -> tuple[str | None, int | None]:
+        """The unique key of a job (``key``, else one made of the task and its arguments)
+        and the seconds it is held at most, for a job due in ``wait`` seconds; (None, None)
+        for a job that is not unique."""
+        if self.key is None and self.unique_for is None:
+            return None, None
+        key = self.key or _arguments_key(task, args, kwargs)
+        hold = self.unique_for if self.unique_for is not None else wait + UNIQUE_KEY_HOLD
+        return key, max(1, int(-(-hold // 1)))
+
+    @property
+    def seconds_kept(self) -> int | None:
+        """``result_ttl`` in whole seconds (rounded up), as the payload carries it."""
+        return None if self.result_ttl is None else max(1, int(-(-self.result_ttl // 1)))
+
+
+def _options(
+    unique_for: float | None, key: str | None, result_ttl: float | None
+) -> JobOptions | None:
+    if unique_for is None and key is None and result_ttl is None:
+        return None
+    return JobOptions(unique_for, key, result_ttl)
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 2**31
+
+
+def _arguments_key(task: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """The unique key of ``unique_for`` without ``key``: the task and its arguments."""
+    text = encode({"task": task, "args": list(args), "kwargs": dict(sorted(kwargs.items()))})
+    return "args:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def run_at(now: float, delay: float | None, at: datetime | None) -> float | None:
@@ -109,6 +174,9 @@ class Enqueuer(ABC):
         retries: int | None = None,
         timeout: float | None = None,
         job_id: str | None = None,
+        unique_for: float | None = None,
+        key: str | None = None,
+        result_ttl: float | None = None,
         **kwargs: Any,
     ) -> str:
         """Put a job for ``task(*args, **kwargs)`` on ``queue``; return its job id.
@@ -120,6 +188,13 @@ class Enqueuer(ABC):
         A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
         retried after a broken connection never makes two jobs. In a batch, the job is
         sent when the batch ends.
+
+        ``key`` (or ``unique_for`` seconds, whose key is the task and its arguments) makes
+        the job unique: while a job holding the key waits or runs, the call enqueues
+        nothing and returns that job's id (in a batch: the id the job would have had). The
+        key frees when the job ends, or after ``unique_for`` seconds. ``result_ttl`` tracks
+        the job: ``job(id)`` tells its status and ``result(id)`` its return value, kept
+        ``result_ttl`` seconds after it ends.
         """
         job = prepare(
             self._now(),
@@ -132,18 +207,19 @@ class Enqueuer(ABC):
             retries=retries,
             timeout=timeout,
             job_id=job_id,
+            options=_options(unique_for, key, result_ttl),
             max_bytes=self.max_payload_bytes,
         )
-        self._submit(job)
-        return job.id
+        return self._submit(job) or job.id
 
     @abstractmethod
     def _now(self) -> float:
         """Epoch seconds now, by the clock this enqueuer stamps jobs with."""
 
     @abstractmethod
-    def _submit(self, job: NewJob) -> None:
-        """Send, collect or keep a prepared job (it is checked and built already)."""
+    def _submit(self, job: NewJob) -> str | None:
+        """Send, collect or keep a prepared job (it is checked and built already); the id
+        of another job that stands for it (a unique key held), else None."""
 
 
 def fire_payload(job: Job, at: int | None, now: float, *, by_hand: bool = False) -> dict[str, Any]:

@@ -19,14 +19,19 @@ from redis.client import Pipeline
 from .clock import Clock, RedisClock
 from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
-from .enqueue import Enqueuer, NewJob
+from .enqueue import UNIQUE_KEY_HOLD, Enqueuer, NewJob
 from .errors import PayloadError
 from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
+from .jobstate import JobInfo, read_job, wait_result
 from .keys import Keys, as_text
 from .transport.scripts import Scripts
+from .waiting import Canceller, WaitingJob, read_delayed, read_waiting
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_NAMESPACE = "scheduler"
+# How long a tracked job's record lives while the job waits to run (after it is due): a
+# worker renews it when it starts the job, and settles it to ``result_ttl`` when it ends.
+RECORD_HOLD = 7 * 24 * 3600
 
 
 def redis_from_url(url: str | None = None, **options: Any) -> redis.Redis:
@@ -156,8 +161,11 @@ class Queue(Enqueuer):
     def _now(self) -> float:
         return self.clock.now()
 
-    def _submit(self, job: NewJob) -> None:
-        self._scripts.run("enqueue", *self.enqueue_call(job.payload, job.due, job.text))
+    def _submit(self, job: NewJob) -> str | None:
+        reply = self._scripts.run(
+            "enqueue", *self.enqueue_call(job.payload, job.due, job.text, job.unique_for)
+        )
+        return None if isinstance(reply, int) else as_text(reply)
 
     @contextmanager
     def batch(self) -> Iterator[EnqueueBatch]:
@@ -181,6 +189,34 @@ class Queue(Enqueuer):
     def queues(self) -> dict[str, int]:
         """Depth of every known queue, by name."""
         return {row.name: row.depth for row in read_queues(self.client, self.keys)}
+
+    def job(self, job_id: str) -> JobInfo:
+        """Job ``job_id``'s status, attempts, times, last error and, for a job enqueued with
+        ``result_ttl``, its return value (``unknown`` for a job without a record that is
+        not dead)."""
+        return read_job(self.client, self.keys, job_id)
+
+    def result(self, job_id: str, timeout: float | None = None) -> Any:
+        """The JSON return value of a job enqueued with ``result_ttl``, waiting for it to
+        end for up to ``timeout`` seconds (None: for ever) without polling. Raises
+        ResultTimeout, or ResultUnavailable if the job ended without one (dead,
+        cancelled) or has no record."""
+        return wait_result(self.client, self.keys, job_id, timeout)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a job: "cancelled" (it waited or was delayed: it will not run),
+        "requested" (it runs: its worker stops an async task, a sync one sees
+        ``current_job().cancelled``), "finished" or "not_found"."""
+        return Canceller(self.client, self.keys, self._scripts).cancel(job_id, self.clock.now())
+
+    def waiting(self, queue: str = DEFAULT_QUEUE, limit: int = 50) -> list[WaitingJob]:
+        """The next ``limit`` jobs to run from ``queue``, next first."""
+        return read_waiting(self.client, self.keys, check_queue_name(queue), 0, limit)[0]
+
+    def delayed(self, queue: str = DEFAULT_QUEUE, limit: int = 50) -> list[WaitingJob]:
+        """The ``limit`` soonest delayed jobs and retries of ``queue``, with when they are
+        due."""
+        return read_delayed(self.client, self.keys, check_queue_name(queue), 0, limit)[0]
 
     def dead(self, limit: int = 50, where: DeadFilter | None = None) -> list[DeadJob]:
         """The newest ``limit`` entries of the dead set (those that match ``where``),
@@ -229,21 +265,37 @@ class Queue(Enqueuer):
         return keys, [job_id, encode(payload), q]
 
     def enqueue_call(
-        self, payload: dict[str, Any], due: float | None = None, text: str | None = None
+        self,
+        payload: dict[str, Any],
+        due: float | None = None,
+        text: str | None = None,
+        unique_for: int | None = None,
     ) -> tuple[list[str], list[str | int]]:
         """The enqueue script's keys and arguments for a built payload, due at ``due``
         (epoch seconds; None: now); ``text`` is the payload's JSON when it is encoded
-        already."""
-        k, queue = self.keys, payload["queue"]
-        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
-        keys.append(k.enqueued(payload["id"]))
+        already; ``unique_for``: the seconds its unique key is held at most."""
+        k, queue, job_id = self.keys, payload["queue"], payload["id"]
+        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues(), k.enqueued(job_id)]
         when = "" if due is None else f"{due:.3f}"
-        return keys, [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
+        args = [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
+        unique, kept = payload.get("unique"), payload.get("result_ttl")
+        if unique is None and kept is None:
+            return keys, args
+        keys += [k.unique(unique or ""), k.job(job_id)]
+        life = (
+            ""
+            if kept is None
+            else str(int(max(0.0, (due or 0) - payload["enqueued_at"])) + RECORD_HOLD)
+        )
+        args += ["" if unique is None else unique_for or UNIQUE_KEY_HOLD, life, job_id]
+        args += [f"{payload['enqueued_at']:.3f}", payload["task"]]
+        return keys, args
 
 
 class EnqueueBatch(Enqueuer):
     """Enqueues collected by ``Queue.batch()``, sent together in one round trip: one
-    script call per queue and chunk of jobs (``lua/enqueue_many.lua``)."""
+    script call per queue and chunk of jobs (``lua/enqueue_many.lua``); unique and tracked
+    jobs, one enqueue script call each, in a second round trip."""
 
     chunk = 200  # jobs per script call: Redis serves nobody else while one runs
 
@@ -251,24 +303,32 @@ class EnqueueBatch(Enqueuer):
         self._queue = queue
         self.max_payload_bytes = queue.max_payload_bytes
         self._pending: dict[str, list[NewJob]] = {}
+        self._single: list[tuple[list[str], list[str | int]]] = []
 
     def _now(self) -> float:
         return self._queue.clock.now()
 
     def _submit(self, job: NewJob) -> None:
-        self._pending.setdefault(job.payload["queue"], []).append(job)
+        if job.unique_for is None and "result_ttl" not in job.payload:
+            self._pending.setdefault(job.payload["queue"], []).append(job)
+        else:  # a unique or tracked job: its own enqueue script call, in the same batch
+            self._single.append(
+                self._queue.enqueue_call(job.payload, job.due, job.text, job.unique_for)
+            )
 
     def send(self) -> None:
         """Send the collected jobs (one round trip) and start a new batch."""
-        if not self._pending:
-            return
         pending, self._pending = self._pending, {}
+        single, self._single = self._single, []
         calls = [
             self._call(name, jobs[start : start + self.chunk])
             for name, jobs in pending.items()
             for start in range(0, len(jobs), self.chunk)
         ]
-        self._queue._scripts.run_many("enqueue_many", calls)
+        if calls:
+            self._queue._scripts.run_many("enqueue_many", calls)
+        if single:
+            self._queue._scripts.run_many("enqueue", single)
 
     def _call(self, name: str, jobs: Sequence[NewJob]) -> tuple[list[str], list[str | int]]:
         k = self._queue.keys

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 
 from ..clock import Clock
 from ..errors import JobTimeout, SchedulerError
+from ..jobs import Cancellation, QueuedJob
 from ..stats import BAD_PAYLOAD, NOT_ALLOWED, RunStats, Shard
 from .execution import OK, Ended, Outcome, TaskRunner
 from .redis_calls import Delivery
@@ -44,6 +45,7 @@ class Run:
     deadline: float | None
     thread: threading.Thread
     abandoned: str = ""
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
 
 @dataclass(slots=True)
@@ -69,8 +71,10 @@ class JobPool:
         concurrency: int,
         capacity: int,
         wake: Callable[[], None],
+        started: Callable[[QueuedJob], None] | None = None,
     ) -> None:
         self.runner = runner
+        self._started = started  # marks a tracked job running in its record
         self.wanted = threading.Event()  # set when the fetcher has something to send
         self.stats = RunStats()  # run counts, for metrics
         self._clock = clock
@@ -99,6 +103,24 @@ class JobPool:
     def running(self) -> int:
         """How many jobs are running."""
         return len(self._runs)
+
+    def running_ids(self) -> list[str]:
+        """The ids of the jobs running now."""
+        with self._lock:
+            return [run.delivery.job.id for run in self._runs if run.delivery.job is not None]
+
+    def cancel(self, job_ids: Collection[str]) -> int:
+        """Ask the running jobs among ``job_ids`` to stop: an async task is cancelled, a
+        sync one sees ``current_job().cancelled``; returns how many were asked."""
+        with self._lock:
+            runs = [r for r in self._runs if r.delivery.job and r.delivery.job.id in job_ids]
+        for run in runs:
+            if not run.cancellation.requested:
+                run.cancellation.request()
+                job = run.delivery.job
+                assert job is not None
+                log.info("job cancel requested id=%s task=%s", job.id, job.task)
+        return len(runs)
 
     def idle(self) -> bool:
         """Nothing buffered, running or waiting to be sent."""
@@ -300,7 +322,9 @@ class JobPool:
         run = Run(delivery, deadline, threading.current_thread())
         with self._lock:
             self._runs.add(run)
-        ended = self.runner.call(delivery, task)
+        if job.result_ttl is not None and self._started is not None:
+            self._started(job)
+        ended = self.runner.call(delivery, task, run.cancellation)
         outcome = self.runner.judge(delivery, ended)
         if not self._finish(run, outcome):
             self._ended_late(run, ended)
@@ -328,7 +352,8 @@ class JobPool:
                 self._runs.discard(run)
                 if run.abandoned:
                     return False
-            if outcome.status == OK and outcome.schedule is None:
+            job = outcome.delivery.job
+            if outcome.status == OK and job is not None and not job.settles:
                 self._out.acks.append((outcome.delivery.index, outcome.delivery.raw))
             else:
                 self._out.outcomes.append(outcome)

@@ -28,6 +28,7 @@ from ..transport.scripts import Scripts
 log = logging.getLogger(__name__)
 
 PROMOTE_BATCH = 100
+RECORD_RUNNING = 7 * 24 * 3600  # a running tracked job's record lives this long at least
 
 
 @dataclass(slots=True)
@@ -40,13 +41,28 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class JobEnd:
+    """How an attempt of a tracked or unique job ended, for its record and unique key:
+    ``kept`` is its ``result_ttl`` (None: no record), ``unique`` the key it holds,
+    ``status`` the record's status, ``result`` the JSON return value kept ("" if none)."""
+
+    kept: int | None
+    unique: str | None
+    status: str
+    result: str = ""
+    error: str = ""
+    finished_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     """How to end one delivery: ``action`` is "ack", "retry" or "dead".
 
     ``document`` is the retry payload or the dead record (JSON); ``score`` the retry's due
     time or the time of death; ``final`` releases the schedule job's active marker;
     ``last`` holds the last-outcome fields of the schedule job ``schedule``; ``held``:
-    the run's thread still runs past its timeout, so the marker waits for ``release``.
+    the run's thread still runs past its timeout, so the marker waits for ``release``;
+    ``end``: what a tracked or unique job's record and key get.
     """
 
     delivery: Delivery
@@ -58,6 +74,7 @@ class Settlement:
     schedule: str | None = None
     last: Mapping[str, str] | None = None
     held: bool = False
+    end: JobEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +141,17 @@ class Consumer:
         """End one delivery; False if it was no longer ours (put back by a reaper)."""
         d = settlement.delivery
         queue = self.queues[d.index]
-        keys = [
-            self.keys.worker_jobs(self.worker_id, queue),
-            self.keys.delayed(queue),
-            self.keys.dead(),
-            self.keys.dead_jobs(),
+        k, job_id, end = self.keys, settlement.job_id, settlement.end
+        keys = [k.worker_jobs(self.worker_id, queue), k.delayed(queue), k.dead(), k.dead_jobs()]
+        keys += [
+            k.job(job_id),
+            k.job_done(job_id),
+            k.unique(end.unique if end and end.unique else ""),
         ]
+        keys.append(k.cancel(job_id))
         args: list[Any] = [d.raw, settlement.action, settlement.document]
-        args += [f"{settlement.score:.3f}", settlement.job_id, dead_cap, int(settlement.final)]
+        args += [f"{settlement.score:.3f}", job_id, dead_cap, int(settlement.final)]
+        args += _end_args(end)
         if settlement.schedule is not None:
             job = settlement.schedule
             keys += [self.keys.last(job), self.keys.active(job), self.keys.runs(job)]
@@ -142,6 +162,22 @@ class Consumer:
             for field, value in last.items():
                 args += (field, value)
         return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
+
+    def started(self, job: QueuedJob, now: float) -> None:
+        """Mark tracked job ``job`` running in its record (renewing its lifetime)."""
+        key = self.keys.job(job.id)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={"status": "running", "attempt": job.attempt, "started_at": f"{now:.3f}"},
+            )
+            pipe.expire(key, RECORD_RUNNING)
+            pipe.execute()
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> list[str]:
+        """Those of ``job_ids`` that someone asked to cancel (``Queue.cancel``)."""
+        flags = self.client.mget([self.keys.cancel(job_id) for job_id in job_ids])
+        return [job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag is not None]
 
     def held_field(self, delivery: Delivery) -> str:
         """The ``{ns}:held`` field of a decoded delivery's thread: run id, attempt, worker."""
@@ -256,3 +292,18 @@ class Consumer:
             ]
         args = [worker_id, f"{now:.3f}", expiry, self.keys.prefix]
         return int(self._scripts.run("reap", keys, args))
+
+
+def _end_args(end: JobEnd | None) -> list[Any]:
+    """The settle script's arguments for a tracked or unique job's end (ARGV[8..13])."""
+    if end is None:
+        return ["", "", "", "", "", ""]
+    kept = "" if end.kept is None else end.kept
+    return [
+        kept,
+        int(end.unique is not None),
+        end.status,
+        end.result,
+        end.error,
+        f"{end.finished_at:.3f}",
+    ]

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import redis
 
 from ..clock import Clock, RedisClock
-from ..jobs import MAX_PAYLOAD_BYTES
+from ..jobs import MAX_PAYLOAD_BYTES, QueuedJob
 from ..keys import Keys
 from ..registry import AllowList
 from .execution import RetryPolicy, TaskRunner
@@ -94,7 +94,9 @@ class Worker:
         self.clock: Clock = clock or RedisClock(client)
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
-        self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
+        self.pool = JobPool(
+            runner, self.clock, s.concurrency, s.capacity, self._poke, self._mark_started
+        )
         self.fetcher = Fetcher(
             self.consumer,
             self.pool,
@@ -209,12 +211,23 @@ class Worker:
         self._registered_once = True
 
     def heartbeat(self, now: float | None = None) -> None:
-        """Refresh the heartbeat and put back the jobs of workers whose heartbeat expired."""
+        """Refresh the heartbeat, put back the jobs of workers whose heartbeat expired, and
+        stop the running jobs someone cancelled."""
         now = self._now(now)
         self.register(now)
         reaped = self.consumer.reap_expired(now, self.settings.heartbeat_expiry)
         for worker_id, moved in reaped.items():
             log.warning("worker reaped id=%s put_back=%d (heartbeat expired)", worker_id, moved)
+        running = self.pool.running_ids()
+        if running:
+            self.pool.cancel(self.consumer.cancel_requested(running))
+
+    def _mark_started(self, job: QueuedJob) -> None:
+        """Mark a tracked job running in its record; a failure only leaves it "queued"."""
+        try:
+            self.consumer.started(job, self.clock.now())
+        except redis.RedisError as exc:
+            log.warning("job record not marked running id=%s error=%r", job.id, str(exc))
 
     # -- the fetcher -----------------------------------------------------------------
 

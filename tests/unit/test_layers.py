@@ -23,6 +23,8 @@ LAYERS: list[set[str]] = [
     {
         "queue",
         "deadset",
+        "jobstate",
+        "waiting",
         "registry",
         "stats",
         "dispatch.leader",
