@@ -49,6 +49,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "backfill": "scheduler.cli.control:backfill",
     "dead": "scheduler.cli.control:dead",
     "queues": "scheduler.cli.control:queues",
+    "queue": "scheduler.cli.jobs:queue",
+    "job": "scheduler.cli.jobs:job",
+    "cancel": "scheduler.cli.jobs:cancel",
     "health": "scheduler.cli.control:health",
     "web": "scheduler.cli.web:web",
 }

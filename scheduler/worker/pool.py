@@ -71,6 +71,7 @@ class JobPool:
         concurrency: int,
         capacity: int,
         wake: Callable[[], None],
+        *,
         started: Callable[[QueuedJob], None] | None = None,
     ) -> None:
         self.runner = runner

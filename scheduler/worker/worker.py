@@ -95,7 +95,7 @@ class Worker:
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
         self.pool = JobPool(
-            runner, self.clock, s.concurrency, s.capacity, self._poke, self._mark_started
+            runner, self.clock, s.concurrency, s.capacity, self._poke, started=self._mark_started
         )
         self.fetcher = Fetcher(
             self.consumer,

@@ -3,6 +3,7 @@ Redis with in-process workers (driven by a FakeClock) and real worker processes.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,10 @@ from scheduler.clock import FakeClock
 from scheduler.errors import PayloadError, ResultTimeout, ResultUnavailable
 from scheduler.queue import Queue
 from tests import tasks
-from tests.helpers import wait_until
+from tests.helpers import run_cli, wait_until
 
 from .conftest import START, WorkerFactory
-from .test_worker_process import StartWorker, start_worker  # noqa: F401 (a fixture)
+from .test_worker_process import StartWorker, WorkerProcess
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,19 @@ def q(redis_url: str, namespace: str) -> Iterator[Queue]:
     queue = Queue.from_url(redis_url, namespace)
     yield queue
     queue.close()
+
+
+@pytest.fixture
+def start_worker(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[StartWorker]:
+    started: list[WorkerProcess] = []
+
+    def start(*options: str) -> WorkerProcess:
+        started.append(WorkerProcess(redis_url, namespace, tmp_path, *options))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 def test_eight_concurrent_enqueuers_of_one_key_make_one_job(
@@ -175,7 +189,7 @@ def test_a_return_value_that_is_not_json_is_not_kept_and_says_why(
 
 def test_result_gives_up_at_its_timeout(queue: Queue) -> None:
     job_id = queue.enqueue("tests.tasks:add", 1, 2, result_ttl=60)
-    with pytest.raises(ResultTimeout, match="has not ended within 0.05s"):
+    with pytest.raises(ResultTimeout, match=r"has not ended within 0\.05s"):
         queue.result(job_id, timeout=0.05)
 
 
@@ -245,3 +259,40 @@ def test_hostile_records_and_payloads_read_as_unreadable(queue: Queue, client: r
     assert entry.id is None and entry.problem is not None
     assert entry.problem.startswith("unreadable: payload is not")
     assert queue.cancel("evil") == "not_found"
+
+
+def test_job_cancel_and_queue_show_on_the_command_line(
+    redis_url: str, namespace: str, queue: Queue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ("--redis", redis_url, "--namespace", namespace)
+    waiting = queue.enqueue("tests.tasks:add", 1, 2, result_ttl=60)
+    delayed = queue.enqueue("tests.tasks:add", 3, 4, delay=60)
+    queue.client.lpush(queue.keys.queue("default"), b"\xff{not json")
+
+    code, out, _ = run_cli(capsys, "queue", "show", "default", *common)
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        "default: 2 waiting, 1 delayed",
+        "waiting (next 2 of 2):",
+        f"  {waiting}  tests.tasks:add  attempt 1",
+    ]
+    assert "unreadable: payload is not UTF-8" in out.splitlines()[3]
+    assert f"  {delayed}  tests.tasks:add  attempt 1 due 2023-11-14T22:14:20Z" in out
+
+    code, out, _ = run_cli(capsys, "job", waiting, "--json", *common)
+    assert (code, json.loads(out)["status"]) == (0, "queued")
+    code, out, _ = run_cli(capsys, "cancel", waiting, *common)
+    assert (code, out) == (0, f"job {waiting} cancelled: taken off its queue, it will not run\n")
+    code, out, _ = run_cli(capsys, "job", waiting, *common)
+    assert code == 0 and "status: cancelled" in out.splitlines()
+    code, out, _ = run_cli(capsys, "job", delayed, *common)
+    assert code == 1 and out.startswith(f"id: {delayed}\nstatus: unknown (no record")
+
+
+def test_a_bad_queue_name_is_a_one_line_error(
+    redis_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "queue", "show", "no way", "--redis", redis_url)
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines() == [err.strip()]
+    assert "invalid queue name 'no way'" in err
