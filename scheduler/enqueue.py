@@ -67,8 +67,10 @@ def prepare(
     argument, or a payload longer than ``max_bytes`` or nested deeper than a worker reads.
     A ``delay=``/``at=`` that is not after ``now`` means at once."""
     due = run_at(now, delay, at)
-    options = options or JobOptions()
-    unique, hold = options.unique(task, args, kwargs, max(0.0, (due or now) - now))
+    unique, hold, kept = None, None, None
+    if options is not None:
+        unique, hold = options.unique(task, args, kwargs, max(0.0, (due or now) - now))
+        kept = options.seconds_kept
     payload = build_payload(
         task,
         args,
@@ -79,7 +81,7 @@ def prepare(
         timeout=timeout,
         job_id=job_id,
         unique=unique,
-        result_ttl=options.seconds_kept,
+        result_ttl=kept,
     )
     text = encode(payload, max_bytes)
     return NewJob(payload, due if due is not None and due > now else None, text, hold)
