@@ -63,21 +63,24 @@ class Scripts:
         """Load script ``name`` into the server's script cache now, not on first use."""
         self._client.script_load(self._scripts[name].script)
 
-    def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
-        """Run script ``name`` once per (keys, args) in ``calls``, in one pipeline; the
-        replies, in order. An error reply is raised.
+    def run_many(
+        self, name: str, calls: Iterable[Call], client: redis.Redis | None = None
+    ) -> list[Any]:
+        """Run script ``name`` once per (keys, args) in ``calls``, in one pipeline (of
+        ``client``, default this one's); the replies, in order. An error reply is raised.
 
         redis-py sends the whole pipeline again if its connection breaks, so every
         script run this way must be safe to run twice with the same arguments (enqueue
         is: a job id is enqueued once, see lua/enqueue.lua).
         """
         sha = self._scripts[name].sha
+        client = client or self._client
         made = [(list(keys), list(args)) for keys, args in calls]
-        replies = self._pipelined(sha, made)
+        replies = self._pipelined(client, sha, made)
         missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missed:  # a server without the script refuses every call: load it, send them again
             self.load(name)
-            again = self._pipelined(sha, [made[i] for i in missed])
+            again = self._pipelined(client, sha, [made[i] for i in missed])
             for index, reply in zip(missed, again, strict=True):
                 replies[index] = reply
         for reply in replies:
@@ -85,8 +88,8 @@ class Scripts:
                 raise reply
         return replies
 
-    def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
-        with self._client.pipeline(transaction=False) as pipe:
+    def _pipelined(self, client: redis.Redis, sha: str, calls: Sequence[Call]) -> list[Any]:
+        with client.pipeline(transaction=False) as pipe:
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
             return list(pipe.execute(raise_on_error=False))

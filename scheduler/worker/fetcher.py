@@ -1,7 +1,8 @@
 """A worker's fetcher: every round trip of jobs between Redis and the job threads.
 
 One ``fetch`` script call acknowledges the jobs that finished since the last call (and
-settles, one script each, those that need more: retries, dead jobs, schedule outcomes),
+settles those that need more, one script each, all in one pipeline: retries, dead jobs,
+schedule outcomes, tracked and unique jobs),
 promotes due delayed jobs, and moves new jobs from the worker's queues, in strict
 priority order, into its in-progress lists. The fetcher decodes them, drops expired runs
 and dead-letters undecodable payloads, and hands the rest to the job threads. With the
@@ -21,7 +22,7 @@ from ..errors import PayloadError
 from ..jobs import MAX_PAYLOAD_BYTES, decode
 from .execution import DEAD, EXPIRED, RETRY, Outcome, expired, rejected, settlement_for
 from .pool import JobPool
-from .redis_calls import Consumer, Delivery, FetchResult
+from .redis_calls import Consumer, Delivery, FetchResult, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,12 @@ class Fetcher:
         settled = released = 0
         try:
             mono = self._clock.monotonic()
+            settlements = [self._settlement(outcome, now, mono) for outcome in outbox.outcomes]
+            self._consumer.settle_many([s for s in settlements if s is not None], self._dead_cap)
             for outcome in outbox.outcomes:
-                self._settle(outcome, now, mono)
                 self._forget(outcome.delivery.raw)
                 self._count(outcome.status)
-                settled += 1
+            settled = len(outbox.outcomes)
             for delivery in outbox.releases:
                 self._consumer.release(delivery)
                 released += 1
@@ -138,12 +140,10 @@ class Fetcher:
                 log.warning("worker put back jobs of a lost fetch reply count=%d", moved)
         self._reply_lost = False
 
-    def _settle(self, outcome: Outcome, now: float, mono: float) -> None:
+    def _settlement(self, outcome: Outcome, now: float, mono: float) -> Settlement | None:
         finished_at = now - max(0.0, mono - outcome.finished) if outcome.finished else now
         queue = self._queues[outcome.delivery.index]
-        settlement = settlement_for(outcome, queue, now, finished_at)
-        if settlement is not None:
-            self._consumer.settle(settlement, self._dead_cap)
+        return settlement_for(outcome, queue, now, finished_at)
 
     def _accept(self, delivery: Delivery, now: float) -> None:
         self._held[delivery.raw] = self._held.get(delivery.raw, 0) + 1

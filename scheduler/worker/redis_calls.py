@@ -139,6 +139,20 @@ class Consumer:
 
     def settle(self, settlement: Settlement, dead_cap: int) -> bool:
         """End one delivery; False if it was no longer ours (put back by a reaper)."""
+        keys, args = self._settle_call(settlement, dead_cap)
+        return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
+
+    def settle_many(self, settlements: Sequence[Settlement], dead_cap: int) -> None:
+        """End several deliveries in one round trip (a pipeline of settle scripts). Safe to
+        send again after a broken connection: a settle whose payload is gone does nothing."""
+        if len(settlements) <= 1:
+            for settlement in settlements:
+                self.settle(settlement, dead_cap)
+            return
+        calls = [self._settle_call(settlement, dead_cap) for settlement in settlements]
+        self._scripts.run_many("settle", calls, self._connection())
+
+    def _settle_call(self, settlement: Settlement, dead_cap: int) -> tuple[list[str], list[Any]]:
         d = settlement.delivery
         queue = self.queues[d.index]
         k, job_id, end = self.keys, settlement.job_id, settlement.end
@@ -161,7 +175,7 @@ class Consumer:
             args += [self.held_field(d) if settlement.held else "", job]
             for field, value in last.items():
                 args += (field, value)
-        return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
+        return keys, args
 
     def started(self, job: QueuedJob, now: float) -> None:
         """Mark tracked job ``job`` running in its record (renewing its lifetime)."""
