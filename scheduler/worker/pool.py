@@ -25,7 +25,7 @@ from queue import Empty, SimpleQueue
 
 from ..clock import Clock
 from ..errors import JobTimeout, SchedulerError
-from ..jobs import Cancellation, QueuedJob
+from ..jobs import Cancellation
 from ..stats import BAD_PAYLOAD, NOT_ALLOWED, RunStats, Shard
 from .execution import OK, Ended, Outcome, TaskRunner
 from .redis_calls import Delivery
@@ -71,11 +71,8 @@ class JobPool:
         concurrency: int,
         capacity: int,
         wake: Callable[[], None],
-        *,
-        started: Callable[[QueuedJob], None] | None = None,
     ) -> None:
         self.runner = runner
-        self._started = started  # marks a tracked job running in its record
         self.wanted = threading.Event()  # set when the fetcher has something to send
         self.stats = RunStats()  # run counts, for metrics
         self._clock = clock
@@ -323,8 +320,6 @@ class JobPool:
         run = Run(delivery, deadline, threading.current_thread())
         with self._lock:
             self._runs.add(run)
-        if job.result_ttl is not None and self._started is not None:
-            self._started(job)
         ended = self.runner.call(delivery, task, run.cancellation)
         outcome = self.runner.judge(delivery, ended)
         if not self._finish(run, outcome):

@@ -177,15 +177,15 @@ class Consumer:
                 args += (field, value)
         return keys, args
 
-    def started(self, job: QueuedJob, now: float) -> None:
-        """Mark tracked job ``job`` running in its record (renewing its lifetime)."""
-        key = self.keys.job(job.id)
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                key,
-                mapping={"status": "running", "attempt": job.attempt, "started_at": f"{now:.3f}"},
-            )
-            pipe.expire(key, RECORD_RUNNING)
+    def started(self, jobs: Sequence[QueuedJob], now: float) -> None:
+        """Mark tracked jobs running in their records (renewing their lifetime), in one
+        round trip, on the fetcher's connection."""
+        with self._connection().pipeline(transaction=False) as pipe:
+            for job in jobs:
+                key = self.keys.job(job.id)
+                fields = ["status", "running", "attempt", job.attempt, "started_at", f"{now:.3f}"]
+                pipe.hset(key, items=fields)
+                pipe.expire(key, RECORD_RUNNING)
             pipe.execute()
 
     def cancel_requested(self, job_ids: Sequence[str]) -> list[str]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import redis
 
 from ..clock import Clock, RedisClock
-from ..jobs import MAX_PAYLOAD_BYTES, QueuedJob
+from ..jobs import MAX_PAYLOAD_BYTES
 from ..keys import Keys
 from ..registry import AllowList
 from .execution import RetryPolicy, TaskRunner
@@ -94,9 +94,7 @@ class Worker:
         self.clock: Clock = clock or RedisClock(client)
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues)
         runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
-        self.pool = JobPool(
-            runner, self.clock, s.concurrency, s.capacity, self._poke, started=self._mark_started
-        )
+        self.pool = JobPool(runner, self.clock, s.concurrency, s.capacity, self._poke)
         self.fetcher = Fetcher(
             self.consumer,
             self.pool,
@@ -221,13 +219,6 @@ class Worker:
         running = self.pool.running_ids()
         if running:
             self.pool.cancel(self.consumer.cancel_requested(running))
-
-    def _mark_started(self, job: QueuedJob) -> None:
-        """Mark a tracked job running in its record; a failure only leaves it "queued"."""
-        try:
-            self.consumer.started(job, self.clock.now())
-        except redis.RedisError as exc:
-            log.warning("job record not marked running id=%s error=%r", job.id, str(exc))
 
     # -- the fetcher -----------------------------------------------------------------
 
