@@ -183,7 +183,8 @@ class Consumer:
         with self._connection().pipeline(transaction=False) as pipe:
             for job in jobs:
                 key = self.keys.job(job.id)
-                fields = ["status", "running", "attempt", job.attempt, "started_at", f"{now:.3f}"]
+                fields: list[str | int] = ["status", "running", "attempt", job.attempt]
+                fields += ["started_at", f"{now:.3f}"]
                 pipe.hset(key, items=fields)
                 pipe.expire(key, RECORD_RUNNING)
             pipe.execute()
