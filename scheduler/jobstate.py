@@ -9,6 +9,7 @@ anything: a field that cannot be read is shown as unreadable, never raised
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -101,14 +102,30 @@ def wait_result(client: redis.Redis, keys: Keys, job_id: str, timeout: float | N
     ResultTimeout, or ResultUnavailable if it ended without one or is not tracked."""
     info = read_job(client, keys, job_id)
     if not info.over and info.status != "unknown":
-        done = keys.job_done(job_id)
-        wait: Any = timeout or 0  # redis-py's hint says int; Redis takes fractions of seconds
-        if client.blmove(done, done, wait, "RIGHT", "LEFT") is None:
+        if not _wait_done(client, keys.job_done(job_id), timeout):
             raise ResultTimeout(f"job {job_id} has not ended within {timeout}s")
         info = read_job(client, keys, job_id)
     if info.status == "succeeded" and info.has_result:
         return info.result
     raise ResultUnavailable(job_id, info.status, info.error or info.problem)
+
+
+def _wait_done(client: redis.Redis, done: str, timeout: float | None) -> bool:
+    """Block until ``done`` holds its token (True) or ``timeout`` seconds pass (False).
+
+    BLMOVE rotates the one token in place, so every waiter sees it. A client with a
+    ``socket_timeout`` would give up on a longer block: the wait is then cut in slices
+    shorter than it, each still a blocking wait in Redis."""
+    limit = client.connection_pool.connection_kwargs.get("socket_timeout")
+    piece = max(0.1, float(limit) * 0.8) if limit else None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        wait: Any = min(x for x in (left, piece) if x is not None) if (left or piece) else 0
+        if client.blmove(done, done, wait, "RIGHT", "LEFT") is not None:
+            return True
 
 
 def _from_record(job_id: str, record: dict[Any, Any], flagged: bool) -> JobInfo:

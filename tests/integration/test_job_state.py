@@ -193,15 +193,19 @@ def test_result_gives_up_at_its_timeout(queue: Queue) -> None:
         queue.result(job_id, timeout=0.05)
 
 
-def test_a_result_is_waited_for_across_processes(q: Queue, start_worker: StartWorker) -> None:
-    job_id = q.enqueue("tests.tasks:add", 2, 3, result_ttl=60)
-    waiter: list[object] = []
-    thread = threading.Thread(target=lambda: waiter.append(q.result(job_id, timeout=30)))
-    thread.start()
-    start_worker("--allow", "tests.tasks")
-    thread.join()
-    assert waiter == [5]
-    assert q.job(job_id).status == "succeeded"
+def test_a_result_is_waited_for_across_processes_longer_than_the_socket_timeout(
+    redis_url: str, namespace: str, start_worker: StartWorker
+) -> None:
+    # The worker process takes longer than the client's socket timeout to start.
+    with Queue(redis.Redis.from_url(redis_url, socket_timeout=0.5), namespace) as q:
+        job_id = q.enqueue("tests.tasks:add", 2, 3, result_ttl=60)
+        waiter: list[object] = []
+        thread = threading.Thread(target=lambda: waiter.append(q.result(job_id)))
+        thread.start()
+        start_worker("--allow", "tests.tasks")
+        thread.join(60)
+        assert waiter == [5]
+        assert q.job(job_id).status == "succeeded"
 
 
 def test_cancel_takes_a_waiting_and_a_delayed_job_off_their_queue(
