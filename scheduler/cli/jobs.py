@@ -73,7 +73,13 @@ def queue() -> None:
 
 @queue.command(name="show")
 @click.argument("name", metavar="QUEUE")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="How many waiting and how many delayed jobs to list.",
+)
 @_options
 def queue_show(name: str, limit: int, as_json: bool, redis_url: str, namespace: str) -> None:
     """A queue's next waiting jobs (next to run first) and its soonest delayed ones."""
