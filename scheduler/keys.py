@@ -33,7 +33,7 @@ Queues and delayed jobs
                                      enqueued_at, due, started_at, finished_at, error, result
                                      (the JSON return value). Kept ``result_ttl`` seconds
                                      after the job ends.
-    ``{ns}:done:<id>``              LIST holding one token once a tracked job has ended:
+    ``{ns}:done:<id>``               LIST holding one token once a tracked job has ended:
                                      ``Queue.result`` waits on it with BLMOVE (to itself, so
                                      every waiter sees it). Same lifetime as the record.
     ``{ns}:cancel:<id>``             STRING flag asking the worker that runs job ``<id>`` to
