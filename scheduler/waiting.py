@@ -17,6 +17,7 @@ import redis
 from .documents import raw_text, read_seconds
 from .errors import PayloadError
 from .jobs import MAX_PAYLOAD_BYTES, decode, peek
+from .jobstate import FINAL
 from .keys import Keys, as_text
 from .transport.scripts import Scripts
 
@@ -78,7 +79,7 @@ class Canceller:
         REQUESTED (it runs: its worker is asked to stop it), FINISHED (its record says it
         ended) or NOT_FOUND (not waiting, delayed or running)."""
         record = self.client.hmget(self.keys.job(job_id), ["status", "queue"])
-        if as_text(record[0] or b"") in ("succeeded", "dead", "cancelled", "expired"):
+        if as_text(record[0] or b"") in FINAL:
             return FINISHED
         queues = [as_text(record[1])] if record[1] else self._queue_names()
         for _ in range(3):  # a worker may take it between our read and the script

@@ -13,6 +13,7 @@ import redis
 
 from scheduler.clock import FakeClock
 from scheduler.errors import PayloadError, ResultTimeout, ResultUnavailable
+from scheduler.jobs import build_payload
 from scheduler.queue import Queue
 from tests import tasks
 from tests.helpers import run_cli, wait_until
@@ -300,3 +301,13 @@ def test_a_bad_queue_name_is_a_one_line_error(
     assert (code, out) == (2, "")
     assert err.strip().splitlines() == [err.strip()]
     assert "invalid queue name 'no way'" in err
+
+
+def test_cancelling_a_waiting_schedule_run_releases_its_overlap_marker(
+    queue: Queue, client: redis.Redis
+) -> None:
+    payload = build_payload("tests.tasks:noop", enqueued_at=START, schedule="nightly")
+    queue._scripts.run("enqueue", *queue.enqueue_call(payload))
+    client.set(queue.keys.active("nightly"), payload["id"])
+    assert queue.cancel(payload["id"]) == "cancelled"
+    assert client.exists(queue.keys.active("nightly")) == 0
