@@ -311,3 +311,13 @@ def test_cancelling_a_waiting_schedule_run_releases_its_overlap_marker(
     client.set(queue.keys.active("nightly"), payload["id"])
     assert queue.cancel(payload["id"]) == "cancelled"
     assert client.exists(queue.keys.active("nightly")) == 0
+
+
+def test_a_batch_enqueues_unique_and_tracked_jobs_beside_plain_ones(queue: Queue) -> None:
+    held = queue.enqueue("tests.tasks:add", 0, 0, key="held")
+    with queue.batch() as batch:
+        plain = batch.enqueue("tests.tasks:add", 1, 1)
+        tracked = batch.enqueue("tests.tasks:add", 2, 2, result_ttl=60)
+        batch.enqueue("tests.tasks:add", 3, 3, key="held")
+    assert [job.id for job in queue.waiting()] == [held, plain, tracked]
+    assert queue.job(tracked).status == "queued"
