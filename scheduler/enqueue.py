@@ -1,10 +1,15 @@
 """How a new job's payload is prepared, in one place for every path that makes one.
 
-- ``Enqueuer.enqueue`` is the one ``enqueue(task, *args, queue=, delay=, at=, retries=,
-  timeout=, job_id=, **kwargs)``: ``Queue``, its batch and the test doubles of
-  ``scheduler.testing`` inherit it, so they check arguments in the same order, raise the
-  same PayloadError and build the same payload; each only says what "now" is and what
-  becomes of the prepared job (sent, collected, kept or run).
+- ``JobMaker.prepare_job`` turns a task (a name, a ``@task`` or a function) with its
+  arguments and ``Options`` into a ``NewJob``: ``Queue``, its batch, the test doubles of
+  ``scheduler.testing`` and ``scheduler.aio.Queue`` all use it, so they check arguments
+  in the same order, raise the same PayloadError and build the same payload; each only
+  says what "now" is and what becomes of the prepared job (sent, collected, kept or run).
+- ``Enqueuer.enqueue`` is the one synchronous ``enqueue(task, *args, queue=, delay=, at=,
+  retries=, timeout=, job_id=, **kwargs)``; ``enqueue_task`` is the same with the task's
+  arguments and the options apart, which a ``Task``'s enqueue calls.
+- ``script_call`` is the enqueue script's keys and arguments for a prepared job, for every
+  client that runs it.
 - ``fire_payload`` is the payload of a run of a schedule job: what the dispatcher enqueues
   for a fire, what ``trigger`` and ``backfill`` enqueue, and what ``perform_fire`` runs.
 
@@ -19,10 +24,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, build_payload, encode
+from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, build_payload, encode
+from .keys import Keys
+from .tasks import Options, resolve
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from .schedule.loader import Job
 
@@ -54,6 +61,8 @@ def prepare(
     retries: int | None = None,
     timeout: float | None = None,
     job_id: str | None = None,
+    result_ttl: int | None = None,
+    unique_for: float | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
 ) -> NewJob:
     """The job an ``enqueue`` call made at ``now`` stands for; PayloadError for an invalid
@@ -69,6 +78,8 @@ def prepare(
         retries=retries,
         timeout=timeout,
         job_id=job_id,
+        result_ttl=result_ttl,
+        unique_for=unique_for,
     )
     text = encode(payload, max_bytes)
     return NewJob(payload, due if due is not None and due > now else None, text)
@@ -90,20 +101,53 @@ def run_at(now: float, delay: float | None, at: datetime | None) -> float | None
     return None
 
 
-class Enqueuer(ABC):
-    """What takes ``enqueue`` calls: a Queue, its batch, or a test double standing in.
-
-    ``max_payload_bytes``: the longest payload it takes (docs/workers.md, payload limits).
-    """
+class JobMaker(ABC):
+    """What prepares jobs: it knows "now" and the longest payload it takes
+    (``max_payload_bytes``, docs/workers.md, payload limits)."""
 
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
 
+    def prepare_job(
+        self,
+        task: str | Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        options: Options,
+    ) -> NewJob:
+        """The checked job of ``task(*args, **kwargs)`` with ``options`` over the task's
+        own (``@task``); PayloadError for an invalid argument or task."""
+        name, declared = resolve(task)
+        o = options if declared is None else options.over(declared)
+        return prepare(
+            self._now(),
+            name,
+            args,
+            kwargs,
+            queue=DEFAULT_QUEUE if o.queue is None else o.queue,
+            delay=o.delay,
+            at=o.at,
+            retries=o.retries,
+            timeout=o.timeout,
+            job_id=o.job_id,
+            result_ttl=o.result_ttl,
+            unique_for=o.unique_for,
+            max_bytes=self.max_payload_bytes,
+        )
+
+    @abstractmethod
+    def _now(self) -> float:
+        """Epoch seconds now, by the clock this enqueuer stamps jobs with."""
+
+
+class Enqueuer(JobMaker):
+    """What takes ``enqueue`` calls synchronously: a Queue, its batch, or a test double."""
+
     def enqueue(
         self,
-        task: str,
+        task: str | Callable[..., Any],
         /,
         *args: Any,
-        queue: str = DEFAULT_QUEUE,
+        queue: str | None = None,
         delay: float | None = None,
         at: datetime | None = None,
         retries: int | None = None,
@@ -113,37 +157,46 @@ class Enqueuer(ABC):
     ) -> str:
         """Put a job for ``task(*args, **kwargs)`` on ``queue``; return its job id.
 
-        ``delay`` (seconds) or ``at`` (an aware datetime) make it wait in Redis until then.
-        ``retries`` (default 3) failures are retried with backoff; ``timeout`` is in
-        seconds. Raises PayloadError for an invalid argument, or a payload larger than
-        ``max_payload_bytes`` or nested too deep for a worker to read (nothing is enqueued).
-        A ``job_id`` enqueued in the last five minutes is not enqueued again, so a call
-        retried after a broken connection never makes two jobs. In a batch, the job is
-        sent when the batch ends.
+        ``task`` is a ``@task``, a module-level function or its ``"package.module:name"``.
+        ``queue`` defaults to the ``@task``'s, else ``default``. ``delay`` (seconds) or
+        ``at`` (an aware datetime) make it wait in Redis until then. ``retries`` (default
+        3) failures are retried with backoff; ``timeout`` is in seconds. Raises
+        PayloadError for an invalid argument, a callable a worker cannot import by name,
+        or a payload larger than ``max_payload_bytes`` or nested too deep for a worker to
+        read (nothing is enqueued). A ``job_id`` enqueued in the last five minutes is not
+        enqueued again, so a call retried after a broken connection never makes two jobs.
+        In a batch, the job is sent when the batch ends.
         """
-        job = prepare(
-            self._now(),
-            task,
-            args,
-            kwargs,
-            queue=queue,
-            delay=delay,
-            at=at,
-            retries=retries,
-            timeout=timeout,
-            job_id=job_id,
-            max_bytes=self.max_payload_bytes,
-        )
+        options = Options(queue, delay, at, retries, timeout, job_id)
+        return self.enqueue_task(task, args, kwargs, options)
+
+    def enqueue_task(
+        self,
+        task: str | Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        options: Options,
+    ) -> str:
+        """``enqueue`` with the task's arguments and the options apart; the job id."""
+        job = self.prepare_job(task, args, kwargs, options)
         self._submit(job)
         return job.id
 
     @abstractmethod
-    def _now(self) -> float:
-        """Epoch seconds now, by the clock this enqueuer stamps jobs with."""
-
-    @abstractmethod
     def _submit(self, job: NewJob) -> None:
         """Send, collect or keep a prepared job (it is checked and built already)."""
+
+
+def script_call(
+    keys: Keys, payload: Mapping[str, Any], due: float | None = None, text: str | None = None
+) -> tuple[list[str], list[str | int]]:
+    """The enqueue script's keys and arguments for a built payload, due at ``due`` (epoch
+    seconds; None: now); ``text`` is the payload's JSON when it is encoded already."""
+    queue = payload["queue"]
+    names = [keys.queue(queue), keys.wake(queue), keys.delayed(queue), keys.queues()]
+    names.append(keys.enqueued(payload["id"]))
+    when = "" if due is None else f"{due:.3f}"
+    return names, [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
 
 
 def fire_payload(job: Job, at: int | None, now: float, *, by_hand: bool = False) -> dict[str, Any]:

@@ -15,6 +15,8 @@ unset, to keep payloads short)::
     schedule      the schedule file's job name, for runs the dispatcher enqueued (optional)
     scheduled_for the fire time (epoch seconds, int) such a run stands for (optional)
     expires_at    epoch seconds after which a run not yet started is dropped (optional)
+    result_ttl    seconds the task's return value is kept, from ``@task`` (optional)
+    unique_for    seconds this job keeps another with its key out, from ``@task`` (optional)
     error         the last failure, on a retried job (optional)
 
 ``build_payload`` and ``encode`` are pure, so the dispatcher's own enqueue script pushes
@@ -140,6 +142,8 @@ def build_payload(
     schedule: str | None = None,
     scheduled_for: int | None = None,
     expires_at: float | None = None,
+    result_ttl: int | None = None,
+    unique_for: float | None = None,
 ) -> dict[str, Any]:
     """The payload dict of a new job (attempt 1); PayloadError if an argument is invalid.
 
@@ -160,6 +164,8 @@ def build_payload(
         "enqueued_at": round(enqueued_at, 3),
     }
     _put_optional(payload, timeout, schedule, scheduled_for, expires_at)
+    if result_ttl is not None or unique_for is not None:
+        _put_task_options(payload, result_ttl, unique_for)
     return payload
 
 
@@ -287,6 +293,19 @@ def _put_optional(
     ):
         if value is not None:
             payload[name] = value
+
+
+def _put_task_options(
+    payload: dict[str, Any], result_ttl: int | None, unique_for: float | None
+) -> None:
+    if result_ttl is not None:
+        if not _is_int(result_ttl) or result_ttl <= 0:
+            raise PayloadError(f"result_ttl must be whole seconds > 0, not {result_ttl!r}")
+        payload["result_ttl"] = result_ttl
+    if unique_for is not None:
+        if not _is_number(unique_for) or unique_for <= 0:
+            raise PayloadError(f"unique_for must be a number of seconds > 0, not {unique_for!r}")
+        payload["unique_for"] = unique_for
 
 
 def _check_build(

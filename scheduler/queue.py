@@ -19,9 +19,9 @@ from redis.client import Pipeline
 from .clock import Clock, RedisClock
 from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
-from .enqueue import Enqueuer, NewJob
+from .enqueue import Enqueuer, NewJob, script_call
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
+from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .keys import Keys, as_text
 from .transport.scripts import Scripts
 
@@ -113,7 +113,8 @@ class Queue(Enqueuer):
     """Enqueue jobs into a namespace of one Redis, and inspect its queues.
 
     ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
-    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``).
+    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``); ``task`` is a
+    ``@task``, a module-level function or its ``"package.module:name"``.
     """
 
     def __init__(
@@ -231,14 +232,8 @@ class Queue(Enqueuer):
     def enqueue_call(
         self, payload: dict[str, Any], due: float | None = None, text: str | None = None
     ) -> tuple[list[str], list[str | int]]:
-        """The enqueue script's keys and arguments for a built payload, due at ``due``
-        (epoch seconds; None: now); ``text`` is the payload's JSON when it is encoded
-        already."""
-        k, queue = self.keys, payload["queue"]
-        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
-        keys.append(k.enqueued(payload["id"]))
-        when = "" if due is None else f"{due:.3f}"
-        return keys, [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
+        """The enqueue script's keys and arguments for a built payload (``script_call``)."""
+        return script_call(self.keys, payload, due, text)
 
 
 class EnqueueBatch(Enqueuer):
