@@ -43,6 +43,7 @@ Q = TypeVar("Q", bound="RecordingQueue")
 # The Queue methods that recording() and inline() route to the double.
 _ROUTED = (
     "enqueue",
+    "enqueue_task",
     "batch",
     "depth",
     "delayed_count",
