@@ -23,9 +23,8 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
+from typing import Any, Generic, NamedTuple, ParamSpec, Protocol, TypeVar, cast
 
 from .errors import PayloadError
 
@@ -36,9 +35,9 @@ U = TypeVar("U")
 T_co = TypeVar("T_co", covariant=True)
 
 
-@dataclass(slots=True)
-class Options:
-    """How one job is enqueued; None leaves a field to the task, then to the Queue's default.
+class Options(NamedTuple):
+    """How one job is enqueued; None leaves a field to the task, then to the Queue's default
+    (a tuple: one is made for every enqueue, and a tuple is made fastest).
 
     ``result_ttl`` (seconds the return value is kept) and ``unique_for`` (seconds a job of
     this task and key blocks another) travel in the payload under those names; the worker
@@ -56,10 +55,7 @@ class Options:
 
     def over(self, defaults: Options) -> Options:
         """These options, with ``defaults`` filling the fields left None."""
-        return Options(*(_first(getattr(self, n), getattr(defaults, n)) for n in _OPTIONS))
-
-
-_OPTIONS = tuple(f.name for f in fields(Options))
+        return Options(*map(_first, self, defaults))
 
 
 def _first(given: Any, default: Any) -> Any:
@@ -171,8 +167,10 @@ def _default_queue() -> Sender[Any]:
 def resolve(task: str | Callable[..., Any]) -> tuple[str, Options | None]:
     """The task name ``task`` enqueues under, and its ``@task`` options (None: none).
     PayloadError for a callable a worker could not find by name."""
-    if isinstance(task, str):
+    if type(task) is str:  # the common case first: a name is taken as it is
         return task, None
+    if isinstance(task, str):
+        return str(task), None
     if isinstance(task, Task):
         return task.name, task.defaults
     return function_name(task), None
