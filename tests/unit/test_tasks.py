@@ -164,3 +164,13 @@ def test_mypy_strict_catches_a_wrong_argument_to_enqueue(tmp_path: Path) -> None
     assert sorted(by_line) == list(range(first, first + len(WRONG))), found.stdout
     for number, message in enumerate(WRONG.values(), start=first):
         assert message in by_line[number]
+
+
+def test_the_recording_queue_finds_jobs_by_task_object_or_function() -> None:
+    rq = RecordingQueue()
+    send_welcome.on(rq).enqueue(5)
+    rq.enqueue(plain, "/tmp/x", "y")
+    assert rq.assert_enqueued(send_welcome, 5, queue="mailers").args == [5]
+    assert rq.jobs_for(plain) == rq.jobs_for("tests.typed_tasks:plain") == [rq.jobs[1]]
+    with pytest.raises(AssertionError, match=r"send_welcome\(6\) was not enqueued"):
+        rq.assert_enqueued(send_welcome, 6)
