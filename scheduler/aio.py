@@ -21,7 +21,7 @@ from typing import Any
 import redis.asyncio
 
 from .clock import AsyncRedisClock, Clock
-from .enqueue import Enqueuer, JobMaker, NewJob, script_call
+from .enqueue import CollectedJobs, JobMaker, script_call
 from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name
 from .keys import Keys, as_text
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL
@@ -146,23 +146,16 @@ class Queue(JobMaker):
         return dict(zip(names, (int(d) for d in depths), strict=True))
 
 
-class EnqueueBatch(Enqueuer):
-    """Enqueues collected by ``Queue.batch()``, sent together in one round trip."""
+class EnqueueBatch(CollectedJobs):
+    """Enqueues collected by ``Queue.batch()``, sent together in one round trip: the
+    calls ``scheduler.Queue.batch()`` makes (``CollectedJobs``)."""
 
     def __init__(self, queue: Queue) -> None:
+        super().__init__(queue.keys, queue.clock.now, queue.max_payload_bytes)
         self._queue = queue
-        self.max_payload_bytes = queue.max_payload_bytes
-        self._pending: list[tuple[list[str], list[str | int]]] = []
-
-    def _now(self) -> float:
-        return self._queue.clock.now()
-
-    def _submit(self, job: NewJob) -> None:
-        self._pending.append(script_call(self._queue.keys, job.payload, job.due, job.text))
 
     async def send(self) -> None:
         """Send the collected jobs (one round trip) and start a new batch."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        await self._queue._scripts.run_many("enqueue", pending)
+        calls = self.take()
+        if calls:
+            await self._queue._scripts.run_many("enqueue_many", calls)

@@ -8,8 +8,9 @@
 - ``Enqueuer.enqueue`` is the one synchronous ``enqueue(task, *args, queue=, delay=, at=,
   retries=, timeout=, job_id=, **kwargs)``; ``enqueue_task`` is the same with the task's
   arguments and the options apart, which a ``Task``'s enqueue calls.
-- ``script_call`` is the enqueue script's keys and arguments for a prepared job, for every
-  client that runs it.
+- ``script_call`` is the enqueue script's keys and arguments for a prepared job, and
+  ``batch_calls`` the ``enqueue_many`` calls of a batch's jobs, for every client that runs
+  them (``Queue``, ``scheduler.aio.Queue``).
 - ``fire_payload`` is the payload of a run of a schedule job: what the dispatcher enqueues
   for a fire, what ``trigger`` and ``backfill`` enqueue, and what ``perform_fire`` runs.
 
@@ -197,6 +198,54 @@ def script_call(
     names.append(keys.enqueued(payload["id"]))
     when = "" if due is None else f"{due:.3f}"
     return names, [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
+
+
+BATCH_CHUNK = 200  # jobs per enqueue_many call: Redis serves nobody else while one runs
+
+
+class CollectedJobs(Enqueuer):
+    """Enqueues collected to be sent together (a Queue's batch): ``take`` gives the
+    ``enqueue_many`` calls of the jobs collected so far and starts afresh."""
+
+    chunk = BATCH_CHUNK
+
+    def __init__(self, keys: Keys, now: Callable[[], float], max_payload_bytes: int) -> None:
+        self._keys = keys
+        self._clock_now = now
+        self.max_payload_bytes = max_payload_bytes
+        self._pending: dict[str, list[NewJob]] = {}
+
+    def _now(self) -> float:
+        return self._clock_now()
+
+    def _submit(self, job: NewJob) -> None:
+        self._pending.setdefault(job.payload["queue"], []).append(job)
+
+    def take(self) -> list[tuple[list[str], list[str | int]]]:
+        """The calls that send the collected jobs (none if there are none)."""
+        pending, self._pending = self._pending, {}
+        return batch_calls(self._keys, pending, self.chunk)
+
+
+def batch_calls(
+    keys: Keys, pending: Mapping[str, Sequence[NewJob]], chunk: int = BATCH_CHUNK
+) -> list[tuple[list[str], list[str | int]]]:
+    """The ``enqueue_many`` calls that send ``pending`` (jobs by queue name): one per queue
+    and ``chunk`` of its jobs."""
+    return [
+        _many_call(keys, name, jobs[start : start + chunk])
+        for name, jobs in pending.items()
+        for start in range(0, len(jobs), chunk)
+    ]
+
+
+def _many_call(k: Keys, name: str, jobs: Sequence[NewJob]) -> tuple[list[str], list[str | int]]:
+    keys = [k.queue(name), k.wake(name), k.delayed(name), k.queues()]
+    keys += [k.enqueued(job.id) for job in jobs]
+    args: list[str | int] = [name, ENQUEUE_DEDUPE]
+    for job in jobs:
+        args += (job.text, "" if job.due is None else f"{job.due:.3f}")
+    return keys, args
 
 
 def fire_payload(job: Job, at: int | None, now: float, *, by_hand: bool = False) -> dict[str, Any]:

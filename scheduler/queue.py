@@ -19,7 +19,7 @@ from redis.client import Pipeline
 from .clock import Clock, RedisClock
 from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
-from .enqueue import Enqueuer, NewJob, script_call
+from .enqueue import CollectedJobs, Enqueuer, NewJob, script_call
 from .errors import PayloadError
 from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .keys import Keys, as_text
@@ -236,43 +236,19 @@ class Queue(Enqueuer):
         return script_call(self.keys, payload, due, text)
 
 
-class EnqueueBatch(Enqueuer):
+class EnqueueBatch(CollectedJobs):
     """Enqueues collected by ``Queue.batch()``, sent together in one round trip: one
     script call per queue and chunk of jobs (``lua/enqueue_many.lua``)."""
 
-    chunk = 200  # jobs per script call: Redis serves nobody else while one runs
-
     def __init__(self, queue: Queue) -> None:
+        super().__init__(queue.keys, queue.clock.now, queue.max_payload_bytes)
         self._queue = queue
-        self.max_payload_bytes = queue.max_payload_bytes
-        self._pending: dict[str, list[NewJob]] = {}
-
-    def _now(self) -> float:
-        return self._queue.clock.now()
-
-    def _submit(self, job: NewJob) -> None:
-        self._pending.setdefault(job.payload["queue"], []).append(job)
 
     def send(self) -> None:
         """Send the collected jobs (one round trip) and start a new batch."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        calls = [
-            self._call(name, jobs[start : start + self.chunk])
-            for name, jobs in pending.items()
-            for start in range(0, len(jobs), self.chunk)
-        ]
-        self._queue._scripts.run_many("enqueue_many", calls)
-
-    def _call(self, name: str, jobs: Sequence[NewJob]) -> tuple[list[str], list[str | int]]:
-        k = self._queue.keys
-        keys = [k.queue(name), k.wake(name), k.delayed(name), k.queues()]
-        keys += [k.enqueued(job.id) for job in jobs]
-        args: list[str | int] = [name, ENQUEUE_DEDUPE]
-        for job in jobs:
-            args += (job.text, "" if job.due is None else f"{job.due:.3f}")
-        return keys, args
+        calls = self.take()
+        if calls:
+            self._queue._scripts.run_many("enqueue_many", calls)
 
 
 def _oldest_age(oldest: bytes | None, now: float) -> float | None:

@@ -16,7 +16,8 @@ from scheduler import aio
 from scheduler.clock import FakeClock
 from scheduler.errors import PayloadError
 from scheduler.queue import Queue
-from tests.cutting_proxy import cutting_proxy
+from scheduler.transport.scripts import Scripts
+from tests.cutting_proxy import CuttingProxy, cutting_proxy
 from tests.redis_server import RedisServer
 from tests.typed_tasks import plain, send_welcome
 
@@ -107,16 +108,19 @@ def test_a_flushed_script_is_loaded_again(
 def test_an_async_batch_cut_in_the_middle_of_its_replies_enqueues_each_job_once(
     redis_server: RedisServer, namespace: str
 ) -> None:
-    # The first connection breaks after Redis ran the commands, part way through their
-    # replies; redis.asyncio sends the pipeline again on a new connection.
-    async def send(port: int) -> None:
-        queue = aio.Queue(redis.asyncio.Redis(port=port), namespace)
-        async with queue as q, q.batch() as batch:
+    # The first connection breaks after about half the batch's replies (one script call
+    # per 200 jobs, each replying ":200\r\n"), once Redis ran the commands; redis.asyncio
+    # sends the whole pipeline again on a new connection.
+    async def send(proxy: CuttingProxy) -> None:
+        queue = aio.Queue(redis.asyncio.Redis(port=proxy.port), namespace)
+        async with queue as q, q.batch() as batch:  # the handshake and TIME go through whole
+            proxy.cut_after = proxy.replied + 300
             for n in range(20_000):
                 batch.enqueue("tests.tasks:add", n, n)
 
-    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=40_000) as proxy:
-        run(send(proxy.port))
+    load_enqueue_many(redis_server)
+    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=1 << 30) as proxy:
+        run(send(proxy))
         assert proxy.cuts == 1
     with redis.Redis(port=redis_server.port) as client:
         ids = [p["id"] for p in payloads(client, Queue(client, namespace).keys.queue("default"))]
@@ -128,17 +132,20 @@ def test_an_async_enqueue_retried_by_the_application_after_a_failure_is_one_job(
 ) -> None:
     jobs = [f"report-{n}" for n in range(5_000)]
 
-    async def send(client: redis.asyncio.Redis) -> None:
+    async def send(client: redis.asyncio.Redis, proxy: CuttingProxy | None = None) -> None:
         async with aio.Queue(client, namespace) as q:
             async with q.batch() as batch:
+                if proxy is not None:
+                    proxy.cut_after = proxy.replied + 75  # about half of 25 replies ":200\r\n"
                 for job_id in jobs:
                     batch.enqueue("tests.tasks:noop", job_id=job_id)
             await q.enqueue("tests.tasks:noop", job_id="single")
 
-    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=10_000) as proxy:
+    load_enqueue_many(redis_server)
+    with cutting_proxy("127.0.0.1", redis_server.port, cut_after=1 << 30) as proxy:
         no_retry = redis.asyncio.Redis(port=proxy.port, retry_on_error=[], retry=None)
         with pytest.raises(redis.ConnectionError):
-            run(send(no_retry))
+            run(send(no_retry, proxy))
     with redis.Redis(port=redis_server.port) as client:
         queue = Queue(client, namespace)
         assert 0 < queue.depth() < len(jobs)
@@ -146,3 +153,9 @@ def test_an_async_enqueue_retried_by_the_application_after_a_failure_is_one_job(
         run(send(redis.asyncio.Redis(port=redis_server.port)))
         ids = [p["id"] for p in payloads(client, queue.keys.queue("default"))]
     assert sorted(ids) == sorted([*jobs, "single"])
+
+
+def load_enqueue_many(server: RedisServer) -> None:
+    """Load the batch script first, so the cut falls among the batch's replies."""
+    with redis.Redis(port=server.port) as client:
+        Scripts(client).load("enqueue_many")
