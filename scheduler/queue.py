@@ -19,9 +19,9 @@ from redis.client import Pipeline
 from .clock import Clock, RedisClock
 from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
-from .enqueue import UNIQUE_KEY_HOLD, Enqueuer, NewJob
+from .enqueue import CollectedJobs, Enqueuer, NewJob, held_by, script_call
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
+from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .jobstate import JobInfo, read_job, wait_result
 from .keys import Keys, as_text
 from .transport.scripts import Scripts
@@ -29,9 +29,6 @@ from .waiting import Canceller, WaitingJob, read_delayed, read_waiting
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_NAMESPACE = "scheduler"
-# How long a tracked job's record lives while the job waits to run (after it is due): a
-# worker renews it when it starts the job, and settles it to ``result_ttl`` when it ends.
-RECORD_HOLD = 7 * 24 * 3600
 
 
 def redis_from_url(url: str | None = None, **options: Any) -> redis.Redis:
@@ -117,8 +114,10 @@ def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> li
 class Queue(Enqueuer):
     """Enqueue jobs into a namespace of one Redis, and inspect its queues.
 
-    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, **kwargs)``
-    puts a job on a queue and returns its id (see ``Enqueuer.enqueue``).
+    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, unique_for=,
+    key=, result_ttl=, **kwargs)`` puts a job on a queue and returns its id (see
+    ``Enqueuer.enqueue``); ``task`` is a ``@task``, a module-level function or its
+    ``"package.module:name"``.
     """
 
     def __init__(
@@ -162,10 +161,8 @@ class Queue(Enqueuer):
         return self.clock.now()
 
     def _submit(self, job: NewJob) -> str | None:
-        reply = self._scripts.run(
-            "enqueue", *self.enqueue_call(job.payload, job.due, job.text, job.unique_for)
-        )
-        return None if isinstance(reply, int) else as_text(reply)
+        call = self.enqueue_call(job.payload, job.due, job.text, job.unique_for)
+        return held_by(self._scripts.run("enqueue", *call))
 
     @contextmanager
     def batch(self) -> Iterator[EnqueueBatch]:
@@ -271,73 +268,27 @@ class Queue(Enqueuer):
         text: str | None = None,
         unique_for: int | None = None,
     ) -> tuple[list[str], list[str | int]]:
-        """The enqueue script's keys and arguments for a built payload, due at ``due``
-        (epoch seconds; None: now); ``text`` is the payload's JSON when it is encoded
-        already; ``unique_for``: the seconds its unique key is held at most."""
-        k, queue, job_id = self.keys, payload["queue"], payload["id"]
-        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues(), k.enqueued(job_id)]
-        when = "" if due is None else f"{due:.3f}"
-        args = [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
-        unique, kept = payload.get("unique"), payload.get("result_ttl")
-        if unique is None and kept is None:
-            return keys, args
-        keys += [k.unique(unique or ""), k.job(job_id)]
-        life = (
-            ""
-            if kept is None
-            else str(int(max(0.0, (due or 0) - payload["enqueued_at"])) + RECORD_HOLD)
-        )
-        args += ["" if unique is None else unique_for or UNIQUE_KEY_HOLD, life, job_id]
-        args += [f"{payload['enqueued_at']:.3f}", payload["task"]]
-        return keys, args
+        """The enqueue script's keys and arguments for a built payload (``script_call``)."""
+        return script_call(self.keys, payload, due, text, unique_for)
 
 
-class EnqueueBatch(Enqueuer):
+class EnqueueBatch(CollectedJobs):
     """Enqueues collected by ``Queue.batch()``, sent together in one round trip: one
     script call per queue and chunk of jobs (``lua/enqueue_many.lua``); unique and tracked
     jobs, one enqueue script call each, in a second round trip."""
 
-    chunk = 200  # jobs per script call: Redis serves nobody else while one runs
-
     def __init__(self, queue: Queue) -> None:
+        super().__init__(queue.keys, queue.clock.now, queue.max_payload_bytes)
         self._queue = queue
-        self.max_payload_bytes = queue.max_payload_bytes
-        self._pending: dict[str, list[NewJob]] = {}
-        self._single: list[tuple[list[str], list[str | int]]] = []
-
-    def _now(self) -> float:
-        return self._queue.clock.now()
-
-    def _submit(self, job: NewJob) -> None:
-        if job.unique_for is None and "result_ttl" not in job.payload:
-            self._pending.setdefault(job.payload["queue"], []).append(job)
-        else:  # a unique or tracked job: its own enqueue script call, in the same batch
-            self._single.append(
-                self._queue.enqueue_call(job.payload, job.due, job.text, job.unique_for)
-            )
 
     def send(self) -> None:
-        """Send the collected jobs (one round trip) and start a new batch."""
-        pending, self._pending = self._pending, {}
-        single, self._single = self._single, []
-        calls = [
-            self._call(name, jobs[start : start + self.chunk])
-            for name, jobs in pending.items()
-            for start in range(0, len(jobs), self.chunk)
-        ]
-        if calls:
-            self._queue._scripts.run_many("enqueue_many", calls)
-        if single:
-            self._queue._scripts.run_many("enqueue", single)
-
-    def _call(self, name: str, jobs: Sequence[NewJob]) -> tuple[list[str], list[str | int]]:
-        k = self._queue.keys
-        keys = [k.queue(name), k.wake(name), k.delayed(name), k.queues()]
-        keys += [k.enqueued(job.id) for job in jobs]
-        args: list[str | int] = [name, ENQUEUE_DEDUPE]
-        for job in jobs:
-            args += (job.text, "" if job.due is None else f"{job.due:.3f}")
-        return keys, args
+        """Send the collected jobs (one round trip; unique and tracked jobs, a second) and
+        start a new batch."""
+        calls = self.take()
+        if calls.many:
+            self._queue._scripts.run_many("enqueue_many", calls.many)
+        if calls.single:
+            self._queue._scripts.run_many("enqueue", calls.single)
 
 
 def _oldest_age(oldest: bytes | None, now: float) -> float | None:

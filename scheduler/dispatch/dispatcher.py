@@ -33,7 +33,7 @@ from ..schedule.loader import Job, Schedule
 from ..schedule.planner import Plan, jitter_delay, plan_job
 from ..stats import DispatchStats
 from ..transport.faults import fault_point
-from ..transport.scripts import Arg, Call, Scripts
+from ..transport.scripts import Call, Scripts
 from .leader import Leadership
 
 log = logging.getLogger(__name__)
@@ -226,17 +226,20 @@ class Dispatcher:
     # -- state -----------------------------------------------------------------------------
 
     def _adopt(self, now: int, epoch: int) -> None:
-        """Read each job's watermark for a new term; new or changed jobs start at ``now``."""
+        """Read each job's watermark for a new term; new or changed jobs start at ``now``.
+        Only the states that change are written (a failover to an unchanged file writes
+        none)."""
         jobs = list(self.schedule.jobs.values())
-        stored = self._read_states(jobs)
         keys: list[str] = [self._keys.lease()]
         argv: list[Any] = [self.leadership.id, epoch]
         self._watermarks, self._next, self._due = {}, {}, []
-        for job, (mark, digest) in zip(jobs, stored, strict=True):
+        for job, (mark, digest, expiring) in zip(jobs, self._read_states(jobs), strict=True):
             watermark, fresh = self._starting_point(job, mark, digest, now)
-            keys.append(self._keys.state(job.name))
-            argv += [watermark if fresh else "", job_digest(job)]
             self._watermarks[job.name] = watermark
+            wanted = job_digest(job)
+            if fresh or digest != wanted or expiring:
+                keys.append(self._keys.state(job.name))
+                argv += [watermark if fresh else "", "" if digest == wanted else wanted]
         chunks = _adopt_chunks(keys, argv, self.settings.batch)
         if b"NOT_LEADER" in self._scripts.run_many("adopt", chunks):
             raise NotLeader()
@@ -248,14 +251,18 @@ class Dispatcher:
             "schedule adopted jobs=%d epoch=%s digest=%s", len(jobs), epoch, self.schedule.digest
         )
 
-    def _read_states(self, jobs: list[Job]) -> list[tuple[int | None, str | None]]:
-        reads: list[list[Arg]] = [
-            ["HMGET", self._keys.state(job.name), "watermark", "digest"] for job in jobs
+    def _read_states(self, jobs: list[Job]) -> list[tuple[int | None, str | None, bool]]:
+        """Each job's (watermark, digest, state due to expire), in script calls of
+        ``settings.batch`` jobs, all in one pipeline; and which jobs are paused."""
+        keys = [self._keys.state(job.name) for job in jobs]
+        size = self.settings.batch
+        calls: list[Call] = [(keys[i : i + size], ()) for i in range(0, len(keys), size)]
+        self._paused = {as_text(p) for p in self._client.hkeys(self._keys.paused())}
+        flat = [value for reply in self._scripts.run_many("read_states", calls) for value in reply]
+        return [
+            (_watermark(flat[i] or None), as_text(flat[i + 1]) or None, flat[i + 2] == 1)
+            for i in range(0, len(flat), 3)
         ]
-        reads.append(["HKEYS", self._keys.paused()])
-        *rows, paused = read_all(self._client, reads)
-        self._paused = {as_text(p) for p in paused}
-        return [(_watermark(mark), as_text(digest) if digest else None) for mark, digest in rows]
 
     def _starting_point(
         self, job: Job, mark: int | None, digest: str | None, now: int
@@ -291,14 +298,6 @@ class Dispatcher:
         return dict(self._watermarks)
 
 
-def read_all(client: redis.Redis, commands: list[list[Arg]]) -> list[Any]:
-    """The replies to ``commands`` (each a name and its arguments), in one pipeline."""
-    with client.pipeline(transaction=False) as pipe:
-        for command in commands:
-            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
-        return list(pipe.execute())
-
-
 def _chunks(plans: list[Plan], size: int) -> Iterator[list[Plan]]:
     chunk: list[Plan] = []
     fires = 0
@@ -316,6 +315,8 @@ def _adopt_chunks(
     keys: list[str], argv: list[Any], size: int
 ) -> Iterable[tuple[list[str], list[Any]]]:
     lease, head = keys[0], argv[:2]
+    if len(keys) == 1:  # nothing to write: the call still checks the lease
+        yield [lease], head
     for start in range(1, len(keys), size):
         end = min(start + size, len(keys))
         yield [lease, *keys[start:end]], [*head, *argv[2 * start : 2 * end]]

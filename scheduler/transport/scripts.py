@@ -8,6 +8,7 @@ Redis server restarted empty keeps working.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
     from redis.commands.core import Script
 
 _INCLUDE = "-- @include "
@@ -77,16 +79,11 @@ class Scripts:
         client = client or self._client
         made = [(list(keys), list(args)) for keys, args in calls]
         replies = self._pipelined(client, sha, made)
-        missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        missed = _missed(replies)
         if missed:  # a server without the script refuses every call: load it, send them again
             self.load(name)
-            again = self._pipelined(client, sha, [made[i] for i in missed])
-            for index, reply in zip(missed, again, strict=True):
-                replies[index] = reply
-        for reply in replies:
-            if isinstance(reply, RedisError):
-                raise reply
-        return replies
+            _fill(replies, missed, self._pipelined(client, sha, [made[i] for i in missed]))
+        return _checked(replies)
 
     def _pipelined(self, client: redis.Redis, sha: str, calls: Sequence[Call]) -> list[Any]:
         with client.pipeline(transaction=False) as pipe:
@@ -104,6 +101,63 @@ class Scripts:
         except NoScriptError:
             client.script_load(script.script)
             return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+class AsyncScripts:
+    """The same scripts on a ``redis.asyncio`` client: ``Scripts``, awaited."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+        self._sources = {name: script_source(name) for name in script_names()}
+        self._shas = {name: _sha(text) for name, text in self._sources.items()}
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
+        """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
+        call = ("EVALSHA", self._shas[name], len(keys), *keys, *args)
+        try:
+            return await self._client.execute_command(*call)  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            await self._client.script_load(self._sources[name])
+            return await self._client.execute_command(*call)  # type: ignore[no-untyped-call]
+
+    async def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
+        """``Scripts.run_many``: one pipeline, each call safe to be sent twice."""
+        made = [(list(keys), list(args)) for keys, args in calls]
+        replies = await self._pipelined(self._shas[name], made)
+        missed = _missed(replies)
+        if missed:
+            await self._client.script_load(self._sources[name])
+            again = await self._pipelined(self._shas[name], [made[i] for i in missed])
+            _fill(replies, missed, again)
+        return _checked(replies)
+
+    async def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
+
+
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _missed(replies: Sequence[Any]) -> list[int]:
+    """Which replies say the server lacked the script."""
+    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+
+
+def _fill(replies: list[Any], indexes: Sequence[int], again: Sequence[Any]) -> None:
+    for index, reply in zip(indexes, again, strict=True):
+        replies[index] = reply
+
+
+def _checked(replies: list[Any]) -> list[Any]:
+    """The replies, or the first error among them raised."""
+    for reply in replies:
+        if isinstance(reply, RedisError):
+            raise reply
+    return replies
 
 
 def _read(name: str) -> str:

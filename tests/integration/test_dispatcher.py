@@ -266,6 +266,53 @@ def test_a_job_whose_rule_changes_starts_from_now(
     assert fires(client, keys) == [("minutely", T0 + 60), ("minutely", T0 + 120)]
 
 
+def test_a_job_back_in_the_file_keeps_its_place_and_its_state(
+    client: redis.Redis, keys: Keys, make_loop: LoopFactory, schedule_file: Callable[[str], Path]
+) -> None:
+    clock = FakeClock(T0 + 1)
+    path = schedule_file(EVERY_15S)
+    loop = make_loop(path, clock)
+    loop.step()
+    advance(clock, loop, 15)  # fire at T0 + 15
+    path.write_text(EVERY_15S.replace("tick:", "tock:"))
+    loop.request_reload()
+    advance(clock, loop, 1)
+    assert client.ttl(keys.state("tick")) > 0  # gone from the file: kept for a while
+    path.write_text(EVERY_15S)
+    loop.request_reload()
+    advance(clock, loop, 1)
+    client.delete(keys.lease())  # a new term adopts the file again
+    advance(clock, loop, 1)
+    assert client.ttl(keys.state("tick")) == -1
+    assert client.hget(keys.state("tick"), "watermark") == str(T0 + 15).encode()
+
+
+def test_a_new_term_on_an_unchanged_file_writes_no_job_state(
+    client: redis.Redis, keys: Keys, make_loop: LoopFactory, schedule_file: Callable[[str], Path]
+) -> None:
+    clock = FakeClock(T0 + 1)
+    loop = make_loop(schedule_file(EVERY_15S), clock)
+    loop.step()
+    advance(clock, loop, 15)
+    state = keys.state("tick")
+    client.config_set("notify-keyspace-events", "Kgh")
+    events = client.pubsub()
+    events.subscribe(f"__keyspace@0__:{state}")
+    first_term = loop.leadership.epoch
+    client.delete(keys.lease())
+    while loop.leadership.epoch in (None, first_term):
+        advance(clock, loop, 1)
+    client.hincrby(state, "probe", 1)  # the last event: every one before it was the term's
+    seen = []
+    while (message := events.get_message(timeout=5)) is None or message["data"] != b"hincrby":
+        if message is not None and message["type"] == "message":
+            seen.append(message["data"])
+    events.close()
+    client.config_set("notify-keyspace-events", "")
+    client.hdel(state, "probe")
+    assert seen == []
+
+
 def test_overlap_skip_skips_fires_while_the_previous_run_is_active(
     client: redis.Redis, keys: Keys, make_loop: LoopFactory, schedule_file: Callable[[str], Path]
 ) -> None:

@@ -19,9 +19,11 @@ LAYERS: list[set[str]] = [
     {"rules"},
     {"schedule.yamlnodes", "schedule.fields", "schedule.loader"},
     {"schedule.planner", "schedule.watch"},
-    {"jobs", "documents", "enqueue", "keys", "clock", "transport"},
+    {"jobs", "documents", "tasks", "enqueue", "keys", "clock", "transport"},
     {
         "queue",
+        "defaults",
+        "aio",
         "deadset",
         "jobstate",
         "waiting",

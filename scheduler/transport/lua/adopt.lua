@@ -2,9 +2,10 @@
 -- KEYS[1] lease            {ns}:lease
 -- then per job i (0-based): KEYS[2 + i] state  {ns}:state:<job>
 -- ARGV[1] holder id, ARGV[2] epoch
--- then per job: new watermark ("" = keep the stored one), definition digest
+-- then per job: new watermark ("" = keep the stored one), definition digest ("" = keep)
 -- Returns "NOT_LEADER", or the number of jobs whose watermark was set.
 -- Each state key is made persistent again (a job back in the file keeps its history).
+-- Jobs whose state needs none of this are left out by the caller (read_states.lua).
 -- @include _lease
 
 if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
@@ -17,7 +18,9 @@ for i = 2, #KEYS do
     redis.call('HSET', KEYS[i], 'watermark', watermark)
     set = set + 1
   end
-  redis.call('HSET', KEYS[i], 'digest', digest)
+  if digest ~= '' then
+    redis.call('HSET', KEYS[i], 'digest', digest)
+  end
   redis.call('PERSIST', KEYS[i])
 end
 return set
