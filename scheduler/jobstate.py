@@ -19,6 +19,7 @@ from .deadset import decode_dead
 from .documents import load, read_seconds
 from .errors import PayloadError, ResultTimeout, ResultUnavailable
 from .keys import Keys, as_text
+from .transport.steps import Pipe, Steps, cmd, run_steps, socket_limit
 
 STATUSES = (
     "queued",
@@ -72,12 +73,20 @@ class JobInfo:
 
 def read_job(client: redis.Redis, keys: Keys, job_id: str) -> JobInfo:
     """Job ``job_id``'s status, in one round trip."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.job(job_id))
-        pipe.hget(keys.dead_jobs(), job_id)
-        pipe.zscore(keys.dead(), job_id)
-        pipe.exists(keys.cancel(job_id))
-        record, dead, died, flagged = pipe.execute()
+    return run_steps(job_steps(keys, job_id), client)
+
+
+def job_steps(keys: Keys, job_id: str) -> Steps[JobInfo]:
+    """The steps (``transport/steps.py``) that read job ``job_id``'s status: one round
+    trip."""
+    record, dead, died, flagged = yield Pipe(
+        [
+            cmd("hgetall", keys.job(job_id)),
+            cmd("hget", keys.dead_jobs(), job_id),
+            cmd("zscore", keys.dead(), job_id),
+            cmd("exists", keys.cancel(job_id)),
+        ]
+    )
     if record:
         return _from_record(job_id, record, bool(flagged))
     if dead is not None:
@@ -97,34 +106,41 @@ def read_job(client: redis.Redis, keys: Keys, job_id: str) -> JobInfo:
 
 
 def wait_result(client: redis.Redis, keys: Keys, job_id: str, timeout: float | None) -> Any:
-    """The return value of tracked job ``job_id``, once it has ended; blocks (BLMOVE on its
-    done list, no polling) up to ``timeout`` seconds (None: for ever). Raises
+    """The return value of tracked job ``job_id``, once it has ended (``result_steps``)."""
+    steps = result_steps(keys, job_id, timeout, socket_limit(client))
+    return run_steps(steps, client)
+
+
+def result_steps(keys: Keys, job_id: str, timeout: float | None, limit: float | None) -> Steps[Any]:
+    """The steps that give the return value of tracked job ``job_id``, once it has ended;
+    they block (BLMOVE on its done list, no polling) up to ``timeout`` seconds (None: for
+    ever), in waits shorter than ``limit``, the client's socket timeout. Raise
     ResultTimeout, or ResultUnavailable if it ended without one or is not tracked."""
-    info = read_job(client, keys, job_id)
+    info = yield from job_steps(keys, job_id)
     if not info.over and info.status != "unknown":
-        if not _wait_done(client, keys.job_done(job_id), timeout):
+        if not (yield from _done_steps(keys.job_done(job_id), timeout, limit)):
             raise ResultTimeout(f"job {job_id} has not ended within {timeout}s")
-        info = read_job(client, keys, job_id)
+        info = yield from job_steps(keys, job_id)
     if info.status == "succeeded" and info.has_result:
         return info.result
     raise ResultUnavailable(job_id, info.status, info.error or info.problem)
 
 
-def _wait_done(client: redis.Redis, done: str, timeout: float | None) -> bool:
+def _done_steps(done: str, timeout: float | None, limit: float | None) -> Steps[bool]:
     """Block until ``done`` holds its token (True) or ``timeout`` seconds pass (False).
 
     BLMOVE rotates the one token in place, so every waiter sees it. A client with a
-    ``socket_timeout`` would give up on a longer block: the wait is then cut in slices
-    shorter than it, each still a blocking wait in Redis."""
-    limit = client.connection_pool.connection_kwargs.get("socket_timeout")
-    piece = max(0.1, float(limit) * 0.8) if limit else None
+    socket timeout (``limit``) would give up on a longer block: the wait is then cut in
+    slices shorter than it, each still a blocking wait in Redis."""
+    piece = max(0.1, limit * 0.8) if limit else None
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             return False
         wait: Any = min(x for x in (left, piece) if x is not None) if (left or piece) else 0
-        if client.blmove(done, done, wait, "RIGHT", "LEFT") is not None:
+        (moved,) = yield Pipe([cmd("blmove", done, done, wait, "RIGHT", "LEFT")])
+        if moved is not None:
             return True
 
 

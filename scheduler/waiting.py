@@ -8,7 +8,7 @@ worker that runs it (docs/api.md#cancel).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from .jobs import MAX_PAYLOAD_BYTES, decode, peek
 from .jobstate import FINAL
 from .keys import Keys, as_text
 from .transport.scripts import Scripts
+from .transport.steps import Pipe, Script, Steps, cmd, run_steps
 
 SCAN_CHUNK = 1000  # payloads read per round trip when looking for one job
 CANCEL_FLAG_TTL = 24 * 3600  # how long a running job's cancel request waits to be seen
@@ -42,15 +43,25 @@ class WaitingJob:
     raw: str = ""
 
 
+Page = tuple[list[WaitingJob], int]  # a page of jobs, and how many there are in all
+
+
 def read_waiting(
     client: redis.Redis, keys: Keys, queue: str, start: int = 0, count: int = 50
 ) -> tuple[list[WaitingJob], int]:
     """Page ``start``..``start+count`` of ``queue``'s waiting jobs, next to run first, and
-    how many wait."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.lrange(keys.queue(queue), -start - count, -start - 1)
-        pipe.llen(keys.queue(queue))
-        payloads, total = pipe.execute()
+    how many wait (``waiting_steps``)."""
+    return run_steps(waiting_steps(keys, queue, start, count), client)
+
+
+def waiting_steps(keys: Keys, queue: str, start: int, count: int) -> Steps[Page]:
+    """The steps (``transport/steps.py``) that read a page of ``queue``'s waiting jobs."""
+    payloads, total = yield Pipe(
+        [
+            cmd("lrange", keys.queue(queue), -start - count, -start - 1),
+            cmd("llen", keys.queue(queue)),
+        ]
+    )
     return [_entry(raw) for raw in reversed(payloads)], int(total)
 
 
@@ -58,11 +69,18 @@ def read_delayed(
     client: redis.Redis, keys: Keys, queue: str, start: int = 0, count: int = 50
 ) -> tuple[list[WaitingJob], int]:
     """Page ``start``..``start+count`` of ``queue``'s delayed jobs and retries, soonest
-    first, and how many there are."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.zrange(keys.delayed(queue), start, start + count - 1, withscores=True)
-        pipe.zcard(keys.delayed(queue))
-        pairs, total = pipe.execute()
+    first, and how many there are (``delayed_steps``)."""
+    return run_steps(delayed_steps(keys, queue, start, count), client)
+
+
+def delayed_steps(keys: Keys, queue: str, start: int, count: int) -> Steps[Page]:
+    """The steps that read a page of ``queue``'s delayed jobs and retries."""
+    pairs, total = yield Pipe(
+        [
+            cmd("zrange", keys.delayed(queue), start, start + count - 1, withscores=True),
+            cmd("zcard", keys.delayed(queue)),
+        ]
+    )
     return [_entry(raw, float(due)) for raw, due in pairs], int(total)
 
 
@@ -75,73 +93,75 @@ class Canceller:
         self._scripts = scripts
 
     def cancel(self, job_id: str, now: float) -> str:
-        """Cancel job ``job_id``: CANCELLED (taken off its queue: it will not run),
-        REQUESTED (it runs: its worker is asked to stop it), FINISHED (its record says it
-        ended) or NOT_FOUND (not waiting, delayed or running)."""
-        record = self.client.hmget(self.keys.job(job_id), ["status", "queue"])
-        if as_text(record[0] or b"") in FINAL:
-            return FINISHED
-        queues = [as_text(record[1])] if record[1] else self._queue_names()
-        for _ in range(3):  # a worker may take it between our read and the script
-            found = self._find(job_id, queues)
-            if found is None:
-                break
-            if self._remove(job_id, *found, now):
-                return CANCELLED
-        self.client.set(self.keys.cancel(job_id), "1", ex=CANCEL_FLAG_TTL)
-        return REQUESTED if self._running(job_id, queues) else NOT_FOUND
+        """Cancel job ``job_id`` (``cancel_steps``)."""
+        return run_steps(cancel_steps(self.keys, job_id, now), self.client, self._scripts)
 
-    def _queue_names(self) -> list[str]:
-        return sorted(as_text(name) for name in self.client.smembers(self.keys.queues()))
 
-    def _find(self, job_id: str, queues: Sequence[str]) -> tuple[str, bytes] | None:
-        """(key, payload) of the job's waiting or delayed payload, if any."""
-        for queue in queues:
-            for key, chunk in self._chunks(queue):
-                for raw in chunk:
+def cancel_steps(keys: Keys, job_id: str, now: float) -> Steps[str]:
+    """The steps that cancel job ``job_id``: CANCELLED (taken off its queue: it will not
+    run), REQUESTED (it runs: its worker is asked to stop it), FINISHED (its record says it
+    ended) or NOT_FOUND (not waiting, delayed or running)."""
+    (record,) = yield Pipe([cmd("hmget", keys.job(job_id), ["status", "queue"])])
+    if as_text(record[0] or b"") in FINAL:
+        return FINISHED
+    if record[1]:
+        queues = [as_text(record[1])]
+    else:
+        (names,) = yield Pipe([cmd("smembers", keys.queues())])
+        queues = sorted(as_text(name) for name in names)
+    for _ in range(3):  # a worker may take it between our read and the script
+        found = yield from _find(keys, job_id, queues)
+        if found is None:
+            break
+        if (yield _removal(keys, job_id, *found, now)):
+            return CANCELLED
+    yield Pipe([cmd("set", keys.cancel(job_id), "1", ex=CANCEL_FLAG_TTL)])
+    return REQUESTED if (yield from _running(keys, job_id, queues)) else NOT_FOUND
+
+
+def _find(keys: Keys, job_id: str, queues: Sequence[str]) -> Steps[tuple[str, bytes] | None]:
+    """(key, payload) of the job's waiting or delayed payload, if any."""
+    for queue in queues:
+        for key, method in ((keys.queue(queue), "lrange"), (keys.delayed(queue), "zrange")):
+            start = 0
+            while True:
+                (chunk,) = yield Pipe([cmd(method, key, start, start + SCAN_CHUNK - 1)])
+                if not chunk:
+                    break
+                for item in chunk:
+                    raw = item if isinstance(item, bytes) else as_text(item).encode()
                     if _is_job(raw, job_id):
                         return key, raw
-        return None
-
-    def _chunks(self, queue: str) -> Iterator[tuple[str, list[bytes]]]:
-        for key, read in (
-            (self.keys.queue(queue), self.client.lrange),
-            (self.keys.delayed(queue), self.client.zrange),
-        ):
-            start = 0
-            while chunk := read(key, start, start + SCAN_CHUNK - 1):
-                yield (
-                    key,
-                    [raw if isinstance(raw, bytes) else as_text(raw).encode() for raw in chunk],
-                )
                 start += SCAN_CHUNK
+    return None
 
-    def _remove(self, job_id: str, key: str, raw: bytes, now: float) -> bool:
-        try:
-            job = decode(raw, max_bytes=None)
-        except PayloadError:
-            job = None
-        kept = job.result_ttl if job is not None else None
-        unique = job.unique if job is not None else None
-        schedule = job.schedule if job is not None else None
-        k = self.keys
-        keys = [key, k.job(job_id), k.job_done(job_id), k.unique(unique or "")]
-        keys += [k.active(schedule or ""), k.held()]
-        kind = "delayed" if key.startswith(k.delayed("")) else "list"
-        life = "" if kept is None else str(max(kept, CANCEL_RECORD_TTL))
-        args: list[Any] = [kind, raw, job_id, life, int(unique is not None)]
-        args += [int(schedule is not None), f"{now:.3f}"]
-        return bool(self._scripts.run("cancel", keys, args))
 
-    def _running(self, job_id: str, queues: Sequence[str]) -> bool:
-        """Whether a registered worker holds the job (running it, or about to)."""
-        workers = [as_text(w) for w in self.client.zrange(self.keys.workers(), 0, -1)]
-        with self.client.pipeline(transaction=False) as pipe:
-            for worker in workers:
-                for queue in queues:
-                    pipe.lrange(self.keys.worker_jobs(worker, queue), 0, -1)
-            held = pipe.execute()
-        return any(_is_job(raw, job_id) for payloads in held for raw in payloads)
+def _removal(keys: Keys, job_id: str, key: str, raw: bytes, now: float) -> Script:
+    """The cancel script's call that removes exactly ``raw`` from ``key``."""
+    try:
+        job = decode(raw, max_bytes=None)
+    except PayloadError:
+        job = None
+    kept = job.result_ttl if job is not None else None
+    unique = job.unique if job is not None else None
+    schedule = job.schedule if job is not None else None
+    names = [key, keys.job(job_id), keys.job_done(job_id), keys.unique(unique or "")]
+    names += [keys.active(schedule or ""), keys.held()]
+    kind = "delayed" if key.startswith(keys.delayed("")) else "list"
+    life = "" if kept is None else str(max(kept, CANCEL_RECORD_TTL))
+    args: list[Any] = [kind, raw, job_id, life, int(unique is not None)]
+    args += [int(schedule is not None), f"{now:.3f}"]
+    return Script("cancel", names, args)
+
+
+def _running(keys: Keys, job_id: str, queues: Sequence[str]) -> Steps[bool]:
+    """Whether a registered worker holds the job (running it, or about to)."""
+    (members,) = yield Pipe([cmd("zrange", keys.workers(), 0, -1)])
+    workers = [as_text(w) for w in members]
+    held = yield Pipe(
+        [cmd("lrange", keys.worker_jobs(w, q), 0, -1) for w in workers for q in queues]
+    )
+    return any(_is_job(raw, job_id) for payloads in held for raw in payloads)
 
 
 def _is_job(raw: bytes, job_id: str) -> bool:
