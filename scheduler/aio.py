@@ -23,14 +23,19 @@ import redis.asyncio
 from .clock import AsyncRedisClock, Clock
 from .enqueue import CollectedJobs, JobMaker, held_by, script_call
 from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name
+from .jobstate import JobInfo, job_steps, result_steps
 from .keys import Keys, as_text
 from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL
 from .tasks import Options
 from .transport.scripts import AsyncScripts
+from .transport.steps import arun_steps, socket_limit
+from .waiting import WaitingJob, cancel_steps, delayed_steps, waiting_steps
 
 
 class Queue(JobMaker):
-    """Enqueue jobs into a namespace of one Redis from asyncio code, and read queue depths.
+    """Enqueue jobs into a namespace of one Redis from asyncio code, read queue depths,
+    and follow, wait for and cancel jobs (``job``, ``result``, ``cancel``, ``waiting``,
+    ``delayed``: those of ``scheduler.Queue``, on the same steps).
 
     ``await enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=,
     unique_for=, key=, result_ttl=, **kwargs)`` takes what ``scheduler.Queue.enqueue``
@@ -148,6 +153,36 @@ class Queue(JobMaker):
                 pipe.llen(self.keys.queue(name))
             depths = await pipe.execute()
         return dict(zip(names, (int(d) for d in depths), strict=True))
+
+    async def job(self, job_id: str) -> JobInfo:
+        """``scheduler.Queue.job``, awaited: job ``job_id``'s status, in one round trip."""
+        return await arun_steps(job_steps(self.keys, job_id), self.client, self._scripts)
+
+    async def result(self, job_id: str, timeout: float | None = None) -> Any:
+        """``scheduler.Queue.result``, awaited: the return value of a job enqueued with
+        ``result_ttl``, once it has ended, waiting up to ``timeout`` seconds (None: for
+        ever) in Redis (BLMOVE, no polling) on a connection of its own from the pool, so
+        other calls go on meanwhile. Raises ResultTimeout or ResultUnavailable."""
+        steps = result_steps(self.keys, job_id, timeout, socket_limit(self.client))
+        return await arun_steps(steps, self.client, self._scripts)
+
+    async def cancel(self, job_id: str) -> str:
+        """``scheduler.Queue.cancel``, awaited: "cancelled", "requested", "finished" or
+        "not_found"."""
+        await self._clock_ready()
+        steps = cancel_steps(self.keys, job_id, self.clock.now())
+        return await arun_steps(steps, self.client, self._scripts)
+
+    async def waiting(self, queue: str = DEFAULT_QUEUE, limit: int = 50) -> list[WaitingJob]:
+        """The next ``limit`` jobs to run from ``queue``, next first."""
+        steps = waiting_steps(self.keys, check_queue_name(queue), 0, limit)
+        return (await arun_steps(steps, self.client, self._scripts))[0]
+
+    async def delayed(self, queue: str = DEFAULT_QUEUE, limit: int = 50) -> list[WaitingJob]:
+        """The ``limit`` soonest delayed jobs and retries of ``queue``, with when they are
+        due."""
+        steps = delayed_steps(self.keys, check_queue_name(queue), 0, limit)
+        return (await arun_steps(steps, self.client, self._scripts))[0]
 
 
 class EnqueueBatch(CollectedJobs):

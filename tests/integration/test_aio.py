@@ -1,10 +1,12 @@
 """``scheduler.aio.Queue`` against a real redis-server: the payloads it writes are the sync
-Queue's, batches, typed tasks, and enqueues a broken connection makes it send again."""
+Queue's, batches, typed tasks, enqueues a broken connection makes it send again, and job
+status, results, cancel and the waiting and delayed jobs read as the sync Queue reads them."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -14,12 +16,18 @@ import redis.asyncio
 
 from scheduler import aio
 from scheduler.clock import FakeClock
-from scheduler.errors import PayloadError
+from scheduler.errors import PayloadError, ResultTimeout, ResultUnavailable
+from scheduler.jobstate import JobInfo
 from scheduler.queue import Queue
 from scheduler.transport.scripts import Scripts
+from scheduler.waiting import WaitingJob
+from tests import tasks
 from tests.cutting_proxy import CuttingProxy, cutting_proxy
+from tests.helpers import wait_until
 from tests.redis_server import RedisServer
 from tests.typed_tasks import plain, send_welcome
+
+from .conftest import START, WorkerFactory
 
 T = TypeVar("T")
 
@@ -159,3 +167,95 @@ def load_enqueue_many(server: RedisServer) -> None:
     """Load the batch script first, so the cut falls among the batch's replies."""
     with redis.Redis(port=server.port) as client:
         Scripts(client).load("enqueue_many")
+
+
+def aio_queue(redis_url: str, namespace: str, clock: FakeClock) -> aio.Queue:
+    return aio.Queue(redis.asyncio.Redis.from_url(redis_url), namespace, clock)
+
+
+def test_async_unique_and_tracked_enqueues_return_the_job_holding_the_key(
+    redis_url: str, namespace: str, queue: Queue, clock: FakeClock
+) -> None:
+    async def enqueue() -> list[str]:
+        async with aio_queue(redis_url, namespace, clock) as q:
+            first = await q.enqueue("tests.tasks:add", 1, 2, key="invoice:7", result_ttl=60)
+            again = await q.enqueue("tests.tasks:add", 5, 6, key="invoice:7")
+            by_task = send_welcome.on(q).options(key="welcome:1")
+            made, kept = await by_task.enqueue(1), await by_task.enqueue(2)
+            async with q.batch() as b:
+                tracked = b.enqueue("tests.tasks:add", 3, 4, result_ttl=60)
+                plain_id = b.enqueue("tests.tasks:add", 5, 6)
+            return [first, again, made, kept, tracked, plain_id]
+
+    first, again, made, kept, tracked, plain_id = run(enqueue())
+    assert (again, kept) == (first, made)
+    assert (queue.depth(), queue.depth("mailers")) == (3, 1)
+    assert [queue.job(i).status for i in (first, tracked, plain_id)] == ["queued"] * 2 + ["unknown"]
+    assert send_welcome.on(queue).options(key="welcome:1").enqueue(3) == made
+
+
+def test_async_job_waiting_delayed_and_a_result_awaited_while_a_worker_runs_it(
+    redis_url: str, namespace: str, queue: Queue, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    worker = make_worker()
+
+    async def main() -> tuple[JobInfo, list[WaitingJob], list[WaitingJob], object, JobInfo]:
+        async with aio_queue(redis_url, namespace, clock) as q:
+            job_id = await q.enqueue("tests.tasks:add", 2, 3, result_ttl=60)
+            later = await q.enqueue("tests.tasks:add", 1, 1, delay=60)
+            before = await q.job(job_id)
+            waiting, delayed = await q.waiting(), await q.delayed()
+            result = asyncio.ensure_future(q.result(job_id, timeout=30))
+            assert (await q.job(later)).status == "unknown"  # the loop runs while it waits
+            await asyncio.to_thread(lambda: (worker.fetch_once(), worker.run_pending()))
+            await asyncio.to_thread(worker.flush)
+            return before, waiting, delayed, await result, await q.job(job_id)
+
+    before, waiting, delayed, result, after = run(main())
+    assert (before.status, before.task, before.attempt) == ("queued", "tests.tasks:add", 1)
+    assert [(j.id, j.task) for j in waiting] == [(before.id, "tests.tasks:add")]
+    assert [(j.task, j.due) for j in delayed] == [("tests.tasks:add", START + 60)]
+    assert result == 5
+    assert (after.status, after.result) == ("succeeded", 5)
+
+
+def test_async_result_gives_up_at_its_timeout_and_says_why_there_is_none(
+    redis_url: str, namespace: str, queue: Queue, clock: FakeClock
+) -> None:
+    job_id = queue.enqueue("tests.tasks:add", 1, 2, result_ttl=60)
+
+    async def main() -> None:
+        async with aio_queue(redis_url, namespace, clock) as q:
+            with pytest.raises(ResultTimeout, match=r"has not ended within 0\.05s"):
+                await q.result(job_id, timeout=0.05)
+            with pytest.raises(ResultUnavailable, match="no-such-job"):
+                await q.result("no-such-job")
+
+    run(main())
+
+
+def test_async_cancel_takes_jobs_off_their_queue_or_asks_their_worker(
+    redis_url: str, namespace: str, queue: Queue, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    waiting = queue.enqueue("tests.tasks:add", 1, 2, key="k1", result_ttl=60)
+    delayed = queue.enqueue("tests.tasks:add", 3, 4, delay=60)
+    running = queue.enqueue("tests.tasks:wait_gate", "aio-cancel", queue="slow", result_ttl=60)
+    worker = make_worker("slow")
+    runner = threading.Thread(target=lambda: (worker.fetch_once(), worker.run_pending()))
+    runner.start()
+    wait_until(lambda: queue.job(running).status == "running", what="the job to run")
+
+    async def main() -> list[str]:
+        async with aio_queue(redis_url, namespace, clock) as q:
+            ids = [waiting, delayed, running, waiting, "no-such-job"]
+            return [await q.cancel(job_id) for job_id in ids]
+
+    try:
+        assert run(main()) == ["cancelled", "cancelled", "requested", "finished", "not_found"]
+    finally:
+        tasks.GATES.setdefault("aio-cancel", threading.Event()).set()
+        runner.join()
+    assert (queue.depth(), queue.delayed_count()) == (0, 0)
+    assert queue.job(waiting).status == "cancelled"
+    assert not queue.client.exists(queue.keys.unique("k1"))
+    assert queue.job(running).cancel_requested
