@@ -120,15 +120,14 @@ class CurrentJob:
         return self.cancellation is not None and self.cancellation.requested
 
 
+@dataclass(eq=False, slots=True)
 class Cancellation:
     """A run's cancel request, set by the worker's heartbeat when it sees the job's cancel
-    flag: an async task is cancelled at once, a sync one reads ``current_job().cancelled``."""
+    flag: an async task is cancelled at once, a sync one reads ``current_job().cancelled``.
+    Its fields are keyword-only, so a subclass (the worker's run) adds its own before."""
 
-    __slots__ = ("_future", "requested")
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._future: concurrent.futures.Future[Any] | None = None
+    requested: bool = field(default=False, kw_only=True)
+    _future: concurrent.futures.Future[Any] | None = field(default=None, kw_only=True)
 
     def request(self) -> None:
         """Ask the run to stop (an async task's future is cancelled)."""
@@ -289,16 +288,18 @@ def dead_record(
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_current: ContextVar[QueuedJob | None] = ContextVar("scheduler_current_job", default=None)
-_cancellation: ContextVar[Cancellation | None] = ContextVar("scheduler_cancel", default=None)
+# One variable for the job and its run's cancel state: a worker sets it once per run.
+_current: ContextVar[tuple[QueuedJob, Cancellation | None] | None] = ContextVar(
+    "scheduler_current_job", default=None
+)
 
 
 def current_job() -> CurrentJob | None:
     """The job whose task is running in this thread or asyncio task; None outside a job."""
-    job = _current.get()
-    if job is None:
+    state = _current.get()
+    if state is None:
         return None
-    cancellation = _cancellation.get()
+    job, cancellation = state
     fire = job.scheduled_for
     return CurrentJob(
         id=job.id,
@@ -313,19 +314,18 @@ def current_job() -> CurrentJob | None:
     )
 
 
-def set_current(
-    job: QueuedJob, cancellation: Cancellation | None = None
-) -> Token[QueuedJob | None]:
+CurrentToken = Token[tuple[QueuedJob, Cancellation | None] | None]
+
+
+def set_current(job: QueuedJob, cancellation: Cancellation | None = None) -> CurrentToken:
     """Make ``job`` (and its run's ``cancellation``) current in this context; undo with
     ``reset_current``."""
-    _cancellation.set(cancellation)
-    return _current.set(job)
+    return _current.set((job, cancellation))
 
 
-def reset_current(token: Token[QueuedJob | None]) -> None:
+def reset_current(token: CurrentToken) -> None:
     """Undo ``set_current``."""
     _current.reset(token)
-    _cancellation.set(None)
 
 
 def _put_optional(

@@ -87,7 +87,7 @@ class Outcome:
     result: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per job, and frozen fields cost more to set
 class Ended:
     """How a task call ended: the exception it raised (None: it returned), how long it
     took, when it finished (monotonic clock), what it returned, and whether its run was

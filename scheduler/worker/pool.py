@@ -37,15 +37,17 @@ TIMED_OUT, SHUT_DOWN = "timeout", "shutdown"  # why a run was ended without its 
 
 
 @dataclass(eq=False, slots=True)
-class Run:
+class Run(Cancellation):
     """A job running on a thread, with its deadline (monotonic clock) if it has a timeout;
-    ``abandoned`` says why the run was ended without its thread (TIMED_OUT, SHUT_DOWN)."""
+    ``abandoned`` says why the run was ended without its thread (TIMED_OUT, SHUT_DOWN).
+
+    The run is its own cancel state (``Queue.cancel``): no second object per job, as most
+    jobs are never cancelled (docs/benchmarks.md, unique jobs and results)."""
 
     delivery: Delivery
     deadline: float | None
     thread: threading.Thread
     abandoned: str = ""
-    cancellation: Cancellation = field(default_factory=Cancellation)
 
 
 @dataclass(slots=True)
@@ -113,8 +115,8 @@ class JobPool:
         with self._lock:
             runs = [r for r in self._runs if r.delivery.job and r.delivery.job.id in job_ids]
         for run in runs:
-            if not run.cancellation.requested:
-                run.cancellation.request()
+            if not run.requested:
+                run.request()
                 job = run.delivery.job
                 assert job is not None
                 log.info("job cancel requested id=%s task=%s", job.id, job.task)
@@ -320,7 +322,7 @@ class JobPool:
         run = Run(delivery, deadline, threading.current_thread())
         with self._lock:
             self._runs.add(run)
-        ended = self.runner.call(delivery, task, run.cancellation)
+        ended = self.runner.call(delivery, task, run)
         outcome = self.runner.judge(delivery, ended)
         if not self._finish(run, outcome):
             self._ended_late(run, ended)
