@@ -12,7 +12,12 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import redis
+    import redis.asyncio
+
+Reading = tuple[float, float, float]  # monotonic before and after a TIME call, server time
 
 
 class Clock(Protocol):
@@ -69,18 +74,50 @@ class RedisClock(SystemClock):
     def sync(self) -> None:
         """Measure the offset to the server clock now (raises redis errors as they come)."""
         with self._lock:
-            best: tuple[float, float] | None = None
+            readings = []
             for _ in range(3):
                 before = time.monotonic()
                 seconds, micros = self._client.time()
-                after = time.monotonic()
-                rtt = after - before
-                offset = seconds + micros / 1e6 - (before + after) / 2
-                if best is None or rtt < best[0]:
-                    best = (rtt, offset)
-            assert best is not None
-            self._offset = best[1]
+                readings.append((before, time.monotonic(), seconds + micros / 1e6))
+            self._offset = best_offset(readings)
             self._synced_at = time.monotonic()
+
+
+class AsyncRedisClock(SystemClock):
+    """``RedisClock`` for a ``redis.asyncio`` client: ``await sync()`` when ``stale``, then
+    ``now()`` costs no round trip."""
+
+    def __init__(self, client: redis.asyncio.Redis, resync: float = 10.0) -> None:
+        self._client = client
+        self._resync = resync
+        self._offset: float | None = None
+        self._synced_at = 0.0
+
+    @property
+    def stale(self) -> bool:
+        """Whether the offset is missing or older than ``resync`` seconds."""
+        return self._offset is None or time.monotonic() - self._synced_at >= self._resync
+
+    async def sync(self) -> None:
+        """Measure the offset to the server clock now."""
+        readings = []
+        for _ in range(3):
+            before = time.monotonic()
+            seconds, micros = await self._client.time()
+            readings.append((before, time.monotonic(), seconds + micros / 1e6))
+        self._offset = best_offset(readings)
+        self._synced_at = time.monotonic()
+
+    def now(self) -> float:
+        if self._offset is None:
+            raise RuntimeError("AsyncRedisClock.now() before its first sync()")
+        return time.monotonic() + self._offset
+
+
+def best_offset(readings: Sequence[Reading]) -> float:
+    """Server time minus monotonic time, from the reading with the shortest round trip."""
+    before, after, server = min(readings, key=lambda r: r[1] - r[0])
+    return server - (before + after) / 2
 
 
 class FakeClock:

@@ -137,3 +137,21 @@ class PayloadError(SchedulerError):
 
 class JobTimeout(SchedulerError):
     """Raised (and recorded as the failure) when a job runs past its ``timeout``."""
+
+
+class ResultUnavailable(SchedulerError):
+    """Raised by ``Queue.result`` when a job has no result to give: it ended without one
+    (dead, cancelled, or its return value was not JSON), its record expired, or it was
+    enqueued without ``result_ttl``. ``job_id``, ``status`` and ``error`` say which."""
+
+    def __init__(self, job_id: str, status: str, error: str | None = None) -> None:
+        self.job_id, self.status, self.error = job_id, status, error
+        reason = {
+            "unknown": "no record (enqueued without result_ttl=, or its record expired)",
+            "succeeded": "it succeeded but kept no result",
+        }.get(status, f"it is {status}")
+        super().__init__(f"job {job_id} has no result: {reason}" + (f": {error}" if error else ""))
+
+
+class ResultTimeout(SchedulerError, TimeoutError):
+    """Raised by ``Queue.result`` when the job has not ended within the ``timeout``."""

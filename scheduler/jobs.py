@@ -17,6 +17,9 @@ unset, to keep payloads short)::
     scheduled_for the fire time (epoch seconds, int) such a run stands for (optional)
     expires_at    epoch seconds after which a run not yet started is dropped (optional)
     error         the last failure, on a retried job (optional)
+    unique        the unique key the job holds while it waits or runs (optional)
+    result_ttl    seconds the job's record and return value are kept after it ends; the
+                  job is tracked: it has a record ``Queue.job`` reads (optional)
 
 ``build_payload`` and ``encode`` are pure, so the dispatcher's own enqueue script pushes
 exactly what ``Queue.enqueue`` pushes. Inside a running task, ``current_job()`` describes
@@ -26,6 +29,7 @@ the job.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import json
 import os
@@ -68,7 +72,15 @@ class QueuedJob:
     scheduled_for: int | None = None
     expires_at: float | None = None
     timeout_hard: float | None = None
+    unique: str | None = None
+    result_ttl: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def settles(self) -> bool:
+        """Whether even a success needs more than an acknowledgement: a schedule job's
+        run, a tracked job or one holding a unique key."""
+        return self.schedule is not None or self.unique is not None or self.result_ttl is not None
 
     def to_payload(self) -> dict[str, Any]:
         """The payload dict of this job (the inverse of ``decode``)."""
@@ -86,6 +98,7 @@ class QueuedJob:
         _put_optional(payload, self.timeout, self.schedule, self.scheduled_for, self.expires_at)
         if self.timeout_hard is not None:
             payload["timeout_hard"] = self.timeout_hard
+        _put_tracking(payload, self.unique, self.result_ttl)
         payload.update(self.extra)
         return payload
 
@@ -102,6 +115,35 @@ class CurrentJob:
     enqueued_at: datetime
     schedule: str | None
     scheduled_for: datetime | None
+    cancellation: Cancellation | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether someone asked to cancel this run (``Queue.cancel``): a sync task that
+        checks it can stop early; its run then ends as cancelled."""
+        return self.cancellation is not None and self.cancellation.requested
+
+
+@dataclass(eq=False, slots=True)
+class Cancellation:
+    """A run's cancel request, set by the worker's heartbeat when it sees the job's cancel
+    flag: an async task is cancelled at once, a sync one reads ``current_job().cancelled``.
+    Its fields are keyword-only, so a subclass (the worker's run) adds its own before."""
+
+    requested: bool = field(default=False, kw_only=True)
+    _future: concurrent.futures.Future[Any] | None = field(default=None, kw_only=True)
+
+    def request(self) -> None:
+        """Ask the run to stop (an async task's future is cancelled)."""
+        self.requested = True
+        if self._future is not None:
+            self._future.cancel()
+
+    def attach(self, future: concurrent.futures.Future[Any]) -> None:
+        """The future of the run's async task: a cancel request cancels it."""
+        self._future = future
+        if self.requested:
+            future.cancel()
 
 
 def new_job_id() -> str:
@@ -145,6 +187,8 @@ def build_payload(
     scheduled_for: int | None = None,
     expires_at: float | None = None,
     timeout_hard: float | None = None,
+    unique: str | None = None,
+    result_ttl: int | None = None,
 ) -> dict[str, Any]:
     """The payload dict of a new job (attempt 1); PayloadError if an argument is invalid.
 
@@ -168,6 +212,7 @@ def build_payload(
     _put_optional(payload, timeout, schedule, scheduled_for, expires_at)
     if timeout_hard is not None:
         payload["timeout_hard"] = timeout_hard
+    _put_tracking(payload, unique, result_ttl)
     return payload
 
 
@@ -214,6 +259,8 @@ def decode(raw: bytes | str, max_bytes: int | None = MAX_PAYLOAD_BYTES) -> Queue
             scheduled_for=data.pop("scheduled_for", None),
             expires_at=data.pop("expires_at", None),
             timeout_hard=data.pop("timeout_hard", None),
+            unique=data.pop("unique", None),
+            result_ttl=data.pop("result_ttl", None),
             extra=_extra(data),
         )
     except KeyError as exc:
@@ -250,14 +297,18 @@ def dead_record(
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_current: ContextVar[QueuedJob | None] = ContextVar("scheduler_current_job", default=None)
+# One variable for the job and its run's cancel state: a worker sets it once per run.
+_current: ContextVar[tuple[QueuedJob, Cancellation | None] | None] = ContextVar(
+    "scheduler_current_job", default=None
+)
 
 
 def current_job() -> CurrentJob | None:
     """The job whose task is running in this thread or asyncio task; None outside a job."""
-    job = _current.get()
-    if job is None:
+    state = _current.get()
+    if state is None:
         return None
+    job, cancellation = state
     fire = job.scheduled_for
     return CurrentJob(
         id=job.id,
@@ -268,15 +319,20 @@ def current_job() -> CurrentJob | None:
         enqueued_at=datetime.fromtimestamp(job.enqueued_at, timezone.utc),
         schedule=job.schedule,
         scheduled_for=None if fire is None else datetime.fromtimestamp(fire, timezone.utc),
+        cancellation=cancellation,
     )
 
 
-def set_current(job: QueuedJob) -> Token[QueuedJob | None]:
-    """Make ``job`` the current job of this context; undo with ``reset_current``."""
-    return _current.set(job)
+CurrentToken = Token[tuple[QueuedJob, Cancellation | None] | None]
 
 
-def reset_current(token: Token[QueuedJob | None]) -> None:
+def set_current(job: QueuedJob, cancellation: Cancellation | None = None) -> CurrentToken:
+    """Make ``job`` (and its run's ``cancellation``) current in this context; undo with
+    ``reset_current``."""
+    return _current.set((job, cancellation))
+
+
+def reset_current(token: CurrentToken) -> None:
     """Undo ``set_current``."""
     _current.reset(token)
 
@@ -296,6 +352,13 @@ def _put_optional(
     ):
         if value is not None:
             payload[name] = value
+
+
+def _put_tracking(payload: dict[str, Any], unique: str | None, result_ttl: int | None) -> None:
+    if unique is not None:
+        payload["unique"] = unique
+    if result_ttl is not None:
+        payload["result_ttl"] = result_ttl
 
 
 def _check_build(
@@ -338,6 +401,11 @@ def _check_decoded(job: QueuedJob) -> None:
             ("scheduled_for", job.scheduled_for is None or _is_fire(job.scheduled_for)),
             ("expires_at", job.expires_at is None or _is_seconds(job.expires_at)),
             ("timeout_hard", job.timeout_hard is None or _positive(job.timeout_hard)),
+            ("unique", job.unique is None or (isinstance(job.unique, str) and job.unique != "")),
+            (
+                "result_ttl",
+                job.result_ttl is None or (_is_int(job.result_ttl) and job.result_ttl > 0),
+            ),
         )
         if not ok
     ]
@@ -379,9 +447,11 @@ def _is_seconds(value: object) -> bool:
     return EARLIEST_SECONDS <= value <= LATEST_SECONDS
 
 
-async def guarded(awaitable: Awaitable[Any], job: QueuedJob) -> Any:
+async def guarded(
+    awaitable: Awaitable[Any], job: QueuedJob, cancellation: Cancellation | None = None
+) -> Any:
     """Await a task as a worker does: ``current_job()`` set, cancelled at its ``timeout``."""
-    token = set_current(job)
+    token = set_current(job, cancellation)
     try:
         if job.timeout is None:
             return await awaitable

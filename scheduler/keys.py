@@ -24,6 +24,21 @@ Queues and delayed jobs
                                      enqueue script: a call sent again (redis-py's retry of
                                      a broken pipeline, the application's own retry) with
                                      the same id enqueues nothing.
+    ``{ns}:unique:<key>``            STRING id of the job that holds unique key ``<key>``
+                                     (``enqueue(unique_for=, key=)``) while it waits or runs,
+                                     with a TTL of ``unique_for``; deleted, if it still names
+                                     the job, when the job ends (settle) or is cancelled.
+    ``{ns}:job:<id>``                HASH record of a tracked job (enqueued with
+                                     ``result_ttl``): status, attempt, task, queue,
+                                     enqueued_at, due, started_at, finished_at, error, result
+                                     (the JSON return value). Kept ``result_ttl`` seconds
+                                     after the job ends.
+    ``{ns}:done:<id>``               LIST holding one token once a tracked job has ended:
+                                     ``Queue.result`` waits on it with BLMOVE (to itself, so
+                                     every waiter sees it). Same lifetime as the record.
+    ``{ns}:cancel:<id>``             STRING flag asking the worker that runs job ``<id>`` to
+                                     stop it (``Queue.cancel``), one day; workers read the
+                                     flags of their running jobs with each heartbeat.
 
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
@@ -137,6 +152,22 @@ class Keys:
     def enqueued(self, job_id: str) -> str:
         """The marker of job ``job_id``'s enqueue, which makes sending it again a no-op."""
         return f"{self.prefix}enqueued:{job_id}"
+
+    def unique(self, key: str) -> str:
+        """The marker naming the job that holds unique key ``key``."""
+        return f"{self.prefix}unique:{key}"
+
+    def job(self, job_id: str) -> str:
+        """The record of tracked job ``job_id``."""
+        return f"{self.prefix}job:{job_id}"
+
+    def job_done(self, job_id: str) -> str:
+        """The list that gets a token when tracked job ``job_id`` ends."""
+        return f"{self.prefix}done:{job_id}"
+
+    def cancel(self, job_id: str) -> str:
+        """The flag asking the worker running job ``job_id`` to stop it."""
+        return f"{self.prefix}cancel:{job_id}"
 
     def wake(self, queue: str) -> str:
         """The wake-up token list of ``queue``."""

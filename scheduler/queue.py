@@ -19,13 +19,15 @@ from redis.client import Pipeline
 from .clock import Clock, RedisClock
 from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
-from .enqueue import Enqueuer, NewJob
+from .enqueue import CollectedJobs, Enqueuer, NewJob, held_by, script_call
 from .errors import PayloadError
-from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
+from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
+from .jobstate import JobInfo, read_job, wait_result
 from .keys import Keys, as_text
 from .transport.durability import Durability
 from .transport.scripts import Scripts
 from .transport.urls import client_from_url
+from .waiting import Canceller, WaitingJob, read_delayed, read_waiting
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_NAMESPACE = "scheduler"
@@ -115,10 +117,11 @@ def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> li
 class Queue(Enqueuer):
     """Enqueue jobs into a namespace of one Redis, and inspect its queues.
 
-    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=,
-    timeout_hard=, **kwargs)`` puts a job on a queue and returns its id (see
-    ``Enqueuer.enqueue``). With ``durability="replicated"`` each enqueue (each batch) then
-    waits until a replica has it, and goes on unconfirmed if none does in time
+    ``enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=, unique_for=,
+    key=, result_ttl=, timeout_hard=, **kwargs)`` puts a job on a queue and returns its id
+    (see ``Enqueuer.enqueue``); ``task`` is a ``@task``, a module-level function or its
+    ``"package.module:name"``. With ``durability="replicated"`` each enqueue (each batch)
+    then waits until a replica has it, and goes on unconfirmed if none does in time
     (``transport.durability``).
     """
 
@@ -168,8 +171,9 @@ class Queue(Enqueuer):
     def _now(self) -> float:
         return self.clock.now()
 
-    def _submit(self, job: NewJob) -> None:
-        self._scripts.run("enqueue", *self.enqueue_call(job.payload, job.due, job.text))
+    def _submit(self, job: NewJob) -> str | None:
+        call = self.enqueue_call(job.payload, job.due, job.text, job.unique_for)
+        return held_by(self._scripts.run("enqueue", *call))
 
     @contextmanager
     def batch(self) -> Iterator[EnqueueBatch]:
@@ -193,6 +197,34 @@ class Queue(Enqueuer):
     def queues(self) -> dict[str, int]:
         """Depth of every known queue, by name."""
         return {row.name: row.depth for row in read_queues(self.client, self.keys)}
+
+    def job(self, job_id: str) -> JobInfo:
+        """Job ``job_id``'s status, attempts, times, last error and, for a job enqueued with
+        ``result_ttl``, its return value (``unknown`` for a job without a record that is
+        not dead)."""
+        return read_job(self.client, self.keys, job_id)
+
+    def result(self, job_id: str, timeout: float | None = None) -> Any:
+        """The JSON return value of a job enqueued with ``result_ttl``, waiting for it to
+        end for up to ``timeout`` seconds (None: for ever) without polling. Raises
+        ResultTimeout, or ResultUnavailable if the job ended without one (dead,
+        cancelled) or has no record."""
+        return wait_result(self.client, self.keys, job_id, timeout)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a job: "cancelled" (it waited or was delayed: it will not run),
+        "requested" (it runs: its worker stops an async task, a sync one sees
+        ``current_job().cancelled``), "finished" or "not_found"."""
+        return Canceller(self.client, self.keys, self._scripts).cancel(job_id, self.clock.now())
+
+    def waiting(self, queue: str = DEFAULT_QUEUE, limit: int = 50) -> list[WaitingJob]:
+        """The next ``limit`` jobs to run from ``queue``, next first."""
+        return read_waiting(self.client, self.keys, check_queue_name(queue), 0, limit)[0]
+
+    def delayed(self, queue: str = DEFAULT_QUEUE, limit: int = 50) -> list[WaitingJob]:
+        """The ``limit`` soonest delayed jobs and retries of ``queue``, with when they are
+        due."""
+        return read_delayed(self.client, self.keys, check_queue_name(queue), 0, limit)[0]
 
     def dead(self, limit: int = 50, where: DeadFilter | None = None) -> list[DeadJob]:
         """The newest ``limit`` entries of the dead set (those that match ``where``),
@@ -241,55 +273,33 @@ class Queue(Enqueuer):
         return keys, [job_id, encode(payload), q]
 
     def enqueue_call(
-        self, payload: dict[str, Any], due: float | None = None, text: str | None = None
+        self,
+        payload: dict[str, Any],
+        due: float | None = None,
+        text: str | None = None,
+        unique_for: int | None = None,
     ) -> tuple[list[str], list[str | int]]:
-        """The enqueue script's keys and arguments for a built payload, due at ``due``
-        (epoch seconds; None: now); ``text`` is the payload's JSON when it is encoded
-        already."""
-        k, queue = self.keys, payload["queue"]
-        keys = [k.queue(queue), k.wake(queue), k.delayed(queue), k.queues()]
-        keys.append(k.enqueued(payload["id"]))
-        when = "" if due is None else f"{due:.3f}"
-        return keys, [text if text is not None else encode(payload), queue, when, ENQUEUE_DEDUPE]
+        """The enqueue script's keys and arguments for a built payload (``script_call``)."""
+        return script_call(self.keys, payload, due, text, unique_for)
 
 
-class EnqueueBatch(Enqueuer):
+class EnqueueBatch(CollectedJobs):
     """Enqueues collected by ``Queue.batch()``, sent together in one round trip: one
-    script call per queue and chunk of jobs (``lua/enqueue_many.lua``)."""
-
-    chunk = 200  # jobs per script call: Redis serves nobody else while one runs
+    script call per queue and chunk of jobs (``lua/enqueue_many.lua``); unique and tracked
+    jobs, one enqueue script call each, in a second round trip."""
 
     def __init__(self, queue: Queue) -> None:
+        super().__init__(queue.keys, queue.clock.now, queue.max_payload_bytes)
         self._queue = queue
-        self.max_payload_bytes = queue.max_payload_bytes
-        self._pending: dict[str, list[NewJob]] = {}
-
-    def _now(self) -> float:
-        return self._queue.clock.now()
-
-    def _submit(self, job: NewJob) -> None:
-        self._pending.setdefault(job.payload["queue"], []).append(job)
 
     def send(self) -> None:
-        """Send the collected jobs (one round trip) and start a new batch."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        calls = [
-            self._call(name, jobs[start : start + self.chunk])
-            for name, jobs in pending.items()
-            for start in range(0, len(jobs), self.chunk)
-        ]
-        self._queue._scripts.run_many("enqueue_many", calls)
-
-    def _call(self, name: str, jobs: Sequence[NewJob]) -> tuple[list[str], list[str | int]]:
-        k = self._queue.keys
-        keys = [k.queue(name), k.wake(name), k.delayed(name), k.queues()]
-        keys += [k.enqueued(job.id) for job in jobs]
-        args: list[str | int] = [name, ENQUEUE_DEDUPE]
-        for job in jobs:
-            args += (job.text, "" if job.due is None else f"{job.due:.3f}")
-        return keys, args
+        """Send the collected jobs (one round trip; unique and tracked jobs, a second) and
+        start a new batch."""
+        calls = self.take()
+        if calls.many:
+            self._queue._scripts.run_many("enqueue_many", calls.many)
+        if calls.single:
+            self._queue._scripts.run_many("enqueue", calls.single)
 
 
 def _oldest_age(oldest: bytes | None, now: float) -> float | None:

@@ -24,39 +24,93 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from .errors import Problem, SchedulerError, TaskNotAllowed, TaskNotFound
+from .enqueue import JobOptions
+from .errors import PayloadError, Problem, SchedulerError, TaskNotAllowed, TaskNotFound
+from .jobs import DEFAULT_QUEUE, build_payload
+from .tasks import Options, Task
 
 if TYPE_CHECKING:  # for types only: `from scheduler import task` must stay light
     from .schedule.loader import Schedule
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
-# The task registry: "module:qualname" -> callable, filled by @task at import time.
-_REGISTERED: dict[str, Callable[..., Any]] = {}
+# The task registry: "module:qualname" -> Task, filled by @task at import time.
+_REGISTERED: dict[str, Task[..., Any]] = {}
 
 
 @overload
-def task(fn: F, /) -> F: ...
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
 @overload
-def task(*, name: str | None = None) -> Callable[[F], F]: ...
-def task(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+def task(
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    retries: int | None = None,
+    timeout: float | None = None,
+    result_ttl: float | None = None,
+    unique_for: float | None = None,
+    timeout_hard: float | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    retries: int | None = None,
+    timeout: float | None = None,
+    result_ttl: float | None = None,
+    unique_for: float | None = None,
+    timeout_hard: float | None = None,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Register a function as a task that workers may run, under ``module:qualname``.
 
-    Use as ``@task`` or ``@task(name="myapp.jobs:alias")``; returns the function unchanged.
+    Use as ``@task`` or ``@task(name=, queue=, retries=, timeout=, result_ttl=,
+    unique_for=, timeout_hard=)``: the options are the defaults of its enqueues. Returns a
+    ``Task``, which calls like the function and has ``.enqueue(...)`` (docs/tasks.md).
+    PayloadError, at import, for an invalid option.
     """
+    defaults = Options(
+        queue=queue,
+        retries=retries,
+        timeout=timeout,
+        result_ttl=result_ttl,
+        unique_for=unique_for,
+        timeout_hard=timeout_hard,
+    )
 
-    def register(func: F) -> F:
-        _REGISTERED[name or f"{func.__module__}:{func.__qualname__}"] = func
-        return func
+    def register(func: Callable[P, R]) -> Task[P, R]:
+        task_name = name or f"{func.__module__}:{func.__qualname__}"
+        _check_options(task_name, defaults)
+        made = Task(func, task_name, defaults)
+        _REGISTERED[task_name] = made
+        return made
 
     return register(fn) if fn is not None else register
 
 
-def registered_tasks() -> dict[str, Callable[..., Any]]:
+def _check_options(task_name: str, o: Options) -> None:
+    """PayloadError if a job of these ``@task`` options could not be built."""
+    try:
+        build_payload(
+            __name__ + ":task",  # the options alone: a nested function's name is no task name
+            queue=DEFAULT_QUEUE if o.queue is None else o.queue,
+            enqueued_at=0,
+            retries=o.retries,
+            timeout=o.timeout,
+            timeout_hard=o.timeout_hard,
+        )
+        JobOptions(o.unique_for, o.key, o.result_ttl)
+    except PayloadError as exc:
+        raise PayloadError(f"@task {task_name}: {exc}") from None
+
+
+def registered_tasks() -> dict[str, Task[..., Any]]:
     """A copy of the task registry."""
     return dict(_REGISTERED)
 
@@ -159,7 +213,7 @@ def _under_prefix(task_name: str, prefix: str) -> Callable[..., Any]:
             f"cannot run task {task_name}: module {module_name} has no {attribute!r}"
         )
     if any(target is fn for fn in _REGISTERED.values()):
-        return target  # type: ignore[no-any-return]
+        return _function(target)
     defined_in = getattr(target, "__module__", None) or ""
     if not isinstance(target, types.FunctionType) or not _covered(defined_in, prefix):
         raise TaskNotAllowed(
@@ -188,14 +242,14 @@ def find_task(task_name: str) -> Callable[..., Any]:
     """A registered task, else ``import_task``; TaskNotFound if neither finds it."""
     found = _REGISTERED.get(task_name)
     if found is not None:
-        return found
+        return found.fn
     try:
         return import_task(task_name)
     except TaskNotFound:
         found = _REGISTERED.get(task_name)  # importing its module may have registered it
         if found is None:
             raise
-        return found
+        return found.fn
 
 
 def import_task(task_name: str) -> Callable[..., Any]:
@@ -213,7 +267,13 @@ def import_task(task_name: str) -> Callable[..., Any]:
             ) from None
     if not callable(target):
         raise TaskNotFound(f"task {task_name} is not callable")
-    return target  # type: ignore[no-any-return]
+    return _function(target)
+
+
+def _function(target: Any) -> Callable[..., Any]:
+    """What a worker calls for ``target``: a Task's function (so an ``async def`` is seen
+    as one), else ``target`` itself."""
+    return target.fn if isinstance(target, Task) else target
 
 
 def import_module(name: str, what: str) -> Any:

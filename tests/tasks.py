@@ -144,3 +144,31 @@ def wait_for_file(gate: str, out: str) -> None:
         time.sleep(0.01)
     with Path(out).open("a") as log:
         log.write("ran\n")
+
+
+def until_cancelled(path: str) -> str:
+    """Write ``path + '.started'``, then run until ``current_job().cancelled`` (at most
+    30 s); write ``path`` when it stops."""
+    Path(path + ".started").write_text("started")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = current_job()
+        if job is not None and job.cancelled:
+            Path(path).write_text("cancelled")
+            return "stopped"
+        time.sleep(0.01)
+    return "never cancelled"
+
+
+async def async_until_cancelled(path: str) -> None:
+    """Write ``path + '.started'``, sleep 60 s; write ``path`` if cancelled meanwhile."""
+    Path(path + ".started").write_text("started")
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        Path(path).write_text("cancelled")
+        raise
+
+
+def unserialisable() -> object:
+    return object()

@@ -147,8 +147,9 @@ MONTHLY_KEYS = ("day", "weekday", "nth", "at", "months")
 NEVER_BEFORE = 2_000_000_000
 _WHERE = ("line", "task_at")
 _OWN = ("target", "options")  # in the digest only for a job that is not a task: job
+_LATER = ("timeout_hard",)  # in the digest only when set: a file without it keeps its digest
 _FIELDS = operator.attrgetter(
-    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE, *_OWN))
+    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE, *_OWN, *_LATER))
 )
 _NOT_DEFAULTS = {
     **dict.fromkeys(RULE_KEYS, "a rule is set per job"),
@@ -185,9 +186,12 @@ def _digest(jobs: dict[str, Job], forms: dict[str, Any], targets: dict[str, Any]
 
 
 def _entry(job: Job, form: Any) -> tuple[Any, ...]:
-    if job.target == "task":
-        return (*_FIELDS(job), form)
-    return (*_FIELDS(job), form, job.target, job.options)
+    entry: tuple[Any, ...] = (*_FIELDS(job), form)
+    if job.target != "task":
+        entry += (job.target, job.options)
+    if job.timeout_hard is not None:
+        entry += ({"timeout_hard": job.timeout_hard},)
+    return entry
 
 
 _BAD: Any = object()

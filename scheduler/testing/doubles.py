@@ -32,6 +32,7 @@ from ..jobs import (
     encode,
 )
 from ..registry import AllowList
+from ..tasks import resolve
 from .run import (
     epoch_seconds,
     run_job,
@@ -39,10 +40,12 @@ from .run import (
 )
 
 Q = TypeVar("Q", bound="RecordingQueue")
+TaskRef = str | Callable[..., Any]  # what names a task: its name, a @task, a function
 
 # The Queue methods that recording() and inline() route to the double.
 _ROUTED = (
     "enqueue",
+    "enqueue_task",
     "batch",
     "depth",
     "delayed_count",
@@ -114,18 +117,22 @@ class RecordingQueue(Enqueuer):
         yield batch
         batch.send()
 
-    def jobs_for(self, task: str, queue: str | None = None) -> list[RecordedJob]:
-        """The jobs enqueued for ``task`` (on ``queue``, if given), in order."""
-        return [j for j in self.jobs if j.task == task and queue in (None, j.queue)]
+    def jobs_for(self, task: TaskRef, queue: str | None = None) -> list[RecordedJob]:
+        """The jobs enqueued for ``task`` (a name, a ``@task`` or a function; on ``queue``,
+        if given), in order."""
+        name = resolve(task)[0]
+        return [j for j in self.jobs if j.task == name and queue in (None, j.queue)]
 
     def assert_enqueued(
-        self, task: str, /, *args: Any, queue: str | None = None, **kwargs: Any
+        self, task: TaskRef, /, *args: Any, queue: str | None = None, **kwargs: Any
     ) -> RecordedJob:
-        """The first job enqueued for exactly ``task(*args, **kwargs)`` (on ``queue``, if
-        given); AssertionError listing what was enqueued if there is none.
+        """The first job enqueued for exactly ``task(*args, **kwargs)`` (``task`` a name, a
+        ``@task`` or a function; on ``queue``, if given); AssertionError listing what was
+        enqueued if there is none.
 
         Arguments are compared after a JSON round trip (a tuple matches a list).
         """
+        task = resolve(task)[0]
         want = decode(encode(build_payload(task, args, kwargs, enqueued_at=0)))
         for job in self.jobs_for(task, queue):
             if (job.args, job.kwargs) == (want.args, want.kwargs):

@@ -8,6 +8,7 @@ Redis server restarted empty keeps working.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from .durability import Durability
 
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
     from redis.commands.core import Script
 
 _INCLUDE = "-- @include "
@@ -69,31 +71,29 @@ class Scripts:
         """Load script ``name`` into the server's script cache now, not on first use."""
         self._client.script_load(self._scripts[name].script)
 
-    def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
-        """Run script ``name`` once per (keys, args) in ``calls``, in one pipeline; the
-        replies, in order. An error reply is raised.
+    def run_many(
+        self, name: str, calls: Iterable[Call], client: redis.Redis | None = None
+    ) -> list[Any]:
+        """Run script ``name`` once per (keys, args) in ``calls``, in one pipeline (of
+        ``client``, default this one's); the replies, in order. An error reply is raised.
 
         redis-py sends the whole pipeline again if its connection breaks, so every
         script run this way must be safe to run twice with the same arguments (enqueue
         is: a job id is enqueued once, see lua/enqueue.lua).
         """
         sha = self._scripts[name].sha
+        client = client or self._client
         made = [(list(keys), list(args)) for keys, args in calls]
-        replies = self._pipelined(sha, made)
-        missed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        replies = self._pipelined(client, sha, made)
+        missed = _missed(replies)
         if missed:  # a server without the script refuses every call: load it, send them again
             self.load(name)
-            again = self._pipelined(sha, [made[i] for i in missed])
-            for index, reply in zip(missed, again, strict=True):
-                replies[index] = reply
-        for reply in replies:
-            if isinstance(reply, RedisError):
-                raise reply
-        return replies
+            _fill(replies, missed, self._pipelined(client, sha, [made[i] for i in missed]))
+        return _checked(replies)
 
-    def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+    def _pipelined(self, client: redis.Redis, sha: str, calls: Sequence[Call]) -> list[Any]:
         sequence, wait = self._start_write()
-        with self._client.pipeline(transaction=False) as pipe:
+        with client.pipeline(transaction=False) as pipe:
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
             if wait:
@@ -127,6 +127,63 @@ class Scripts:
         if wait:  # ``client`` holds one connection (a worker's own): WAIT follows on it
             self._confirmed(sequence, client.execute_command(*self.durability.wait_args()))
         return reply
+
+
+class AsyncScripts:
+    """The same scripts on a ``redis.asyncio`` client: ``Scripts``, awaited."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+        self._sources = {name: script_source(name) for name in script_names()}
+        self._shas = {name: _sha(text) for name, text in self._sources.items()}
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
+        """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
+        call = ("EVALSHA", self._shas[name], len(keys), *keys, *args)
+        try:
+            return await self._client.execute_command(*call)  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            await self._client.script_load(self._sources[name])
+            return await self._client.execute_command(*call)  # type: ignore[no-untyped-call]
+
+    async def run_many(self, name: str, calls: Iterable[Call]) -> list[Any]:
+        """``Scripts.run_many``: one pipeline, each call safe to be sent twice."""
+        made = [(list(keys), list(args)) for keys, args in calls]
+        replies = await self._pipelined(self._shas[name], made)
+        missed = _missed(replies)
+        if missed:
+            await self._client.script_load(self._sources[name])
+            again = await self._pipelined(self._shas[name], [made[i] for i in missed])
+            _fill(replies, missed, again)
+        return _checked(replies)
+
+    async def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
+
+
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _missed(replies: Sequence[Any]) -> list[int]:
+    """Which replies say the server lacked the script."""
+    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+
+
+def _fill(replies: list[Any], indexes: Sequence[int], again: Sequence[Any]) -> None:
+    for index, reply in zip(indexes, again, strict=True):
+        replies[index] = reply
+
+
+def _checked(replies: list[Any]) -> list[Any]:
+    """The replies, or the first error among them raised."""
+    for reply in replies:
+        if isinstance(reply, RedisError):
+            raise reply
+    return replies
 
 
 def _read(name: str) -> str:

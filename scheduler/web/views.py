@@ -20,10 +20,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..clock import Clock
 from ..deadset import DeadFilter
 from ..errors import PayloadError
+from ..jobs import check_queue_name
+from ..jobstate import read_job
 from ..keys import Keys
 from ..ops.control import Control
 from ..schedule.loader import Job, Schedule
-from . import actions, data
+from . import actions, data, queued
 from .guard import CSRF_FIELD, Guard, local_path
 from .render import environment
 
@@ -157,7 +159,30 @@ class Dashboard:
             raise HTTPException(404, "no such dead job (retried or deleted?)")
         return self.page(request, "dead_job.html", refresh=False, record=record)
 
+    def queue_page(self, request: Request) -> Response:
+        """A queue's waiting jobs and its delayed ones, a page of each at a time."""
+        name = request.path_params["queue"]
+        try:
+            check_queue_name(name)
+        except PayloadError as exc:
+            raise HTTPException(404, str(exc)) from None
+        numbers = (_int(request, "page", 1, 1, 10**6), _int(request, "delayed", 1, 1, 10**6))
+        per_page = self.settings.dead_per_page
+        pages = queued.queue_page(self.client, self.keys, name, numbers, per_page)
+        return self.page(request, "queue.html", queue=name, pages=pages)
+
+    def queued_job(self, request: Request) -> Response:
+        """One enqueued job's status, times, error and result."""
+        info = read_job(self.client, self.keys, request.path_params["job_id"])
+        return self.page(request, "queued.html", info=info)
+
     # -- buttons ---------------------------------------------------------------------------
+
+    def cancel(self, request: Request, form: dict[str, str]) -> str:
+        """Cancel a waiting or delayed job, or ask the worker running it to stop it."""
+        job_id = request.path_params["job_id"]
+        outcome = self.control.queue.cancel(job_id)
+        return f"{job_id}: {_CANCELLED[outcome]}"
 
     def action(self, do: Callable[[Request, dict[str, str]], str]) -> Endpoint:
         """A POST endpoint: check the form, run ``do`` (returns a message), go back."""
@@ -234,6 +259,14 @@ class Dashboard:
         queue, job_id = request.path_params["queue"], request.path_params["job_id"]
         done = actions.delete_delayed(self.client, self.keys, queue, job_id)
         return f"{job_id}: deleted" if done else f"{job_id}: no longer waiting"
+
+
+_CANCELLED = {
+    "cancelled": "cancelled, it will not run",
+    "requested": "cancel requested from the worker running it",
+    "finished": "not cancelled: it has already ended",
+    "not_found": "not cancelled: it is not waiting, delayed or running",
+}
 
 
 def _dead_filter(fields: Mapping[str, str]) -> DeadFilter:

@@ -24,8 +24,9 @@ from typing import Any
 
 from ..clock import Clock
 from ..documents import raw_text
-from ..errors import JobTimeout, TaskNotAllowed, TaskNotFound
+from ..errors import JobTimeout, PayloadError, TaskNotAllowed, TaskNotFound
 from ..jobs import (
+    Cancellation,
     QueuedJob,
     dead_record,
     encode,
@@ -37,17 +38,26 @@ from ..jobs import (
 )
 from ..jobs import set_current as set_current_job
 from ..registry import AllowList
-from .redis_calls import Delivery, Settlement
+from .redis_calls import Delivery, JobEnd, Settlement
 
 log = logging.getLogger(__name__)
 
-OK, EXPIRED, RETRY, DEAD = "ok", "expired", "retry", "dead"
+OK, EXPIRED, RETRY, DEAD, CANCELLED = "ok", "expired", "retry", "dead", "cancelled"
+# The status a tracked job's record gets for each outcome (docs/api.md#job-status).
+RECORD_STATUS = {
+    OK: "succeeded",
+    EXPIRED: "expired",
+    RETRY: "failed",
+    DEAD: "dead",
+    CANCELLED: "cancelled",
+}
 _LATE_FIELDS = " id=%s task=%s queue=%s duration=%.3fs attempt=%d result=%s error=%r"
 _LATE = (  # by timed_out
     "job finished after shutdown stopped waiting for it" + _LATE_FIELDS,
     "job finished after its timeout" + _LATE_FIELDS,
 )
 _ERROR_CHARS = 500
+MAX_RESULT_TEXT = 512 * 1024  # the longest return value a tracked job's record keeps
 _TRACEBACK_CHARS = 16_000
 # Failures whose error line says it all: their traceback would be the worker's own frames
 # (and the import machinery's), so the final failure is logged without it. The dead set
@@ -57,10 +67,12 @@ _SAID_IN_ONE_LINE = (TaskNotFound, JobTimeout)
 
 @dataclass(slots=True)
 class Outcome:
-    """How a delivery ended: ``status`` is ok, expired, retry (in ``retry_in`` s) or dead.
+    """How a delivery ended: ``status`` is ok, expired, retry (in ``retry_in`` s), dead or
+    cancelled.
 
     ``held``: the run was settled at its timeout while its thread still runs, so its
     schedule job's active marker stays until that thread ends (docs/workers.md#timeouts).
+    ``result``: a tracked job's return value as JSON ("" if none is kept).
     """
 
     delivery: Delivery
@@ -72,16 +84,20 @@ class Outcome:
     retry_in: float | None = None
     schedule: str | None = None
     held: bool = False
+    result: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per job, and frozen fields cost more to set
 class Ended:
     """How a task call ended: the exception it raised (None: it returned), how long it
-    took, and when it finished (monotonic clock)."""
+    took, when it finished (monotonic clock), what it returned, and whether its run was
+    asked to stop (``Queue.cancel``)."""
 
     error: BaseException | None
     duration: float
     finished: float
+    value: Any = None
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,13 +149,15 @@ class TaskRunner:
 
     def run(self, delivery: Delivery, task: Task) -> Outcome:
         """Call the task of a decoded delivery and judge the result (logs start and end)."""
-        ended = self.call(delivery, task)
+        ended = self.call(delivery, task, Cancellation())
         outcome = self.judge(delivery, ended)
         self.report(outcome, ended)
         return outcome
 
-    def call(self, delivery: Delivery, task: Task) -> Ended:
-        """Call the task of a decoded delivery (logs its start); how the call ended."""
+    def call(self, delivery: Delivery, task: Task, cancellation: Cancellation) -> Ended:
+        """Call the task of a decoded delivery (logs its start); how the call ended.
+        ``cancellation``: the run's cancel request, which the task may see or be
+        cancelled by."""
         job = delivery.job
         assert job is not None
         log.info(
@@ -151,18 +169,18 @@ class TaskRunner:
         )
         clock = self._clock
         started = clock.monotonic()
-        token = set_current_job(job)
+        token = set_current_job(job, cancellation)
         try:
             result = task.fn(*job.args, **job.kwargs)
             if result is not None and inspect.isawaitable(result):
-                self._await(result, job)
+                result = self._await(result, job, cancellation)
         except BaseException as exc:
             finished = clock.monotonic()
-            return Ended(exc, finished - started, finished)
+            return Ended(exc, finished - started, finished, None, cancellation.requested)
         finally:
             reset_current(token)
         finished = clock.monotonic()
-        return Ended(None, finished - started, finished)
+        return Ended(None, finished - started, finished, result, cancellation.requested)
 
     def failed(self, delivery: Delivery, exc: BaseException, duration: float) -> Outcome:
         """The outcome of a run that raised ``exc``: a retry while attempts remain, else dead
@@ -178,8 +196,13 @@ class TaskRunner:
         job = delivery.job
         assert job is not None
         exc, duration, finished = ended.error, ended.duration, ended.finished
+        if ended.cancelled:
+            return Outcome(delivery, CANCELLED, duration, finished=finished, schedule=job.schedule)
         if exc is None:
-            return Outcome(delivery, OK, duration, finished=finished, schedule=job.schedule)
+            outcome = Outcome(delivery, OK, duration, finished=finished, schedule=job.schedule)
+            if job.result_ttl is not None:
+                outcome.result, outcome.error = _kept_result(ended.value)
+            return outcome
         if isinstance(exc, TaskNotAllowed):
             return Outcome(delivery, DEAD, 0.0, str(exc), None, finished, schedule=job.schedule)
         error = _describe(exc)
@@ -197,6 +220,13 @@ class TaskRunner:
         if outcome.status == OK:
             log.info(
                 "job succeeded id=%s task=%s queue=%s duration=%.3fs attempt=%d",
+                *where,
+                outcome.duration,
+                job.attempt,
+            )
+        elif outcome.status == CANCELLED:
+            log.warning(
+                "job cancelled id=%s task=%s queue=%s duration=%.3fs attempt=%d",
                 *where,
                 outcome.duration,
                 job.attempt,
@@ -247,9 +277,11 @@ class TaskRunner:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._loop = None
 
-    def _await(self, awaitable: Awaitable[Any], job: QueuedJob) -> None:
-        future = asyncio.run_coroutine_threadsafe(guarded(awaitable, job), self._event_loop())
-        future.result()
+    def _await(self, awaitable: Awaitable[Any], job: QueuedJob, cancellation: Cancellation) -> Any:
+        coroutine = guarded(awaitable, job, cancellation)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
+        cancellation.attach(future)
+        return future.result()
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         with self._loop_lock:
@@ -291,7 +323,7 @@ def settlement_for(
 ) -> Settlement | None:
     """What to write for ``outcome`` (None: a plain acknowledgement is enough)."""
     delivery, job, status = outcome.delivery, outcome.delivery.job, outcome.status
-    if status == OK and outcome.schedule is None:
+    if status == OK and (job is None or not job.settles):
         return None
     job_id = job.id if job is not None else peek(delivery.raw, "id") or f"bad-{new_job_id()}"
     document, score = "", 0.0
@@ -303,11 +335,21 @@ def settlement_for(
         base = job.to_payload() if job is not None else _unreadable(delivery, job_id, queue)
         document = encode(dead_record(base, outcome.error, outcome.traceback, now))
         score = now
-    action = {OK: "ack", EXPIRED: "ack"}.get(status, status)
+    action = {OK: "ack", EXPIRED: "ack", CANCELLED: "ack"}.get(status, status)
     schedule = outcome.schedule
     last = _last_outcome(outcome, job, job_id, finished_at) if schedule is not None else None
     final, held = status != RETRY, outcome.held
-    return Settlement(delivery, job_id, action, document, score, final, schedule, last, held)
+    end = _job_end(outcome, job, finished_at)
+    return Settlement(delivery, job_id, action, document, score, final, schedule, last, held, end)
+
+
+def _job_end(outcome: Outcome, job: QueuedJob | None, finished_at: float) -> JobEnd | None:
+    """What a tracked or unique job's end writes (None for any other job)."""
+    if job is None or (job.result_ttl is None and job.unique is None):
+        return None
+    status = RECORD_STATUS[outcome.status]
+    result = outcome.result if outcome.status == OK else ""
+    return JobEnd(job.result_ttl, job.unique, status, result, outcome.error, finished_at)
 
 
 def _last_outcome(
@@ -327,6 +369,14 @@ def _last_outcome(
 def _unreadable(delivery: Delivery, job_id: str, queue: str) -> dict[str, Any]:
     raw = delivery.raw
     return {"v": None, "id": job_id, "queue": queue, "raw": raw_text(raw), "size": len(raw)}
+
+
+def _kept_result(value: Any) -> tuple[str, str]:
+    """A tracked job's return value as the JSON its record keeps, or why it cannot be."""
+    try:
+        return _sendable(encode(value, MAX_RESULT_TEXT)), ""
+    except PayloadError as exc:
+        return "", f"result not kept: {exc}"
 
 
 def _describe(exc: BaseException) -> str:

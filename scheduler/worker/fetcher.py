@@ -1,7 +1,8 @@
 """A worker's fetcher: every round trip of jobs between Redis and the job threads.
 
 One ``fetch`` script call acknowledges the jobs that finished since the last call (and
-settles, one script each, those that need more: retries, dead jobs, schedule outcomes),
+settles those that need more, one script each, all in one pipeline: retries, dead jobs,
+schedule outcomes, tracked and unique jobs),
 promotes due delayed jobs, and moves new jobs from the worker's queues, in strict
 priority order, into its in-progress lists. The fetcher decodes them, drops expired runs
 and dead-letters undecodable payloads, and hands the rest to the job threads. With the
@@ -16,12 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+import redis
+
 from ..clock import Clock
 from ..errors import PayloadError
-from ..jobs import MAX_PAYLOAD_BYTES, decode
+from ..jobs import MAX_PAYLOAD_BYTES, QueuedJob, decode
 from .execution import DEAD, EXPIRED, RETRY, Outcome, expired, rejected, settlement_for
 from .pool import JobPool
-from .redis_calls import Consumer, Delivery, FetchResult
+from .redis_calls import Consumer, Delivery, FetchResult, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +73,18 @@ class Fetcher:
             self._reply_lost = True  # the script may have run: check before the next fetch
             raise
         self._next_due = result.next_due
-        for delivery in result.deliveries:
-            self._accept(delivery, now)
+        tracked = [job for delivery in result.deliveries if (job := self._accept(delivery, now))]
+        if tracked:
+            self._mark_started(tracked, now)
         return len(result.deliveries)
+
+    def _mark_started(self, jobs: list[QueuedJob], now: float) -> None:
+        """Mark tracked jobs running: a worker holds them (they start within the buffer's
+        few jobs). A failure only leaves their records saying "queued"."""
+        try:
+            self._consumer.started(jobs, now)
+        except redis.RedisError as exc:
+            log.warning("job records not marked running count=%d error=%r", len(jobs), str(exc))
 
     def wait(self) -> None:
         """Wait for room in the buffer, or (queues empty) for a job or a finished one."""
@@ -102,11 +114,12 @@ class Fetcher:
         settled = released = 0
         try:
             mono = self._clock.monotonic()
+            settlements = [self._settlement(outcome, now, mono) for outcome in outbox.outcomes]
+            self._consumer.settle_many([s for s in settlements if s is not None], self._dead_cap)
             for outcome in outbox.outcomes:
-                self._settle(outcome, now, mono)
                 self._forget(outcome.delivery.raw)
                 self._count(outcome.status)
-                settled += 1
+            settled = len(outbox.outcomes)
             for delivery in outbox.releases:
                 self._consumer.release(delivery)
                 released += 1
@@ -152,25 +165,26 @@ class Fetcher:
                 log.warning("worker put back jobs of a lost fetch reply count=%d", moved)
         self._reply_lost = False
 
-    def _settle(self, outcome: Outcome, now: float, mono: float) -> None:
+    def _settlement(self, outcome: Outcome, now: float, mono: float) -> Settlement | None:
         finished_at = now - max(0.0, mono - outcome.finished) if outcome.finished else now
         queue = self._queues[outcome.delivery.index]
-        settlement = settlement_for(outcome, queue, now, finished_at)
-        if settlement is not None:
-            self._consumer.settle(settlement, self._dead_cap)
+        return settlement_for(outcome, queue, now, finished_at)
 
-    def _accept(self, delivery: Delivery, now: float) -> None:
+    def _accept(self, delivery: Delivery, now: float) -> QueuedJob | None:
+        """Hand a fetched job to the job threads (or settle it at once); the job if it is
+        tracked (it has a record to mark running)."""
         self._held[delivery.raw] = self._held.get(delivery.raw, 0) + 1
         try:
             job = delivery.job = decode(delivery.raw, self._max_payload_bytes)
         except PayloadError as exc:
             queue = self._queues[delivery.index]
             self._pool.add_outcome(rejected(delivery, queue, f"bad payload: {exc}"))
-            return
+            return None
         if job.expires_at is not None and job.expires_at < now:
             self._pool.add_outcome(expired(delivery, now))
-            return
+            return None
         self._pool.put(delivery)
+        return job if job.result_ttl is not None else None
 
     def _block_timeout(self) -> float:
         timeout = self._idle_timeout

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 
 from ..clock import Clock
 from ..errors import JobTimeout, SchedulerError
+from ..jobs import Cancellation
 from ..stats import BAD_PAYLOAD, NOT_ALLOWED, RunStats, Shard
 from .execution import OK, Ended, Outcome, TaskRunner
 from .redis_calls import Delivery
@@ -41,10 +42,13 @@ HARD_TIMED_OUT = "hard timeout"
 
 
 @dataclass(eq=False, slots=True)
-class Run:
+class Run(Cancellation):
     """A job running on a thread, with its deadline (monotonic clock) if it has a timeout;
     ``abandoned`` says why the run was ended without its thread (TIMED_OUT, SHUT_DOWN,
-    HARD_TIMED_OUT); ``hard`` is its hard deadline, past which its process must end."""
+    HARD_TIMED_OUT); ``hard`` is its hard deadline, past which its process must end.
+
+    The run is its own cancel state (``Queue.cancel``): no second object per job, as most
+    jobs are never cancelled (docs/benchmarks.md, unique jobs and results)."""
 
     delivery: Delivery
     deadline: float | None
@@ -111,6 +115,24 @@ class JobPool:
     def running(self) -> int:
         """How many jobs are running."""
         return len(self._runs)
+
+    def running_ids(self) -> list[str]:
+        """The ids of the jobs running now."""
+        with self._lock:
+            return [run.delivery.job.id for run in self._runs if run.delivery.job is not None]
+
+    def cancel(self, job_ids: Collection[str]) -> int:
+        """Ask the running jobs among ``job_ids`` to stop: an async task is cancelled, a
+        sync one sees ``current_job().cancelled``; returns how many were asked."""
+        with self._lock:
+            runs = [r for r in self._runs if r.delivery.job and r.delivery.job.id in job_ids]
+        for run in runs:
+            if not run.requested:
+                run.request()
+                job = run.delivery.job
+                assert job is not None
+                log.info("job cancel requested id=%s task=%s", job.id, job.task)
+        return len(runs)
 
     def idle(self) -> bool:
         """Nothing buffered, running or waiting to be sent."""
@@ -332,7 +354,7 @@ class JobPool:
         run = self._run_of(delivery, task.is_async)
         with self._lock:
             self._runs.add(run)
-        ended = self.runner.call(delivery, task)
+        ended = self.runner.call(delivery, task, run)
         outcome = self.runner.judge(delivery, ended)
         if not self._finish(run, outcome):
             self._ended_late(run, ended)
@@ -385,7 +407,8 @@ class JobPool:
                 if run.abandoned:
                     return False
                 self.finished += 1
-            if outcome.status == OK and outcome.schedule is None:
+            job = outcome.delivery.job
+            if outcome.status == OK and job is not None and not job.settles:
                 self._out.acks.append((outcome.delivery.index, outcome.delivery.raw))
             else:
                 self._out.outcomes.append(outcome)

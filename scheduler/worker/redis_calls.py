@@ -30,6 +30,7 @@ from ..transport.urls import is_cluster
 log = logging.getLogger(__name__)
 
 PROMOTE_BATCH = 100
+RECORD_RUNNING = 7 * 24 * 3600  # a running tracked job's record lives this long at least
 
 
 @dataclass(slots=True)
@@ -42,13 +43,28 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class JobEnd:
+    """How an attempt of a tracked or unique job ended, for its record and unique key:
+    ``kept`` is its ``result_ttl`` (None: no record), ``unique`` the key it holds,
+    ``status`` the record's status, ``result`` the JSON return value kept ("" if none)."""
+
+    kept: int | None
+    unique: str | None
+    status: str
+    result: str = ""
+    error: str = ""
+    finished_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     """How to end one delivery: ``action`` is "ack", "retry" or "dead".
 
     ``document`` is the retry payload or the dead record (JSON); ``score`` the retry's due
     time or the time of death; ``final`` releases the schedule job's active marker;
     ``last`` holds the last-outcome fields of the schedule job ``schedule``; ``held``:
-    the run's thread still runs past its timeout, so the marker waits for ``release``.
+    the run's thread still runs past its timeout, so the marker waits for ``release``;
+    ``end``: what a tracked or unique job's record and key get.
     """
 
     delivery: Delivery
@@ -60,6 +76,7 @@ class Settlement:
     schedule: str | None = None
     last: Mapping[str, str] | None = None
     held: bool = False
+    end: JobEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,16 +147,33 @@ class Consumer:
 
     def settle(self, settlement: Settlement, dead_cap: int) -> bool:
         """End one delivery; False if it was no longer ours (put back by a reaper)."""
+        keys, args = self._settle_call(settlement, dead_cap)
+        return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
+
+    def settle_many(self, settlements: Sequence[Settlement], dead_cap: int) -> None:
+        """End several deliveries in one round trip (a pipeline of settle scripts). Safe to
+        send again after a broken connection: a settle whose payload is gone does nothing."""
+        if len(settlements) <= 1:
+            for settlement in settlements:
+                self.settle(settlement, dead_cap)
+            return
+        calls = [self._settle_call(settlement, dead_cap) for settlement in settlements]
+        self._scripts.run_many("settle", calls, self._connection())
+
+    def _settle_call(self, settlement: Settlement, dead_cap: int) -> tuple[list[str], list[Any]]:
         d = settlement.delivery
         queue = self.queues[d.index]
-        keys = [
-            self.keys.worker_jobs(self.worker_id, queue),
-            self.keys.delayed(queue),
-            self.keys.dead(),
-            self.keys.dead_jobs(),
+        k, job_id, end = self.keys, settlement.job_id, settlement.end
+        keys = [k.worker_jobs(self.worker_id, queue), k.delayed(queue), k.dead(), k.dead_jobs()]
+        keys += [
+            k.job(job_id),
+            k.job_done(job_id),
+            k.unique(end.unique if end and end.unique else ""),
         ]
+        keys.append(k.cancel(job_id))
         args: list[Any] = [d.raw, settlement.action, settlement.document]
-        args += [f"{settlement.score:.3f}", settlement.job_id, dead_cap, int(settlement.final)]
+        args += [f"{settlement.score:.3f}", job_id, dead_cap, int(settlement.final)]
+        args += _end_args(end)
         if settlement.schedule is not None:
             job = settlement.schedule
             keys += [self.keys.last(job), self.keys.active(job), self.keys.runs(job)]
@@ -149,7 +183,24 @@ class Consumer:
             args += [self.held_field(d) if settlement.held else "", job]
             for field, value in last.items():
                 args += (field, value)
-        return bool(self._scripts.run_on(self._connection(), "settle", keys, args))
+        return keys, args
+
+    def started(self, jobs: Sequence[QueuedJob], now: float) -> None:
+        """Mark tracked jobs running in their records (renewing their lifetime), in one
+        round trip, on the fetcher's connection."""
+        with self._connection().pipeline(transaction=False) as pipe:
+            for job in jobs:
+                key = self.keys.job(job.id)
+                fields: list[str | int] = ["status", "running", "attempt", job.attempt]
+                fields += ["started_at", f"{now:.3f}"]
+                pipe.hset(key, items=fields)
+                pipe.expire(key, RECORD_RUNNING)
+            pipe.execute()
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> list[str]:
+        """Those of ``job_ids`` that someone asked to cancel (``Queue.cancel``)."""
+        flags = self.client.mget([self.keys.cancel(job_id) for job_id in job_ids])
+        return [job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag is not None]
 
     def held_field(self, delivery: Delivery) -> str:
         """The ``{ns}:held`` field of a decoded delivery's thread: run id, attempt, worker."""
@@ -276,3 +327,18 @@ class Consumer:
             ]
         args = [worker_id, f"{now:.3f}", expiry, self.keys.prefix]
         return int(self._scripts.run("reap", keys, args))
+
+
+def _end_args(end: JobEnd | None) -> list[Any]:
+    """The settle script's arguments for a tracked or unique job's end (ARGV[8..13])."""
+    if end is None:
+        return ["", "", "", "", "", ""]
+    kept = "" if end.kept is None else end.kept
+    return [
+        kept,
+        int(end.unique is not None),
+        end.status,
+        end.result,
+        end.error,
+        f"{end.finished_at:.3f}",
+    ]

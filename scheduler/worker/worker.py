@@ -238,12 +238,16 @@ class Worker:
         self._registered_once = True
 
     def heartbeat(self, now: float | None = None) -> None:
-        """Refresh the heartbeat and put back the jobs of workers whose heartbeat expired."""
+        """Refresh the heartbeat, put back the jobs of workers whose heartbeat expired, and
+        stop the running jobs someone cancelled."""
         now = self._now(now)
         self.register(now)
         reaped = self.consumer.reap_expired(now, self.settings.heartbeat_expiry)
         for worker_id, moved in reaped.items():
             log.warning("worker reaped id=%s put_back=%d (heartbeat expired)", worker_id, moved)
+        running = self.pool.running_ids()
+        if running:
+            self.pool.cancel(self.consumer.cancel_requested(running))
 
     # -- the fetcher -----------------------------------------------------------------
 

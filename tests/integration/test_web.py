@@ -17,6 +17,7 @@ from scheduler.dispatch.leader import LeaseSettings
 from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
+from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
 
@@ -451,3 +452,45 @@ def test_every_response_carries_the_security_headers(browser: Browser) -> None:
     session = browser().get("/schedules").headers["set-cookie"]
     assert session.startswith("scheduler_session=") and "HttpOnly" in session
     assert "SameSite=Strict" in session
+
+
+# -- enqueued jobs -----------------------------------------------------------------------
+
+
+def test_a_queue_page_lists_waiting_and_delayed_jobs_paged_and_cancels_one(
+    browser: Browser, client: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    queue = Queue(client, keys.namespace, clock=clock)
+    waiting = [queue.enqueue("tests.tasks:add", i, 0, queue="mail") for i in range(5)]
+    later = queue.enqueue("tests.tasks:add", 9, 9, queue="mail", delay=600, result_ttl=60)
+    client.lpush(keys.queue("mail"), f"\xff{HOSTILE}".encode("latin-1", "replace"))
+    web = browser(dead_per_page=2)
+
+    first = web.get("/queues/mail").text
+    assert "6 jobs wait" in first and "1 delayed jobs" in first
+    assert waiting[0] in first and waiting[1] in first and waiting[2] not in first
+    assert waiting[2] in web.get("/queues/mail?page=2").text
+    last = web.get("/queues/mail?page=9").text  # past the end: the last page
+    assert "page 3 of 3" in last and "unreadable: payload is not" in last
+    assert HOSTILE not in last
+    assert 'href="/queues/mail"' in web.get("/").text
+
+    token = csrf_of(first)
+    assert post(web, f"/queued/{later}/cancel", {"csrf": token, "next": "/queues/mail"}) == 303
+    assert queue.delayed_count("mail") == 0
+    page = web.get(f"/queued/{later}").text
+    assert "cancelled" in page and "tests.tasks:add" in page and 'method="post"' not in page
+    assert "unknown" in web.get(f"/queued/{waiting[0]}").text
+    assert web.get("/queues/no%20way").status_code == 404
+
+
+def test_read_only_shows_no_cancel_button_and_refuses_it(
+    browser: Browser, client: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    job_id = Queue(client, keys.namespace, clock=clock).enqueue("tests.tasks:noop", result_ttl=9)
+    web = browser(read_only=True)
+    for path in ["/queues/default", f"/queued/{job_id}"]:
+        assert 'method="post"' not in web.get(path).text, path
+    token = csrf_of(browser().get("/schedules").text)
+    assert post(web, f"/queued/{job_id}/cancel", {"csrf": token}) == 403
+    assert client.llen(keys.queue("default")) == 1

@@ -15,11 +15,13 @@ import redis
 from scheduler.clock import FakeClock
 from scheduler.dispatch.leader import LeaseSettings
 from scheduler.dispatch.runloop import RunLoop, RunSettings
+from scheduler.errors import ResultUnavailable
 from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
 from tests.helpers import wait_until
 from tests.integration import test_worker_process as processes
 from tests.integration.test_worker_process import StartWorker, worker_keys
+from tests.typed_tasks import hang
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 q, start_worker = processes.q, processes.start_worker  # the fixtures of those tests
@@ -136,6 +138,28 @@ def test_a_run_past_its_hard_timeout_is_killed_retried_and_never_overlaps_the_ne
     assert q.depth() == 1
     assert q.dead_count() == 0
     assert "task ran past its hard timeout of 2s; process killed" in worker.text()
+    assert "code=4" in worker.text()
+
+
+def test_a_tasks_declared_hard_timeout_kills_its_process_and_ends_its_tracked_unique_job(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    job_id = hang.on(q).options(key="hang:1").enqueue(str(tmp_path))  # @task(timeout_hard=2)
+    assert hang.on(q).options(key="hang:1").enqueue(str(tmp_path)) == job_id  # key held
+    worker = start_worker("--import", "tests.typed_tasks", "--processes", "2", "-c", "1")
+    wait(lambda: lines(tmp_path / "pid"), what="the run to start")
+    [pid] = map(int, lines(tmp_path / "pid"))
+    wait(lambda: not alive(pid), what="the process of the stuck run to be killed")
+    wait(lambda: q.job(job_id).over, what="the job's record to say it ended")
+    info = q.job(job_id)
+    assert info.status == "dead"  # @task(retries=0)
+    assert "task ran past its hard timeout of 2s; process killed" in str(info.error)
+    with pytest.raises(ResultUnavailable):
+        q.result(job_id, timeout=0.1)
+    assert q.client.exists(q.keys.unique("hang:1")) == 0  # the key went with the job
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(PROCESS_WAIT) == 0
+    assert q.dead_count() == 1
     assert "code=4" in worker.text()
 
 

@@ -23,6 +23,10 @@ def test_every_key_starts_with_the_namespace_in_braces() -> None:
         keys.last("job"),
         keys.active("job"),
         keys.held(),
+        keys.unique("invoice:42"),
+        keys.job("id"),
+        keys.job_done("id"),
+        keys.cancel("id"),
     ]
     assert all(k.startswith("{app}:") for k in built)
     assert len(set(built)) == len(built)

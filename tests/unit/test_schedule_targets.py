@@ -78,6 +78,16 @@ def test_a_schedule_of_task_jobs_keeps_its_digest() -> None:
     assert parse_schedule(text).digest == DIGEST_BEFORE_TARGETS
 
 
+def test_a_hard_timeout_changes_the_digest_and_its_absence_does_not() -> None:
+    text = "jobs:\n  t: {task: app.jobs:run, every: 1m}\n"
+    hard = parse_schedule(text.replace("every: 1m", "every: 1m, timeout_hard: 2m")).digest
+    longer = parse_schedule(text.replace("every: 1m", "every: 1m, timeout_hard: 3m")).digest
+    assert len({DIGEST_BEFORE_TARGETS, hard, longer}) == 3
+    assert parse_schedule(text.replace("every: 1m", "every: 1m, timeout_hard: null")).digest == (
+        DIGEST_BEFORE_TARGETS
+    )
+
+
 def test_target_settings_change_the_digest() -> None:
     text = CELERY
     other = "targets: {celery: {global_keyprefix: x}}\n" + CELERY

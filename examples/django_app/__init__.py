@@ -1,0 +1,1 @@
+"""A Django project whose app ``shop`` enqueues jobs (docs/guides/django.md)."""
