@@ -38,7 +38,8 @@ def record() -> None:
 def decoded() -> QueuedJob | None:
     """The running job as the worker decoded it, with what ``current_job()`` leaves out
     (``expires_at``)."""
-    return jobs._current.get()
+    state = jobs._current.get()
+    return None if state is None else state[0]
 
 
 async def async_record(delay: float = 0.0) -> str:
