@@ -147,8 +147,13 @@ MONTHLY_KEYS = ("day", "weekday", "nth", "at", "months")
 NEVER_BEFORE = 2_000_000_000
 _WHERE = ("line", "task_at")
 _OWN = ("target", "options")  # in the digest only for a job that is not a task: job
+_LATER = ("timeout_hard",)  # settings added later: in the digest only when set
 _FIELDS = operator.attrgetter(
-    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE, *_OWN))
+    *(
+        f.name
+        for f in dataclasses.fields(Job)
+        if f.name not in ("rule", *_WHERE, *_OWN, *_LATER)
+    )
 )
 _NOT_DEFAULTS = {
     **dict.fromkeys(RULE_KEYS, "a rule is set per job"),
@@ -185,9 +190,13 @@ def _digest(jobs: dict[str, Job], forms: dict[str, Any], targets: dict[str, Any]
 
 
 def _entry(job: Job, form: Any) -> tuple[Any, ...]:
+    """A job's part of the digest. Settings added later count only when set, so a file
+    that uses none of them keeps the digest older versions give it (replicas agree)."""
+    later = {name: value for name in _LATER if (value := getattr(job, name)) is not None}
+    entry = (*_FIELDS(job), form) + ((later,) if later else ())
     if job.target == "task":
-        return (*_FIELDS(job), form)
-    return (*_FIELDS(job), form, job.target, job.options)
+        return entry
+    return (*entry, job.target, job.options)
 
 
 _BAD: Any = object()
