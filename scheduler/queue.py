@@ -49,6 +49,7 @@ class QueueRow:
     oldest_age: float | None
     delayed: int
     in_progress: int
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class QueueReadout:
         for name in self.names:
             pipe.llen(k.queue(name))
             pipe.zcard(k.delayed(name))
+            pipe.sismember(k.paused_queues(), name)
             if self.workers is not None:
                 pipe.lindex(k.queue(name), -1)
                 for worker in self.workers:
@@ -85,11 +87,12 @@ class QueueReadout:
         rows, held = [], dict.fromkeys(workers, 0)
         for name in self.names:
             depth, delayed = int(next(replies)), int(next(replies))
+            paused = bool(next(replies))
             age = _oldest_age(next(replies), now) if self.workers is not None else None
             counts = [int(next(replies)) for _ in workers]
             for worker, count in zip(workers, counts, strict=True):
                 held[worker] += count
-            rows.append(QueueRow(name, depth, age, delayed, sum(counts)))
+            rows.append(QueueRow(name, depth, age, delayed, sum(counts), paused))
         return rows, held
 
     def fetch(self, client: redis.Redis, now: float = 0.0) -> tuple[list[QueueRow], dict[str, int]]:
@@ -100,10 +103,10 @@ class QueueReadout:
 
 
 def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> list[QueueRow]:
-    """Every known queue, by name. Given ``now``, each row also has the age of its oldest
-    job and the jobs the registered workers hold from it (``scheduler queues``)."""
+    """Every known or paused queue, by name. Given ``now``, each row also has the age of
+    its oldest job and the jobs the registered workers hold from it (``scheduler queues``)."""
     with client.pipeline(transaction=False) as pipe:
-        pipe.smembers(keys.queues())
+        pipe.sunion([keys.queues(), keys.paused_queues()])
         if now is not None:
             pipe.zrange(keys.workers(), 0, -1)
         names, *workers = pipe.execute()

@@ -110,6 +110,8 @@ def log_fire(path: str) -> None:
     fire = job.scheduled_for.timestamp() if job and job.scheduled_for else 0
     with Path(path).open("a") as log:
         log.write(f"{fire:.0f} {job.id if job else '-'} {time.time():.3f}\n")
+
+
 def hang_first_run(folder: str) -> None:
     """Append this process's id to ``runs``; the first run then hangs, a later one marks
     ``done``."""
@@ -142,3 +144,9 @@ def wait_for_file(gate: str, out: str) -> None:
         time.sleep(0.01)
     with Path(out).open("a") as log:
         log.write("ran\n")
+
+
+def append_line(path: str, text: str) -> None:
+    """Append ``text`` as a line to the file at ``path`` (the order jobs ran in)."""
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(text + "\n")

@@ -111,7 +111,7 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
     pipe.get(keys.lease())
     pipe.zrangebyscore(keys.schedulers(), now - SCHEDULER_FRESH, "+inf")
     pipe.zrange(keys.workers(), 0, -1, withscores=True)
-    pipe.smembers(keys.queues())
+    pipe.sunion([keys.queues(), keys.paused_queues()])
     stat_keys = [keys.stats(kind, m) for kind in ("processed", "failed") for m in minutes]
     pipe.mget(stat_keys)
     pipe.lrange(keys.runs(), 0, RECENT_RUNS - 1)
