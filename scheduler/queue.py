@@ -21,6 +21,7 @@ from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
 from .enqueue import Enqueuer, NewJob
 from .errors import PayloadError
+from .hooks import Hooks
 from .jobs import DEFAULT_QUEUE, ENQUEUE_DEDUPE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .keys import Keys, as_text
 from .transport.durability import Durability
@@ -133,6 +134,7 @@ class Queue(Enqueuer):
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         durability: str | Durability = "local",
+        hooks: Hooks | None = None,
     ) -> None:
         self.client = client
         self.keys = Keys(namespace)
@@ -142,6 +144,8 @@ class Queue(Enqueuer):
             durability = Durability(durability)
         self.durability = durability  # "replicated": each enqueue waits for a replica
         self._scripts = Scripts(client, durability)
+        if hooks is not None:
+            self.hooks = hooks
 
     def close(self) -> None:
         """Close the client's connections (a Queue made by ``from_url`` owns its client)."""
@@ -265,6 +269,7 @@ class EnqueueBatch(Enqueuer):
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
         self.max_payload_bytes = queue.max_payload_bytes
+        self.hooks = queue.hooks
         self._pending: dict[str, list[NewJob]] = {}
 
     def _now(self) -> float:

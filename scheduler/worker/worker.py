@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import redis
 
 from ..clock import Clock, RedisClock
+from ..hooks import Hooks
 from ..jobs import MAX_PAYLOAD_BYTES
 from ..keys import Keys
 from ..registry import AllowList
@@ -111,13 +112,15 @@ class Worker:
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
         worker_id: str | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.settings = s = settings or WorkerSettings()
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.clock: Clock = clock or RedisClock(client)
         durability = Durability(s.durability)
         self.consumer = Consumer(client, Keys(namespace), self.id, s.queues, durability, s.weights)
-        runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
+        retry = retry or RetryPolicy(s.backoff_base, s.backoff_max)
+        runner = TaskRunner(allow, self.clock, retry, hooks)
         self.pool = JobPool(
             runner, self.clock, s.concurrency, s.capacity, self._poke, hard_timeout=s.hard_timeout
         )

@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {"rules"},
     {"schedule.yamlnodes", "schedule.fields", "schedule.loader"},
     {"schedule.planner", "schedule.watch"},
+    {"hooks"},
     {"jobs", "documents", "enqueue", "keys", "clock", "transport"},
     {
         "queue",
