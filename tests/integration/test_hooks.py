@@ -130,3 +130,21 @@ def test_a_worker_process_runs_the_hooks_its_imports_register(
     assert q.depth() == 0 and q.dead_count() == 1  # the raising hooks lost nothing
     assert worker.text().count("hook failed") == 6
     assert "Traceback" in worker.text()
+
+
+def test_a_queue_given_its_own_hooks_runs_those_and_not_the_registry(
+    queue: Queue, seen: Seen
+) -> None:
+    own = hooks.Hooks()
+    mine: list[str] = []
+    own.add("before_enqueue", lambda event: mine.append(event.task))
+    private = Queue(queue.client, queue.keys.namespace, queue.clock, hooks=own)
+    private.enqueue("tests.tasks:noop")
+    with private.batch() as batch:
+        batch.enqueue("tests.tasks:add", 1, 2)
+    assert mine == ["tests.tasks:noop", "tests.tasks:add"] and seen == []
+
+
+def test_an_unknown_hook_kind_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown hook kind 'after': use one of before_enqueue"):
+        hooks.Hooks().add("after", print)
