@@ -82,6 +82,7 @@ class Consumer:
         worker_id: str,
         queues: Sequence[str],
         durability: Durability | None = None,
+        *,
         weights: Sequence[int] | None = None,
     ) -> None:
         self.client = client

@@ -118,7 +118,9 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.clock: Clock = clock or RedisClock(client)
         durability = Durability(s.durability)
-        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues, durability, s.weights)
+        self.consumer = Consumer(
+            client, Keys(namespace), self.id, s.queues, durability, weights=s.weights
+        )
         retry = retry or RetryPolicy(s.backoff_base, s.backoff_max)
         runner = TaskRunner(allow, self.clock, retry, hooks)
         self.pool = JobPool(
