@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
         "worker.redis_calls",
         "worker.execution",
     },
-    {"dispatch.dispatcher", "worker", "ops.status", "ops.control", "testing"},
+    {"dispatch.dispatcher", "worker", "ops.status", "ops.control", "testing", "integrations"},
     {"dispatch.runloop", "ops.metrics", "web", "pytest_plugin"},
     {"cli", "__main__"},
     {"__init__"},
