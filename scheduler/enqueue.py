@@ -144,9 +144,18 @@ class Enqueuer(ABC):
             timeout_hard=timeout_hard,
         )
         if self.hooks.before_enqueue:
-            self.hooks.fire("before_enqueue", event_of(job.payload))
+            job = self._before_enqueue(job)
         self._submit(job)
         return job.id
+
+    def _before_enqueue(self, job: NewJob) -> NewJob:
+        """Run the ``before_enqueue`` hooks; the ``headers`` they set travel in the payload."""
+        headers: dict[str, str] = {}
+        self.hooks.fire("before_enqueue", event_of(job.payload, headers=headers))
+        if not headers:
+            return job
+        payload = {**job.payload, "headers": headers}
+        return NewJob(payload, job.due, encode(payload, self.max_payload_bytes))
 
     @abstractmethod
     def _now(self) -> float:

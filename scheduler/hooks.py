@@ -30,7 +30,9 @@ class JobEvent:
     ``duration`` (seconds), ``error`` (its one-line description) and ``exception`` are set
     once a run ended (``after_run``, ``on_failure``, ``on_dead``); ``status`` is then "ok",
     "retry" or "dead". ``scheduled_for`` is the fire time (epoch seconds) of a schedule
-    job's run. ``payload`` is the job's payload as sent or fetched.
+    job's run. ``payload`` is the job's payload as sent or fetched. ``headers`` are strings
+    that travel with the job: a ``before_enqueue`` hook may add to them (a trace context),
+    the worker's hooks read them.
     """
 
     id: str
@@ -45,6 +47,7 @@ class JobEvent:
     error: str | None = None
     exception: BaseException | None = None
     status: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -97,7 +100,13 @@ class Hooks:
 
 
 def event_of(payload: Mapping[str, Any], **ended: Any) -> JobEvent:
-    """The event of a job from its payload (``ended``: duration, error, exception, status)."""
+    """The event of a job from its payload (``ended``: duration, error, exception, status,
+    or the ``headers`` to fill)."""
+    if "headers" not in ended:
+        given = payload.get("headers")
+        ended["headers"] = (
+            {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+        )
     return JobEvent(
         id=str(payload.get("id")),
         task=str(payload.get("task")),
