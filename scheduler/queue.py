@@ -107,12 +107,13 @@ def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> li
     """Every known or paused queue, by name. Given ``now``, each row also has the age of
     its oldest job and the jobs the registered workers hold from it (``scheduler queues``)."""
     with client.pipeline(transaction=False) as pipe:
-        pipe.sunion([keys.queues(), keys.paused_queues()])
+        pipe.smembers(keys.queues())  # SUNION is refused in a cluster's pipeline
+        pipe.smembers(keys.paused_queues())
         if now is not None:
             pipe.zrange(keys.workers(), 0, -1)
-        names, *workers = pipe.execute()
+        names, paused, *workers = pipe.execute()
     held_by = [as_text(w) for w in workers[0]] if workers else None
-    readout = QueueReadout(keys, sorted(as_text(n) for n in names), held_by)
+    readout = QueueReadout(keys, sorted({as_text(n) for n in names | paused}), held_by)
     return readout.fetch(client, now or 0.0)[0]
 
 

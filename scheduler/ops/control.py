@@ -197,7 +197,7 @@ class Control:
     def resume_queue(self, name: str) -> bool:
         """Resume queue ``name`` and wake an idle worker for its jobs. False if it was not
         paused."""
-        with self.client.pipeline(transaction=True) as pipe:
+        with self.client.pipeline(transaction=False) as pipe:
             pipe.srem(self.keys.paused_queues(), check_queue_name(name))
             pipe.lpush(self.keys.wake(name), "1")
             pipe.ltrim(self.keys.wake(name), 0, 15)

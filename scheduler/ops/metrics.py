@@ -235,7 +235,8 @@ class RedisCollector:
     def _read(self) -> list[Metric]:
         k = self._keys
         try:
-            known = {as_text(n) for n in self._client.sunion([k.queues(), k.paused_queues()])}
+            names = self._client.smembers(k.queues()) | self._client.smembers(k.paused_queues())
+            known = {as_text(n) for n in names}
             readout = QueueReadout(k, sorted(known.union(self._queues)))
             pipe = self._client.pipeline(transaction=False)
             readout.send(pipe)

@@ -63,7 +63,7 @@ def gather(
     pipe = client.pipeline(transaction=False)
     pipe.get(keys.lease())
     pipe.zrangebyscore(keys.schedulers(), now - SCHEDULER_FRESH, "+inf")
-    pipe.sunion([keys.queues(), keys.paused_queues()])
+    pipe.smembers(keys.queues())
     pipe.hgetall(keys.paused())
     pipe.smembers(keys.paused_queues())
     lease, scheduler_ids, queue_names, paused, paused_queues = pipe.execute()
@@ -71,7 +71,7 @@ def gather(
         "leader": _leader(lease),
         "schedulers": _schedulers(client, keys, [as_text(i) for i in scheduler_ids]),
         "jobs": _jobs(client, keys, now, schedule, paused) if schedule else [],
-        "queues": _queues(client, keys, sorted(as_text(q) for q in queue_names)),
+        "queues": _queues(client, keys, sorted({as_text(q) for q in queue_names | paused_queues})),
         "paused_queues": sorted(as_text(q) for q in paused_queues),
         "schedule": {"path": schedule.path, "digest": schedule.digest} if schedule else None,
     }
