@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import PayloadError
+from .hooks import Hooks, event_of, registry
 from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, build_payload, encode
 
 if TYPE_CHECKING:
@@ -95,10 +96,12 @@ def run_at(now: float, delay: float | None, at: datetime | None) -> float | None
 class Enqueuer(ABC):
     """What takes ``enqueue`` calls: a Queue, its batch, or a test double standing in.
 
-    ``max_payload_bytes``: the longest payload it takes (docs/workers.md, payload limits).
+    ``max_payload_bytes``: the longest payload it takes (docs/workers.md, payload limits);
+    ``hooks``: whose ``before_enqueue`` hooks run for each job (docs/workers.md, hooks).
     """
 
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    hooks: Hooks = registry
 
     def enqueue(
         self,
@@ -140,8 +143,19 @@ class Enqueuer(ABC):
             max_bytes=self.max_payload_bytes,
             timeout_hard=timeout_hard,
         )
+        if self.hooks.before_enqueue:
+            job = self._before_enqueue(job)
         self._submit(job)
         return job.id
+
+    def _before_enqueue(self, job: NewJob) -> NewJob:
+        """Run the ``before_enqueue`` hooks; the ``headers`` they set travel in the payload."""
+        headers: dict[str, str] = {}
+        self.hooks.fire("before_enqueue", event_of(job.payload, headers=headers))
+        if not headers:
+            return job
+        payload = {**job.payload, "headers": headers}
+        return NewJob(payload, job.due, encode(payload, self.max_payload_bytes))
 
     @abstractmethod
     def _now(self) -> float:

@@ -24,6 +24,8 @@ Queues and delayed jobs
                                      enqueue script: a call sent again (redis-py's retry of
                                      a broken pipeline, the application's own retry) with
                                      the same id enqueues nothing.
+    ``{ns}:paused_queues``           SET of paused queue names (``scheduler queue pause``):
+                                     no worker's fetch takes jobs from them until resumed.
 
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
@@ -145,6 +147,10 @@ class Keys:
     def queues(self) -> str:
         """The set of known queue names."""
         return f"{self.prefix}queues"
+
+    def paused_queues(self) -> str:
+        """The set of paused queue names (checked by every worker's fetch)."""
+        return f"{self.prefix}paused_queues"
 
     def workers(self) -> str:
         """The sorted set of live workers, scored by last heartbeat."""

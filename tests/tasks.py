@@ -144,3 +144,9 @@ def wait_for_file(gate: str, out: str) -> None:
         time.sleep(0.01)
     with Path(out).open("a") as log:
         log.write("ran\n")
+
+
+def append_line(path: str, text: str) -> None:
+    """Append ``text`` as a line to the file at ``path`` (the order jobs ran in)."""
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(text + "\n")

@@ -49,6 +49,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "backfill": "scheduler.cli.control:backfill",
     "dead": "scheduler.cli.control:dead",
     "queues": "scheduler.cli.control:queues",
+    "queue": "scheduler.cli.control:queue",
     "health": "scheduler.cli.control:health",
     "web": "scheduler.cli.web:web",
     "import": "scheduler.cli.imports:import_group",

@@ -149,11 +149,7 @@ _WHERE = ("line", "task_at")
 _OWN = ("target", "options")  # in the digest only for a job that is not a task: job
 _LATER = ("timeout_hard",)  # settings added later: in the digest only when set
 _FIELDS = operator.attrgetter(
-    *(
-        f.name
-        for f in dataclasses.fields(Job)
-        if f.name not in ("rule", *_WHERE, *_OWN, *_LATER)
-    )
+    *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE, *_OWN, *_LATER))
 )
 _NOT_DEFAULTS = {
     **dict.fromkeys(RULE_KEYS, "a rule is set per job"),

@@ -451,3 +451,12 @@ def test_every_response_carries_the_security_headers(browser: Browser) -> None:
     session = browser().get("/schedules").headers["set-cookie"]
     assert session.startswith("scheduler_session=") and "HttpOnly" in session
     assert "SameSite=Strict" in session
+
+
+def test_the_overview_marks_a_paused_queue(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    client.sadd(keys.paused_queues(), "mail")
+    overview = browser().get("/").text
+    row = overview[overview.index('data-label="Queue">mail') :].split("</tr>")[0]
+    assert 'class="badge s-paused">paused' in row and "No queue has been used yet" not in overview
