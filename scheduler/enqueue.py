@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import PayloadError
+from .hooks import Hooks, event_of, registry
 from .jobs import (
     DEFAULT_QUEUE,
     ENQUEUE_DEDUPE,
@@ -179,10 +180,12 @@ def run_at(now: float, delay: float | None, at: datetime | None) -> float | None
 
 
 class JobMaker(ABC):
-    """What prepares jobs: it knows "now" and the longest payload it takes
-    (``max_payload_bytes``, docs/workers.md, payload limits)."""
+    """What prepares jobs: it knows "now", the longest payload it takes
+    (``max_payload_bytes``, docs/workers.md, payload limits) and whose ``before_enqueue``
+    hooks run for each job (``hooks``, docs/workers.md, hooks)."""
 
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    hooks: Hooks = registry
 
     def prepare_job(
         self,
@@ -195,7 +198,7 @@ class JobMaker(ABC):
         own (``@task``); PayloadError for an invalid argument or task."""
         name, declared = resolve(task)
         o = options if declared is None else options.over(declared)
-        return prepare(
+        job = prepare(
             self._now(),
             name,
             args,
@@ -210,6 +213,16 @@ class JobMaker(ABC):
             options=_options(o.unique_for, o.key, o.result_ttl),
             max_bytes=self.max_payload_bytes,
         )
+        return self._before_enqueue(job) if self.hooks.before_enqueue else job
+
+    def _before_enqueue(self, job: NewJob) -> NewJob:
+        """Run the ``before_enqueue`` hooks; the ``headers`` they set travel in the payload."""
+        headers: dict[str, str] = {}
+        self.hooks.fire("before_enqueue", event_of(job.payload, headers=headers))
+        if not headers:
+            return job
+        payload = {**job.payload, "headers": headers}
+        return NewJob(payload, job.due, encode(payload, self.max_payload_bytes), job.unique_for)
 
     @abstractmethod
     def _now(self) -> float:

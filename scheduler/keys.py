@@ -39,6 +39,8 @@ Queues and delayed jobs
     ``{ns}:cancel:<id>``             STRING flag asking the worker that runs job ``<id>`` to
                                      stop it (``Queue.cancel``), one day; workers read the
                                      flags of their running jobs with each heartbeat.
+    ``{ns}:paused_queues``           SET of paused queue names (``scheduler queue pause``):
+                                     no worker's fetch takes jobs from them until resumed.
 
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
@@ -176,6 +178,10 @@ class Keys:
     def queues(self) -> str:
         """The set of known queue names."""
         return f"{self.prefix}queues"
+
+    def paused_queues(self) -> str:
+        """The set of paused queue names (checked by every worker's fetch)."""
+        return f"{self.prefix}paused_queues"
 
     def workers(self) -> str:
         """The sorted set of live workers, scored by last heartbeat."""

@@ -21,6 +21,7 @@ from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
 from .documents import read_object, read_seconds
 from .enqueue import CollectedJobs, Enqueuer, NewJob, held_by, script_call
 from .errors import PayloadError
+from .hooks import Hooks
 from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
 from .jobstate import JobInfo, read_job, wait_result
 from .keys import Keys, as_text
@@ -51,6 +52,7 @@ class QueueRow:
     oldest_age: float | None
     delayed: int
     in_progress: int
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class QueueReadout:
         for name in self.names:
             pipe.llen(k.queue(name))
             pipe.zcard(k.delayed(name))
+            pipe.sismember(k.paused_queues(), name)
             if self.workers is not None:
                 pipe.lindex(k.queue(name), -1)
                 for worker in self.workers:
@@ -87,11 +90,12 @@ class QueueReadout:
         rows, held = [], dict.fromkeys(workers, 0)
         for name in self.names:
             depth, delayed = int(next(replies)), int(next(replies))
+            paused = bool(next(replies))
             age = _oldest_age(next(replies), now) if self.workers is not None else None
             counts = [int(next(replies)) for _ in workers]
             for worker, count in zip(workers, counts, strict=True):
                 held[worker] += count
-            rows.append(QueueRow(name, depth, age, delayed, sum(counts)))
+            rows.append(QueueRow(name, depth, age, delayed, sum(counts), paused))
         return rows, held
 
     def fetch(self, client: redis.Redis, now: float = 0.0) -> tuple[list[QueueRow], dict[str, int]]:
@@ -102,15 +106,16 @@ class QueueReadout:
 
 
 def read_queues(client: redis.Redis, keys: Keys, now: float | None = None) -> list[QueueRow]:
-    """Every known queue, by name. Given ``now``, each row also has the age of its oldest
-    job and the jobs the registered workers hold from it (``scheduler queues``)."""
+    """Every known or paused queue, by name. Given ``now``, each row also has the age of
+    its oldest job and the jobs the registered workers hold from it (``scheduler queues``)."""
     with client.pipeline(transaction=False) as pipe:
-        pipe.smembers(keys.queues())
+        pipe.smembers(keys.queues())  # SUNION is refused in a cluster's pipeline
+        pipe.smembers(keys.paused_queues())
         if now is not None:
             pipe.zrange(keys.workers(), 0, -1)
-        names, *workers = pipe.execute()
+        names, paused, *workers = pipe.execute()
     held_by = [as_text(w) for w in workers[0]] if workers else None
-    readout = QueueReadout(keys, sorted(as_text(n) for n in names), held_by)
+    readout = QueueReadout(keys, sorted({as_text(n) for n in names | paused}), held_by)
     return readout.fetch(client, now or 0.0)[0]
 
 
@@ -133,6 +138,7 @@ class Queue(Enqueuer):
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         durability: str | Durability = "local",
+        hooks: Hooks | None = None,
     ) -> None:
         self.client = client
         self.keys = Keys(namespace)
@@ -142,6 +148,8 @@ class Queue(Enqueuer):
             durability = Durability(durability)
         self.durability = durability  # "replicated": each enqueue waits for a replica
         self._scripts = Scripts(client, durability)
+        if hooks is not None:
+            self.hooks = hooks
 
     def close(self) -> None:
         """Close the client's connections (a Queue made by ``from_url`` owns its client)."""
@@ -291,6 +299,7 @@ class EnqueueBatch(CollectedJobs):
     def __init__(self, queue: Queue) -> None:
         super().__init__(queue.keys, queue.clock.now, queue.max_payload_bytes)
         self._queue = queue
+        self.hooks = queue.hooks
 
     def send(self) -> None:
         """Send the collected jobs (one round trip; unique and tracked jobs, a second) and

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+import redis
 
 from scheduler.cli.main import main
 from scheduler.clock import Clock
@@ -38,3 +39,15 @@ def run_cli(
         sys.argv = old
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def fired_seconds(client: redis.Redis, key: str) -> list[int]:
+    """The fire instants of an ``every: 1s`` job that its record of enqueued fires
+    (``{ns}:fired:<job>``) holds: stretches (lo, hi], each member "<lo> <rule tag>" scored
+    hi, or "<hi>" alone for one instant (docs/operations.md)."""
+    instants: list[int] = []
+    for member, score in client.zrange(key, 0, -1, withscores=True):
+        hi = int(score)
+        lo = int(member.split()[0]) if b" " in member else hi - 1
+        instants += range(lo + 1, hi + 1)
+    return sorted(instants)

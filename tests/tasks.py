@@ -173,3 +173,9 @@ async def async_until_cancelled(path: str) -> None:
 
 def unserialisable() -> object:
     return object()
+
+
+def append_line(path: str, text: str) -> None:
+    """Append ``text`` as a line to the file at ``path`` (the order jobs ran in)."""
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(text + "\n")

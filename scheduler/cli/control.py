@@ -1,4 +1,4 @@
-"""Control commands: trigger, pause, resume, backfill, dead, queues, health.
+"""Control commands: trigger, pause, resume, backfill, dead, queues, queue, health.
 
 Each acts through Redis (so every scheduler and worker sees it at once) and takes
 ``--json``. Jobs are looked up in the schedule the leader published, else in the schedule
@@ -332,8 +332,30 @@ def queues(as_json: bool, redis_url: str, namespace: str) -> None:
     lines = [f"{'QUEUE':<20} {'DEPTH':>8} {'OLDEST':>10} {'DELAYED':>8} {'RUNNING':>8}"]
     for r in rows:
         age = f"{r.oldest_age:.1f}s" if r.oldest_age is not None else "-"
-        lines.append(f"{r.name:<20} {r.depth:>8} {age:>10} {r.delayed:>8} {r.in_progress:>8}")
+        line = f"{r.name:<20} {r.depth:>8} {age:>10} {r.delayed:>8} {r.in_progress:>8}"
+        lines.append(line + ("  paused" if r.paused else ""))
     _emit(as_json, [dataclasses.asdict(r) for r in rows], "\n".join(lines))
+
+
+@click.command(name="pause")
+@click.argument("name", metavar="NAME")
+@_options
+def queue_pause(name: str, as_json: bool, redis_url: str, namespace: str) -> None:
+    """Pause queue NAME: workers take no job from it until `scheduler queue resume NAME`;
+    enqueues go on, running jobs finish."""
+    was = not _control(redis_url, namespace).pause_queue(name)
+    text = f"queue {name}: " + ("was paused already" if was else "paused")
+    _emit(as_json, {"queue": name, "paused": True, "already": was}, text)
+
+
+@click.command(name="resume")
+@click.argument("name", metavar="NAME")
+@_options
+def queue_resume(name: str, as_json: bool, redis_url: str, namespace: str) -> None:
+    """Resume queue NAME: workers fetch from it again."""
+    was = _control(redis_url, namespace).resume_queue(name)
+    text = f"queue {name}: " + ("resumed" if was else "was not paused")
+    _emit(as_json, {"queue": name, "resumed": was}, text)
 
 
 @click.command()

@@ -16,7 +16,7 @@ import click
 from ..jobs import check_queue_name
 from ..jobstate import JobInfo
 from ..waiting import CANCELLED, REQUESTED, WaitingJob, read_delayed, read_waiting
-from .control import _control, _emit, _options, _when
+from .control import _control, _emit, _options, _when, queue_pause, queue_resume
 
 _CANCEL_TEXT = {
     "cancelled": "cancelled: taken off its queue, it will not run",
@@ -68,7 +68,11 @@ def cancel(job_id: str, as_json: bool, redis_url: str, namespace: str) -> None:
 
 @click.group()
 def queue() -> None:
-    """Look into one queue."""
+    """Look into a queue, pause or resume it (every worker stops or starts fetching)."""
+
+
+queue.add_command(queue_pause)
+queue.add_command(queue_resume)
 
 
 @queue.command(name="show")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -65,7 +66,8 @@ class Processes(click.ParamType):  # type: ignore[type-arg]
     "queues",
     multiple=True,
     metavar="Q",
-    help="A queue to serve (repeatable), in strict priority order; default: default.",
+    help="A queue to serve (repeatable), in strict priority order; Q:WEIGHT (e.g. high:5) "
+    "shares fetches by weight instead; default: default.",
 )
 @click.option(
     "--concurrency",
@@ -187,9 +189,11 @@ def worker(
     SIGUSR1 make it quiet (no more fetching, running jobs finish)."""
     secrets = url_secrets(redis_url)
     configure_logging(log_level, log_format, secrets)
+    names, weights = queue_weights(queues)
     supervised = processes > 1 or hard_timeout is not None or max_jobs_per_child is not None
     settings = WorkerSettings(
-        queues=tuple(check_queue_name(q) for q in queues) or ("default",),
+        queues=names,
+        weights=weights,
         concurrency=concurrency,
         prefetch=prefetch,
         burst=burst,
@@ -213,6 +217,32 @@ def worker(
         serve_worker_metrics(metrics_host, port, job_worker, client)
 
     sys.exit(supervise(client, allow, settings, ns, processes=processes, prepare=prepare))
+
+
+_WEIGHTED = re.compile(r"(.+):([0-9]+)\Z")
+MAX_WEIGHT = 1000
+
+
+def queue_weights(values: Sequence[str]) -> tuple[tuple[str, ...], tuple[int, ...] | None]:
+    """The ``--queue`` values as names and, if any is ``name:weight``, one weight per queue
+    (a queue given without one weighs 1); weights None: strict priority order."""
+    names, weights = [], []
+    for value in values:
+        match = _WEIGHTED.match(value)
+        weight = int(match.group(2)) if match else None
+        if weight is not None and not 1 <= weight <= MAX_WEIGHT:
+            raise click.BadParameter(
+                f"weight {weight} of queue {value!r}: use 1-{MAX_WEIGHT}", param_hint="--queue"
+            )
+        names.append(check_queue_name(match.group(1) if match else value))
+        weights.append(weight)
+    if len(set(names)) != len(names):
+        raise click.BadParameter(f"a queue is given twice in {list(values)}", param_hint="--queue")
+    if not names:
+        return ("default",), None
+    if all(w is None for w in weights):
+        return tuple(names), None
+    return tuple(names), tuple(w or 1 for w in weights)
 
 
 def serve_worker_metrics(host: str, port: int, worker: Worker, client: redis.Redis) -> None:

@@ -19,7 +19,7 @@ from ..deadset import DeadFilter, DeadJob, read_dead, read_one, resolve_ids
 from ..documents import read_object, read_seconds
 from ..enqueue import fire_payload
 from ..errors import UnknownJob
-from ..jobs import encode
+from ..jobs import check_queue_name, encode
 from ..keys import FIRED_KEEP, Keys, as_text
 from ..queue import Queue, QueueRow, read_queues
 from ..schedule.loader import Job
@@ -213,6 +213,21 @@ class Control:
     def queues(self) -> list[QueueRow]:
         """Every known queue: depth, age of its oldest job, delayed and in-progress counts."""
         return read_queues(self.client, self.keys, self.clock.now())
+
+    def pause_queue(self, name: str) -> bool:
+        """Pause queue ``name``: no worker fetches from it until it is resumed (jobs are
+        still enqueued, and the ones running finish). False if it was paused already."""
+        return bool(self.client.sadd(self.keys.paused_queues(), check_queue_name(name)))
+
+    def resume_queue(self, name: str) -> bool:
+        """Resume queue ``name`` and wake an idle worker for its jobs. False if it was not
+        paused."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.srem(self.keys.paused_queues(), check_queue_name(name))
+            pipe.lpush(self.keys.wake(name), "1")
+            pipe.ltrim(self.keys.wake(name), 0, 15)
+            was, *_ = pipe.execute()
+        return bool(was)
 
     def health(self, role: str, max_age: float, host: str | None = None) -> tuple[bool, str]:
         """Is a ``role`` ("scheduler" or "worker") process of ``host`` (default: this host)

@@ -235,7 +235,8 @@ class RedisCollector:
     def _read(self) -> list[Metric]:
         k = self._keys
         try:
-            known = {as_text(name) for name in self._client.smembers(k.queues())}
+            names = self._client.smembers(k.queues()) | self._client.smembers(k.paused_queues())
+            known = {as_text(n) for n in names}
             readout = QueueReadout(k, sorted(known.union(self._queues)))
             pipe = self._client.pipeline(transaction=False)
             readout.send(pipe)
@@ -260,6 +261,11 @@ class RedisCollector:
                 "scheduler_queue_delayed",
                 "Delayed jobs and retries waiting for their time.",
                 {row.name: row.delayed for row in rows},
+            ),
+            _queue_gauge(
+                "scheduler_queue_paused",
+                "1 if the queue is paused (scheduler queue pause): no worker fetches from it.",
+                {row.name: int(row.paused) for row in rows},
             ),
             _gauge("scheduler_dead_jobs", "Jobs in the dead set.", int(dead)),
             _gauge("scheduler_jobs_paused", "Schedule jobs paused.", int(paused)),

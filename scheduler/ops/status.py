@@ -65,12 +65,14 @@ def gather(
     pipe.zrangebyscore(keys.schedulers(), now - SCHEDULER_FRESH, "+inf")
     pipe.smembers(keys.queues())
     pipe.hgetall(keys.paused())
-    lease, scheduler_ids, queue_names, paused = pipe.execute()
+    pipe.smembers(keys.paused_queues())
+    lease, scheduler_ids, queue_names, paused, paused_queues = pipe.execute()
     return {
         "leader": _leader(lease),
         "schedulers": _schedulers(client, keys, [as_text(i) for i in scheduler_ids]),
         "jobs": _jobs(client, keys, now, schedule, paused) if schedule else [],
-        "queues": _queues(client, keys, sorted(as_text(q) for q in queue_names)),
+        "queues": _queues(client, keys, sorted({as_text(q) for q in queue_names | paused_queues})),
+        "paused_queues": sorted(as_text(q) for q in paused_queues),
         "schedule": {"path": schedule.path, "digest": schedule.digest} if schedule else None,
     }
 
@@ -282,7 +284,9 @@ def render(status: dict[str, Any]) -> str:
         )
         if job["paused"]:
             lines.append(f"    {_pause_text(job['paused'])}")
-    lines.append("queues: " + (", ".join(f"{q}={d}" for q, d in status["queues"].items()) or "-"))
+    held = set(status["paused_queues"])
+    depths = [f"{q}={d}" + (" (paused)" if q in held else "") for q, d in status["queues"].items()]
+    lines.append("queues: " + (", ".join(depths) or "-"))
     return "\n".join(lines)
 
 

@@ -147,7 +147,7 @@ MONTHLY_KEYS = ("day", "weekday", "nth", "at", "months")
 NEVER_BEFORE = 2_000_000_000
 _WHERE = ("line", "task_at")
 _OWN = ("target", "options")  # in the digest only for a job that is not a task: job
-_LATER = ("timeout_hard",)  # in the digest only when set: a file without it keeps its digest
+_LATER = ("timeout_hard",)  # settings added later: in the digest only when set
 _FIELDS = operator.attrgetter(
     *(f.name for f in dataclasses.fields(Job) if f.name not in ("rule", *_WHERE, *_OWN, *_LATER))
 )
@@ -186,12 +186,13 @@ def _digest(jobs: dict[str, Job], forms: dict[str, Any], targets: dict[str, Any]
 
 
 def _entry(job: Job, form: Any) -> tuple[Any, ...]:
-    entry: tuple[Any, ...] = (*_FIELDS(job), form)
-    if job.target != "task":
-        entry += (job.target, job.options)
-    if job.timeout_hard is not None:
-        entry += ({"timeout_hard": job.timeout_hard},)
-    return entry
+    """A job's part of the digest. Settings added later count only when set, so a file
+    that uses none of them keeps the digest older versions give it (replicas agree)."""
+    later = {name: value for name in _LATER if (value := getattr(job, name)) is not None}
+    entry = (*_FIELDS(job), form) + ((later,) if later else ())
+    if job.target == "task":
+        return entry
+    return (*entry, job.target, job.options)
 
 
 _BAD: Any = object()

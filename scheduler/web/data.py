@@ -112,14 +112,15 @@ def overview(client: redis.Redis, keys: Keys, now: float) -> dict[str, Any]:
     pipe.zrangebyscore(keys.schedulers(), now - SCHEDULER_FRESH, "+inf")
     pipe.zrange(keys.workers(), 0, -1, withscores=True)
     pipe.smembers(keys.queues())
+    pipe.smembers(keys.paused_queues())  # SUNION is refused in a cluster's pipeline
     stat_keys = [keys.stats(kind, m) for kind in ("processed", "failed") for m in minutes]
     pipe.mget(stat_keys)
     pipe.lrange(keys.runs(), 0, RECENT_RUNS - 1)
-    lease, scheduler_ids, workers, queue_names, counts, runs = pipe.execute()
+    lease, scheduler_ids, workers, queue_names, paused_queues, counts, runs = pipe.execute()
     leader = _record(lease, "lease") if lease else None
     ids = [as_text(i) for i in scheduler_ids]
     worker_scores = [(as_text(w), float(score)) for w, score in workers]
-    queues = sorted(as_text(q) for q in queue_names)
+    queues = sorted({as_text(q) for q in queue_names | paused_queues})
     details = _overview_details(client, keys, ids, [w for w, _ in worker_scores], queues, now=now)
     numbers = [_count(c) for c in counts]
     return {

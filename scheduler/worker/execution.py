@@ -25,6 +25,7 @@ from typing import Any
 from ..clock import Clock
 from ..documents import raw_text
 from ..errors import JobTimeout, PayloadError, TaskNotAllowed, TaskNotFound
+from ..hooks import Hooks, event_of, registry
 from ..jobs import (
     Cancellation,
     QueuedJob,
@@ -126,7 +127,10 @@ class Task:
 class TaskRunner:
     """Resolves and runs the tasks of one worker."""
 
-    def __init__(self, allow: AllowList, clock: Clock, retry: RetryPolicy) -> None:
+    def __init__(
+        self, allow: AllowList, clock: Clock, retry: RetryPolicy, hooks: Hooks | None = None
+    ) -> None:
+        self.hooks = registry if hooks is None else hooks
         self._allow = allow
         self._clock = clock
         self._retry = retry
@@ -171,6 +175,8 @@ class TaskRunner:
         started = clock.monotonic()
         token = set_current_job(job, cancellation)
         try:
+            if self.hooks.before_run:
+                self.hooks.fire("before_run", event_of(job.to_payload()))
             result = task.fn(*job.args, **job.kwargs)
             if result is not None and inspect.isawaitable(result):
                 result = self._await(result, job, cancellation)
@@ -213,7 +219,30 @@ class TaskRunner:
         return Outcome(delivery, DEAD, duration, error, trace, finished, schedule=job.schedule)
 
     def report(self, outcome: Outcome, ended: Ended) -> None:
-        """Log how a run ended: one line; a final failure with its traceback."""
+        """Log how a run ended (one line; a final failure with its traceback), then run the
+        hooks of its end."""
+        self._log(outcome, ended)
+        hooks = self.hooks
+        if hooks.after_run or hooks.on_failure or hooks.on_dead:
+            self._fire_ended(outcome, ended)
+
+    def _fire_ended(self, outcome: Outcome, ended: Ended) -> None:
+        job = outcome.delivery.job
+        assert job is not None
+        event = event_of(
+            job.to_payload(),
+            duration=outcome.duration,
+            error=outcome.error or None,
+            exception=ended.error,
+            status=outcome.status,
+        )
+        self.hooks.fire("after_run", event)
+        if outcome.status != OK:
+            self.hooks.fire("on_failure", event)
+        if outcome.status == DEAD:
+            self.hooks.fire("on_dead", event)
+
+    def _log(self, outcome: Outcome, ended: Ended) -> None:
         job = outcome.delivery.job
         assert job is not None
         where = (job.id, job.task, job.queue)

@@ -89,7 +89,8 @@ class FetchResult:
 
 
 class Consumer:
-    """The scripts of one worker (``worker_id``) serving ``queues`` in priority order."""
+    """The scripts of one worker (``worker_id``) serving ``queues`` in priority order, or
+    by ``weights`` (one per queue; see docs/workers.md, "Weighted queues")."""
 
     def __init__(
         self,
@@ -98,11 +99,15 @@ class Consumer:
         worker_id: str,
         queues: Sequence[str],
         durability: Durability | None = None,
+        *,
+        weights: Sequence[int] | None = None,
     ) -> None:
         self.client = client
         self.keys = keys
         self.worker_id = worker_id
         self.queues = tuple(queues)
+        self._weights = ",".join(str(w) for w in weights) if weights else ""
+        self._credits = ""  # the weighted fetch's state, kept between round trips
         self._scripts = Scripts(client, durability)
         self.durability = self._scripts.durability
         self._own: redis.Redis | None = None
@@ -114,6 +119,7 @@ class Consumer:
                 keys.worker_jobs(worker_id, queue),
                 keys.wake(queue),
             ]
+        self._fetch_keys.append(keys.paused_queues())
         self._wait_keys = [keys.worker_wake(worker_id), *(keys.wake(q) for q in self.queues)]
         self._stats: tuple[int, list[str]] = (-1, [])
 
@@ -127,13 +133,15 @@ class Consumer:
         """Acknowledge ``acks`` (queue index, payload), count ``stats`` (runs ended, of
         which failed) in this minute's counters, promote due jobs, take ``limit`` jobs."""
         args: list[Any] = [self.worker_id, f"{now:.3f}", limit, PROMOTE_BATCH, *stats]
+        args += (self._weights, self._credits)
         for index, raw in acks:
             args += (index + 1, raw)
         keys = self._fetch_keys + self._stats_keys(int(now // 60))
         if acks:
             fault_point("before_ack")
         reply = self._scripts.run_on(self._connection(), "fetch", keys, args)
-        deliveries = [Delivery(reply[i] - 1, reply[i + 1]) for i in range(2, len(reply), 2)]
+        self._credits = as_text(reply[2])
+        deliveries = [Delivery(reply[i] - 1, reply[i + 1]) for i in range(3, len(reply), 2)]
         if deliveries:
             fault_point("after_fetch")
         next_due = float(reply[1]) if reply[1] else None

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import redis
 
 from ..clock import Clock, RedisClock
+from ..hooks import Hooks
 from ..jobs import MAX_PAYLOAD_BYTES
 from ..keys import Keys
 from ..registry import AllowList
@@ -66,6 +67,7 @@ class WorkerSettings:
     """How a worker runs; defaults are the CLI's defaults."""
 
     queues: tuple[str, ...] = ("default",)
+    weights: tuple[int, ...] | None = None  # one per queue; None: strict priority order
     concurrency: int = 10
     prefetch: int | None = None  # jobs held beyond the running ones; default: concurrency
     burst: bool = False
@@ -90,6 +92,13 @@ class WorkerSettings:
         return self.concurrency + max(0, prefetch)
 
 
+def _queue_texts(settings: WorkerSettings) -> list[str]:
+    """The queues as given on the command line: ``name`` or ``name:weight``."""
+    if settings.weights is None:
+        return list(settings.queues)
+    return [f"{q}:{w}" for q, w in zip(settings.queues, settings.weights, strict=True)]
+
+
 class Worker:
     """One worker process's job loop (see the module docstring)."""
 
@@ -103,13 +112,17 @@ class Worker:
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
         worker_id: str | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.settings = s = settings or WorkerSettings()
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.clock: Clock = clock or RedisClock(client)
         durability = Durability(s.durability)
-        self.consumer = Consumer(client, Keys(namespace), self.id, s.queues, durability)
-        runner = TaskRunner(allow, self.clock, retry or RetryPolicy(s.backoff_base, s.backoff_max))
+        self.consumer = Consumer(
+            client, Keys(namespace), self.id, s.queues, durability, weights=s.weights
+        )
+        retry = retry or RetryPolicy(s.backoff_base, s.backoff_max)
+        runner = TaskRunner(allow, self.clock, retry, hooks)
         self.pool = JobPool(
             runner, self.clock, s.concurrency, s.capacity, self._poke, hard_timeout=s.hard_timeout
         )
@@ -161,7 +174,7 @@ class Worker:
         log.info(
             "worker starting id=%s queues=%s concurrency=%d prefetch=%d",
             self.id,
-            ",".join(s.queues),
+            ",".join(_queue_texts(s)),
             s.concurrency,
             s.capacity - s.concurrency,
         )

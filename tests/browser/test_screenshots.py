@@ -49,9 +49,9 @@ def busy_hour(stack: Stack) -> None:
         stack.tick()
         stack.work()
     for name in jobs:  # the dispatcher stamps Redis TIME, not the fake clock: a few ms late
-        fired = stack.client.zrange(stack.keys.fired(name), -1, -1)
-        if fired:
-            stack.client.hset(stack.keys.state(name), "enqueued_at", float(fired[0]) + 0.004)
+        fired = stack.client.zrange(stack.keys.fired(name), -1, -1, withscores=True)
+        if fired:  # the newest stretch of fires ends at its score
+            stack.client.hset(stack.keys.state(name), "enqueued_at", fired[0][1] + 0.004)
     control.pause("nightly-backup", "ops@bastion", "storage migration until Friday")
     queue = Queue(stack.client, stack.keys.namespace, clock=stack.clock)
     queue.enqueue("tests.browser.tasks:flaky", retries=3)

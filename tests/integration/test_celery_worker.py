@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.helpers import wait_until
+from tests.helpers import fired_seconds, wait_until
 from tests.integration.test_run_process import Cluster
 from tests.redis_server import RedisServer
 
@@ -71,7 +71,7 @@ class CeleryCluster(Cluster):
 
     def sent(self) -> set[int]:
         """The fires the schedulers accounted for (the job's fired record)."""
-        return {int(at) for at in self.client.zrange(self.keys.fired("second"), 0, -1)}
+        return set(fired_seconds(self.client, self.keys.fired("second")))
 
     def drain(self) -> None:
         """Wait until the worker ran every fire that was sent."""

@@ -90,6 +90,16 @@ def test_queue_from_url_and_the_commands_work_on_a_cluster(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "mail" in done.stdout
+    for command in (["queue", "pause", "mail"], ["queues"], ["queue", "resume", "mail"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "scheduler", *command, "--redis", url, "--namespace", namespace],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode, done.stderr) == (0, ""), command
+        if command == ["queues"]:
+            assert done.stdout.splitlines()[-1].endswith("paused")
 
 
 def test_a_script_may_build_keys_of_its_own_slot_and_no_other(

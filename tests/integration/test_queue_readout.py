@@ -32,6 +32,7 @@ def test_every_readout_of_the_queues_agrees(
     queue.enqueue("tests.tasks:noop", queue="a", delay=60)
     client.sadd(keys.queues(), "c")  # a payload that does not say when it was enqueued
     client.lpush(keys.queue("c"), '{"v":1,"id":"foreign"}')
+    Control(client, keys, clock).pause_queue("b")
     now = clock.now()
 
     rows = [
@@ -39,6 +40,7 @@ def test_every_readout_of_the_queues_agrees(
         {"name": "b", "depth": 1, "oldest_age": 30.0, "delayed": 0, "in_progress": 1},
         {"name": "c", "depth": 1, "oldest_age": None, "delayed": 0, "in_progress": 0},
     ]
+    rows = [{**row, "paused": row["name"] == "b"} for row in rows]
     assert _dicts(Control(client, keys, clock).queues()) == rows
     page = overview(client, keys, now)
     assert _dicts(page["queues"]) == rows
@@ -47,9 +49,11 @@ def test_every_readout_of_the_queues_agrees(
     depths = {"a": 3, "b": 1, "c": 1}
     assert queue.queues() == depths
     assert gather(client, keys, now, None)["queues"] == depths
+    assert gather(client, keys, now, None)["paused_queues"] == ["b"]
     metrics = RedisCollector(client, keys, ["idle"]).collect()
     assert _gauge(metrics, "scheduler_queue_depth") == {**depths, "idle": 0}
     assert _gauge(metrics, "scheduler_queue_delayed") == {"a": 1, "b": 0, "c": 0, "idle": 0}
+    assert _gauge(metrics, "scheduler_queue_paused") == {"a": 0, "b": 1, "c": 0, "idle": 0}
 
 
 def _dicts(rows: list[Any]) -> list[dict[str, Any]]:

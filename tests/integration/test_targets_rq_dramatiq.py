@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import fired_seconds, wait_until
 from tests.integration.test_run_process import Cluster
 from tests.redis_server import RedisServer
 
@@ -99,8 +99,7 @@ class TargetRun:
 
     def fired(self) -> list[int]:
         """The fire instants the schedulers recorded as sent."""
-        fired = self.client.zrange(self.cluster.keys.fired("second"), 0, -1)
-        return sorted(int(f) for f in fired)
+        return fired_seconds(self.client, self.cluster.keys.fired("second"))
 
     def runs(self) -> dict[int, int]:
         """Fire instant -> how many times the target's worker ran it."""

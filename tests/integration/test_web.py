@@ -494,3 +494,12 @@ def test_read_only_shows_no_cancel_button_and_refuses_it(
     token = csrf_of(browser().get("/schedules").text)
     assert post(web, f"/queued/{job_id}/cancel", {"csrf": token}) == 403
     assert client.llen(keys.queue("default")) == 1
+
+
+def test_the_overview_marks_a_paused_queue(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    client.sadd(keys.paused_queues(), "mail")
+    overview = browser().get("/").text
+    row = overview[overview.index('href="/queues/mail"') :].split("</tr>")[0]
+    assert 'class="badge s-paused">paused' in row and "No queue has been used yet" not in overview

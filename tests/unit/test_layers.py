@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {"rules"},
     {"schedule.yamlnodes", "schedule.fields", "schedule.targetkeys", "schedule.loader"},
     {"schedule.planner", "schedule.watch", "migrate"},
+    {"hooks"},
     {"jobs", "documents", "tasks", "enqueue", "keys", "clock", "transport"},
     {
         "queue",
@@ -34,7 +35,7 @@ LAYERS: list[set[str]] = [
         "worker.redis_calls",
         "worker.execution",
     },
-    {"dispatch.dispatcher", "worker", "ops.status", "ops.control", "testing"},
+    {"dispatch.dispatcher", "worker", "ops.status", "ops.control", "testing", "integrations"},
     {"dispatch.runloop", "ops.metrics", "web", "pytest_plugin"},
     {"cli", "__main__"},
     {"__init__"},

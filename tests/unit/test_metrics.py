@@ -311,7 +311,7 @@ def test_metrics_without_the_extra_is_a_one_line_error(
 # -- docs/metrics.md ---------------------------------------------------------------------
 
 REDIS_METRICS = ["scheduler_queue_depth", "scheduler_queue_delayed", "scheduler_dead_jobs"]
-REDIS_METRICS.append("scheduler_jobs_paused")
+REDIS_METRICS += ["scheduler_jobs_paused", "scheduler_queue_paused"]
 
 
 def documented() -> set[str]:

@@ -1,0 +1,1 @@
+"""Ready-made hooks for error reporting and tracing, each behind its own extra."""
