@@ -7,6 +7,7 @@ seconds)`` is the only way loops sleep, so a fake clock can make waiting instant
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import TYPE_CHECKING, Protocol
@@ -70,6 +71,16 @@ class RedisClock(SystemClock):
             self.sync()
         assert self._offset is not None
         return time.monotonic() + self._offset
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait as the system clock does; the offset is measured again first if it would go
+        stale during the wait, so that ``now()`` after waking (when fires are due) costs no
+        round trip."""
+        started = time.monotonic()
+        if self._offset is not None and started + seconds - self._synced_at >= self._resync:
+            with contextlib.suppress(Exception):  # now() raises it again, where it is handled
+                self.sync()
+        return event.wait(max(0.0, seconds - (time.monotonic() - started)))
 
     def sync(self) -> None:
         """Measure the offset to the server clock now (raises redis errors as they come)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,18 +23,17 @@ import redis
 
 from ..clock import Clock
 from ..documents import read_seconds
-from ..enqueue import fire_payload
 from ..errors import SchedulerError
-from ..jobs import encode
 from ..keys import FIRED_KEEP, Keys, as_text
 from ..rules.describe import utc_text
 from ..schedule.loader import Job, Schedule
-from ..schedule.planner import Plan, jitter_delay, plan_job, rule_tag
+from ..schedule.planner import Plan, plan_job
 from ..stats import DispatchStats
 from ..targets.base import Senders
 from ..transport.durability import Durability
 from ..transport.faults import fault_point
 from ..transport.scripts import Call, Scripts
+from .fires import JobFires, dispatch_call
 from .leader import Leadership
 
 log = logging.getLogger(__name__)
@@ -106,6 +104,7 @@ class Dispatcher:
         self._due: list[tuple[int, str]] = []
         self._paused: set[str] = set()
         self._adopted_epoch: int | None = None
+        self._fires = _fires_of_jobs(schedule)  # per job, what its fires share
 
     # -- the schedule and leadership terms -------------------------------------------------
 
@@ -115,6 +114,7 @@ class Dispatcher:
         self.schedule = schedule
         self.senders = senders or self.senders
         self._adopted_epoch = None
+        self._fires = _fires_of_jobs(schedule)
 
     def forget_term(self) -> None:
         """Drop what was read for the current leadership term (after losing it)."""
@@ -169,72 +169,35 @@ class Dispatcher:
 
     def _enqueue(self, plans: list[Plan], now: float, epoch: int) -> TickReport:
         """Enqueue the plans in chunks of ``settings.batch`` fires, one fenced script call
-        each. The calls are pipelined: Redis runs one chunk while the next is built."""
+        each, streamed: Redis runs one chunk while the next is made and the last settled."""
         report = TickReport()
         chunks = list(_chunks(plans, self.settings.batch))
-        if not chunks:
-            return report
+        head = (self.leadership.id, epoch, now, self.settings.fired_keep)
 
         def calls() -> Iterator[Call]:
             for chunk in chunks:
-                call = self._dispatch_call(chunk, now, epoch)
+                call = dispatch_call(
+                    self._keys, head, chunk, now=now, fires_of=self._fires_of, senders=self.senders
+                )
                 fault_point("before_enqueue")
                 yield call
 
-        replies = self._scripts.run_many("dispatch", calls())
-        fault_point("after_enqueue")
         write = self.durability.sequence
+        replies = self._scripts.stream("dispatch", calls())
         for chunk, results in zip(chunks, replies, strict=True):
             if results == b"NOT_LEADER":
                 raise NotLeader()
+            fault_point("after_enqueue")
             for plan, result in zip(chunk, as_text(results).split(";"), strict=True):
                 self._settle(plan, [int(x) for x in result.split()], now, report, write)
         self._remember_confirmed()
         return report
 
-    def _dispatch_call(
-        self, plans: list[Plan], now: float, epoch: int
-    ) -> tuple[list[str], list[str | int | float]]:
-        k = self._keys
-        queues: dict[str, int] = {}
-        batch = []
-        for plan in plans:
-            job = plan.job
-            if job.target != "task":
-                batch.append(self._target_entry(plan, now))
-                continue
-            number = queues.setdefault(job.queue, len(queues))
-            fires = []
-            for at in plan.enqueue:
-                payload = fire_payload(job, at, now)
-                delay = jitter_delay(job.name, at, job.jitter)
-                fires.append([at, payload["id"], encode(payload), at + delay if delay else 0])
-            overlap = 1 if job.overlap == "skip" else 0
-            tag = rule_tag(job)
-            batch.append([job.name, number, plan.watermark, overlap, fires, plan.after, tag])
-        keys = [k.lease(), k.paused(), k.queues()]
-        for queue in queues:
-            keys += [k.queue(queue), k.wake(queue), k.delayed(queue)]
-        argv: list[str | int | float] = [
-            self.leadership.id,
-            epoch,
-            now,
-            self.settings.fired_keep,
-            k.prefix,
-            json.dumps(batch),
-            json.dumps(list(queues)),
-        ]
-        return keys, argv
-
-    def _target_entry(self, plan: Plan, now: float) -> list[Any]:
-        """A batch entry of a job of another target: its fires as the target's writes."""
-        job = plan.job
-        sender = self.senders.of(job)
-        fires = []
-        for at in plan.enqueue:
-            fire = sender.fire(at, now, jitter_delay(job.name, at, job.jitter))
-            fires.append([at, fire.id, fire.writes, 0])
-        return [job.name, -1, plan.watermark, 0, fires, plan.after, rule_tag(job), 1]
+    def _fires_of(self, job: Job) -> JobFires:
+        made = self._fires.get(job.name)
+        if made is None or made.job is not job:  # a schedule changed without replace_schedule
+            made = self._fires[job.name] = JobFires(job)
+        return made
 
     def _settle(
         self, plan: Plan, result: list[int], now: float, report: TickReport, write: int
@@ -366,6 +329,12 @@ class Dispatcher:
         return dict(self._watermarks)
 
 
+def _fires_of_jobs(schedule: Schedule) -> dict[str, JobFires]:
+    """Made when a schedule is loaded, by every process, so that a new leader's first
+    tick does not make them."""
+    return {name: JobFires(job) for name, job in schedule.jobs.items()}
+
+
 def _chunks(plans: list[Plan], size: int) -> Iterator[list[Plan]]:
     chunk: list[Plan] = []
     fires = 0
@@ -401,6 +370,8 @@ def _log_plan(plan: Plan, enqueued: int, duplicates: int, skipped: int, now: flo
             plan.job.misfire,
             enqueued,
         )
+    if not log.isEnabledFor(logging.INFO):
+        return
     if duplicates:
         log.info("fires already enqueued, refused job=%s count=%d", name, duplicates)
     if skipped:

@@ -9,12 +9,13 @@ Redis server restarted empty keeps working.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from redis.client import Pipeline
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from .durability import Durability
 
@@ -91,6 +92,63 @@ class Scripts:
             _fill(replies, missed, self._pipelined(client, sha, [made[i] for i in missed]))
         return _checked(replies)
 
+    def stream(self, name: str, calls: Iterable[Call]) -> Iterator[Any]:
+        """Run script ``name`` once per call in ``calls``, each sent on one connection as
+        soon as it is made, so that Redis runs a call while the caller makes the next and
+        reads the reply before; yields the replies in order (an error reply is raised).
+
+        A pipeline whose calls are made as it goes: what it sends is what ``run_many``
+        sends. Under replicated durability, or on a Cluster client, it is ``run_many``
+        (which sends the WAIT after the lot, or routes each call to its node).
+        """
+        client = self._client
+        if self.durability.replicated or not hasattr(client, "connection_pool"):
+            yield from self.run_many(name, calls)
+            return
+        pool = client.connection_pool
+        connection = pool.get_connection()
+        try:
+            yield from self._streamed(connection, name, calls)
+        except BaseException:
+            connection.disconnect()  # type: ignore[no-untyped-call]  # replies left unread
+            raise
+        finally:
+            pool.release(connection)
+
+    def _streamed(self, connection: Any, name: str, calls: Iterable[Call]) -> Iterator[Any]:
+        sha = self._scripts[name].sha
+        sent: deque[tuple[Call, Any]] = deque()  # in flight: (call, its reply if read early)
+        for call in calls:
+            _send_call(connection, sha, call)
+            sent.append((call, _UNREAD))
+            if len(sent) > 1:
+                yield self._streamed_reply(connection, name, sent)
+        while sent:
+            yield self._streamed_reply(connection, name, sent)
+
+    def _streamed_reply(self, connection: Any, name: str, sent: deque[tuple[Call, Any]]) -> Any:
+        """The reply to the oldest call in ``sent``. A server without the script (restarted,
+        flushed) refuses it and, likely, the calls in flight behind it: the script is
+        loaded and the refused calls are sent again, in order."""
+        call, reply = sent.popleft()
+        if reply is _UNREAD:
+            reply = _read_reply(connection)
+        if isinstance(reply, NoScriptError):
+            later = [(other, _read_reply(connection)) for other, _ in sent]
+            sent.clear()
+            self.load(name)
+            sha = self._scripts[name].sha
+            _send_call(connection, sha, call)
+            for other, early in later:
+                refused = isinstance(early, NoScriptError)
+                if refused:
+                    _send_call(connection, sha, other)
+                sent.append((other, _UNREAD if refused else early))
+            reply = _read_reply(connection)
+        if isinstance(reply, RedisError):
+            raise reply
+        return reply
+
     def _pipelined(self, client: redis.Redis, sha: str, calls: Sequence[Call]) -> list[Any]:
         sequence, wait = self._start_write()
         with client.pipeline(transaction=False) as pipe:
@@ -162,6 +220,22 @@ class AsyncScripts:
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))
+
+
+_UNREAD = object()  # a streamed call whose reply is still on the connection
+
+
+def _send_call(connection: Any, sha: str, call: Call) -> None:
+    keys, args = call
+    connection.send_command("EVALSHA", sha, len(keys), *keys, *args)
+
+
+def _read_reply(connection: Any) -> Any:
+    """The next reply on ``connection``; an error reply is returned, not raised."""
+    try:
+        return connection.read_response()
+    except (NoScriptError, ResponseError) as exc:
+        return exc
 
 
 def _sha(source: str) -> str:

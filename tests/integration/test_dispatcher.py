@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -444,3 +445,39 @@ def test_dispatchers_whose_clocks_disagree_still_enqueue_each_fire_once(
     assert got == sorted(set(got))
     assert got == list(range(got[0], got[-1] + 15, 15))
     assert got[-1] >= T0 + 195
+
+
+def test_a_renewal_due_just_before_a_fire_waits_until_the_fire_is_enqueued(
+    client: redis.Redis, keys: Keys, make_loop: LoopFactory, schedule_file: Callable[[str], Path]
+) -> None:
+    """Renewing the lease and the heartbeat take round trips: due 10 ms before a fire, they
+    would make it late; they run in the same pass, just after it."""
+    clock = FakeClock(T0 + 15 - 1.01)
+    loop = make_loop(schedule_file(EVERY_15S), clock)
+    loop.step()  # leader; the next renewal and heartbeat are due at T0 + 15 - 0.01
+    wait = loop.step()
+    assert wait == pytest.approx(1.01)  # until the fire, not the renewal before it
+    advance(clock, loop, wait)
+    assert fires(client, keys) == [("tick", T0 + 15)]
+    assert loop.step() == pytest.approx(1.0)  # renewed in that pass: due again in a second
+
+
+def test_the_redis_clock_measures_its_offset_before_a_wait_that_would_outlast_it(
+    client: redis.Redis,
+) -> None:
+    """So that reading the time when the wait ends (a fire is due) costs no round trip."""
+    clock = RedisClock(client, resync=10.0)
+    clock.now()
+    woken = threading.Event()
+    woken.set()  # the waits below return at once: only the measuring is observed
+
+    def time_calls() -> int:
+        return int(client.info("commandstats").get("cmdstat_time", {}).get("calls", 0))
+
+    before = time_calls()
+    clock.wait(woken, 9.0)
+    assert time_calls() == before
+    clock.wait(woken, 11.0)
+    assert time_calls() == before + 3
+    clock.now()
+    assert time_calls() == before + 3

@@ -4,12 +4,15 @@ replies, and enqueues that a broken connection makes redis-py send again."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import redis
 
+from scheduler.jobs import build_payload, encode
+from scheduler.keys import Keys
 from scheduler.queue import Queue
-from scheduler.transport.scripts import Scripts
+from scheduler.transport.scripts import Call, Scripts
 from tests.conftest import RedisServer
 from tests.cutting_proxy import cutting_proxy
 
@@ -96,3 +99,46 @@ def test_an_enqueue_retried_by_the_application_after_a_failure_is_one_job(
         assert 0 < queue.depth() < len(jobs)
         send(queue, jobs)  # the application sends the same jobs again
         assert sorted(payload_ids(client, queue)) == sorted(job_id for job_id, _ in jobs)
+
+
+def enqueue_calls(k: Keys, ids: list[str]) -> list[Call]:
+    """One ``enqueue`` script call per job id (lua/enqueue.lua)."""
+    calls: list[Call] = []
+    for job_id in ids:
+        payload = encode(build_payload("tests.tasks:noop", job_id=job_id, enqueued_at=0))
+        keys = [k.queue("default"), k.wake("default"), k.delayed("default"), k.queues()]
+        calls.append(([*keys, k.enqueued(job_id)], [payload, "default", "", 300]))
+    return calls
+
+
+def test_streamed_calls_load_a_script_flushed_before_or_between_them(
+    client: redis.Redis, queue: Queue
+) -> None:
+    scripts = Scripts(client)
+    client.script_flush()
+    assert list(scripts.stream("enqueue", enqueue_calls(queue.keys, ["a", "b"]))) == [1, 1]
+
+    def flushed_between() -> Iterator[Call]:
+        first, second, third = enqueue_calls(queue.keys, ["c", "d", "e"])
+        yield first
+        client.script_flush()  # the first is sent; the next two find no script
+        yield second
+        yield third
+
+    assert list(scripts.stream("enqueue", flushed_between())) == [1, 1, 1]
+    assert sorted(payload_ids(client, queue)) == ["a", "b", "c", "d", "e"]
+
+
+def test_an_error_reply_in_streamed_calls_is_raised_and_the_client_works_on(
+    client: redis.Redis, queue: Queue
+) -> None:
+    scripts = Scripts(client)
+    calls = enqueue_calls(queue.keys, ["f", "g", "h"])
+    wrong = queue.keys.queue("other")
+    client.set(wrong, "not a list")
+    calls[1] = ([wrong, *calls[1][0][1:]], calls[1][1])
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        list(scripts.stream("enqueue", calls))
+    assert client.ping()
+    assert list(scripts.stream("enqueue", enqueue_calls(queue.keys, ["i"]))) == [1]
+    assert "g" not in payload_ids(client, queue)

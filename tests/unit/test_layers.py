@@ -32,6 +32,7 @@ LAYERS: list[set[str]] = [
         "registry",
         "stats",
         "dispatch.leader",
+        "dispatch.fires",
         "worker.redis_calls",
         "worker.execution",
     },

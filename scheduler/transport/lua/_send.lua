@@ -7,16 +7,15 @@
 --   byte travels as the character of the same number, and bytes 128..255, which cjson
 --   hands over as two UTF-8 bytes, are turned back into one here.
 
-local send_latin1 = {}
-for byte = 128, 255 do
-  send_latin1[string.char(192 + math.floor(byte / 64), 128 + byte % 64)] = string.char(byte)
+local function send_byte(lead, tail)
+  return string.char((string.byte(lead) - 192) * 64 + string.byte(tail) - 128)
 end
 
 local function send_writes(writes)
   for _, write in ipairs(writes) do
     for i = 3, #write do
       if type(write[i]) == 'table' then
-        write[i] = string.gsub(write[i].bytes, '[\194\195][\128-\191]', send_latin1)
+        write[i] = string.gsub(write[i].bytes, '([\194\195])([\128-\191])', send_byte)
       end
     end
     redis.call(unpack(write))

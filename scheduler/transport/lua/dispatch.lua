@@ -14,13 +14,15 @@
 --     {ns}:fired:<job>   ZSET stretches of enqueued fires (see _fired), newest kept
 --     {ns}:active:<job>  STRING id of the run queued or running (overlap: skip)
 -- ARGV[6] the batch, JSON: [[job, queue number, new watermark, overlap skip (0/1),
---   [[fire instant, job id, payload JSON, due (0 = now, else epoch seconds)], ...],
+--   [[fire instant, job id, payload (the index of the ARGV holding its JSON text),
+--   due (0 = now, else epoch seconds)], ...],
 --   after (the rule has no fire in (after, first fire)), rule tag, other target (0/1)],
 --   ...]; the fires of an entry are consecutive fires of its rule. A job of another
 --   target (Celery...) has other target 1, queue number -1, overlap 0, and in place of
 --   each payload its writes [[command, key, arguments...], ...], run as they are
 --   (docs/targets.md): no queue of ours, no wake-up.
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
+-- ARGV[8...] the payloads (kept out of the batch's JSON, which would escape them)
 -- Returns "NOT_LEADER" if the lease is not (holder id, epoch); otherwise one string with,
 --   per job in batch order, "status enqueued duplicates overlap_skipped" joined by ";",
 --   status 1, or 0 if the job is paused (nothing is changed for a paused job: its fires
@@ -39,6 +41,10 @@ local keep, prefix = tonumber(ARGV[4]), ARGV[5]
 local time = redis.call('TIME')
 local now = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
 local queue_names = cjson.decode(ARGV[7])
+local paused = {}
+for _, name in ipairs(redis.call('HKEYS', KEYS[2])) do
+  paused[name] = true
+end
 local used, pushed = {}, {}  -- per queue number: any fire enqueued; jobs pushed (to wake)
 local results = {}
 for _, entry in ipairs(cjson.decode(ARGV[6])) do
@@ -47,7 +53,7 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
   local state = prefix .. 'state:' .. name
   local fired, active = prefix .. 'fired:' .. name, prefix .. 'active:' .. name
   local queue_key, delayed_key = KEYS[4 + 3 * q], KEYS[6 + 3 * q]
-  if redis.call('HEXISTS', KEYS[2], name) == 1 then
+  if paused[name] then
     table.insert(results, '0 0 0 0')
   else
     local mark = tonumber(redis.call('HGET', state, 'watermark') or '-1e18')
@@ -64,10 +70,10 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
         if target then
           send_writes(payload)
         elseif due == 0 then
-          redis.call('LPUSH', queue_key, payload)
+          redis.call('LPUSH', queue_key, ARGV[payload])
           pushed[q] = (pushed[q] or 0) + 1
         else
-          delay_job(delayed_key, due, payload)
+          delay_job(delayed_key, due, ARGV[payload])
         end
         if overlap_skip then
           redis.call('SET', active, id)
