@@ -182,12 +182,12 @@ class Dispatcher:
                 fault_point("before_enqueue")
                 yield call
 
-        write = self.durability.sequence
         replies = self._scripts.stream("dispatch", calls())
         for chunk, results in zip(chunks, replies, strict=True):
             if results == b"NOT_LEADER":
                 raise NotLeader()
             fault_point("after_enqueue")
+            write = self.durability.sequence  # the write that carried this chunk
             for plan, result in zip(chunk, as_text(results).split(";"), strict=True):
                 self._settle(plan, [int(x) for x in result.split()], now, report, write)
         self._remember_confirmed()
