@@ -15,7 +15,7 @@ from ..jobs import encode, new_job_id
 from ..keys import Keys
 from ..schedule.loader import Job
 from ..schedule.planner import Plan, jitter_delay, rule_tag
-from ..targets.base import Senders
+from ..targets.base import Senders, pack_writes
 from ..transport.scripts import Arg, Call
 
 _PER_FIRE = ("id", "enqueued_at", "scheduled_for", "expires_at")
@@ -57,16 +57,19 @@ def dispatch_call(
     senders: Senders,
 ) -> Call:
     """The keys and arguments of one ``dispatch`` call for ``plans`` (lua/dispatch.lua):
-    ``head`` is (holder id, epoch, now, stretches kept); payloads follow the batch as
-    arguments of their own, so that the script does not decode them from JSON."""
+    ``head`` is (holder id, epoch, now, stretches kept); payloads and the words of other
+    targets' writes follow the batch as arguments of their own, so that the script does
+    not decode them from JSON."""
     queues: dict[str, int] = {}
     batch: list[list[Any]] = []
-    payloads: list[Arg] = []
-    first = len(head) + 4  # the Lua index of the first payload argument
+    payloads: list[Arg] = []  # and the words of other targets' writes
+    index: dict[Any, int] = {}
+    first = len(head) + 4  # the ARGV position of the first of them
     for plan in plans:
         job = plan.job
         if job.target != "task":
-            batch.append(_target_entry(plan, now, senders, fires_of(job).tag))
+            fires = _target_fires(plan, now, senders, (payloads, index, first))
+            batch.append([job.name, -1, plan.watermark, 0, fires, plan.after, fires_of(job).tag, 1])
             continue
         made = fires_of(job)
         fires = []
@@ -85,12 +88,14 @@ def dispatch_call(
     return keys, argv
 
 
-def _target_entry(plan: Plan, now: float, senders: Senders, tag: str) -> list[Any]:
-    """A batch entry of a job of another target: its fires as the target's writes."""
+def _target_fires(
+    plan: Plan, now: float, senders: Senders, words: tuple[list[Any], dict[Any, int], int]
+) -> list[list[Any]]:
+    """The fires of a job of another target, each with its writes (see pack_writes)."""
     job = plan.job
     sender = senders.of(job)
     fires = []
     for at in plan.enqueue:
         fire = sender.fire(at, now, jitter_delay(job.name, at, job.jitter))
-        fires.append([at, fire.id, fire.writes, 0])
-    return [job.name, -1, plan.watermark, 0, fires, plan.after, tag, 1]
+        fires.append([at, fire.id, pack_writes(fire.writes, *words), 0])
+    return fires

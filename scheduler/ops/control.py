@@ -24,7 +24,7 @@ from ..keys import FIRED_KEEP, Keys, as_text
 from ..queue import Queue, QueueRow, read_queues
 from ..schedule.loader import Job
 from ..schedule.planner import rule_tag
-from ..targets.base import Sender
+from ..targets.base import Sender, pack_writes
 from ..targets.broker import check_brokers
 from ..targets.load import load_target
 from ..transport.scripts import Scripts
@@ -80,7 +80,9 @@ class Control:
         if job.target != "task":
             fire = self._sender(job, targets).fire(None, self.clock.now())
             touched = [write[1] for write in fire.writes]
-            self._scripts.run("send", touched, [json.dumps(fire.writes)])
+            words: list[Any] = []
+            packed = pack_writes(fire.writes, words, {}, 2)
+            self._scripts.run("send", touched, [json.dumps(packed), *words])
             return fire.id
         payload = fire_payload(job, None, self.clock.now())
         self._scripts.run("enqueue", *self.queue.enqueue_call(payload))
@@ -152,13 +154,17 @@ class Control:
         keys.append(k.queues())
         queue = job.queue if sender is None else ""
         argv: list[str | int | float] = ["1" if dry_run else "0", int(now), queue]
-        argv += [rule_tag(job), after, FIRED_KEEP]
+        argv += [rule_tag(job), after, FIRED_KEEP, len(fires)]
+        words: list[Any] = []
+        index: dict[Any, int] = {}
+        first = len(argv) + 2 * len(fires) + 1  # where the words start (ARGV is 1-based)
         for at in fires:
             if sender is None:
                 argv += [at, encode(fire_payload(job, at, now, by_hand=True))]
             else:
-                argv += [at, json.dumps(sender.fire(at, now, by_hand=True).writes)]
-        codes = as_text(self._scripts.run("backfill", keys, argv))
+                writes = sender.fire(at, now, by_hand=True).writes
+                argv += [at, json.dumps(pack_writes(writes, words, index, first))]
+        codes = as_text(self._scripts.run("backfill", keys, [*argv, *words]))
         return [BackfillFire(at, BACKFILL_CODES[c]) for at, c in zip(fires, codes, strict=True)]
 
     # -- the dead set ----------------------------------------------------------------------

@@ -10,14 +10,13 @@ lease and moves the watermark.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..schedule.loader import Job
 
-# One Redis command: its name, its key, its arguments; an argument is text, or bytes
-# written {"bytes": the text of the same character numbers} (see lua/_send.lua).
+# One Redis command: its name, its key, its arguments (text or bytes).
 Write = list[Any]
 
 
@@ -74,3 +73,23 @@ class Senders:
             made = (job, self._targets[job.target].sender(job))
             self._made[job.name] = made
         return made[1]
+
+
+def pack_writes(
+    writes: Sequence[Write], words: list[Any], index: dict[Any, int], first: int
+) -> list[list[int]]:
+    """The writes as lists of the ARGV positions of their words, which are appended to
+    ``words`` once each (``index`` remembers their positions); ``words[0]`` is ARGV
+    ``first`` (1-based). Text and bytes reach the script as they are, not inside JSON
+    (lua/_send.lua)."""
+    packed = []
+    for write in writes:
+        refs = []
+        for word in write:
+            at = index.get(word)
+            if at is None:
+                at = index[word] = first + len(words)
+                words.append(word)
+            refs.append(at)
+        packed.append(refs)
+    return packed

@@ -10,8 +10,7 @@ job ``ttl``): a worker skips an id whose hash is gone.
 
 The hash is built once per job by rq's own ``Job`` (so its format follows the installed
 rq) and kept; per fire only the id, the time stamps, ``meta`` (the schedule job's name and
-the fire time) and the expiry change. Its pickled fields are bytes, carried to the script
-as text of the same character numbers (``_send.lua``).
+the fire time) and the expiry change. Its pickled fields are bytes, sent as they are.
 """
 
 from __future__ import annotations
@@ -96,7 +95,7 @@ class RqSender(Sender):
         key = self._job_prefix + job_id
         stamp = self._stamp(now)
         meta = SERIALIZER.dumps({"schedule": self.job.name, "scheduled_for": at})
-        fields: Write = ["HSET", key, *self._shared, "created_at", stamp, "meta", as_bytes(meta)]
+        fields: Write = ["HSET", key, *self._shared, "created_at", stamp, "meta", meta]
         if delay and at is not None:
             fields += ["status", JobStatus.SCHEDULED.value]
             last = ["ZADD", self._scheduled_key, str(at + delay), job_id]
@@ -121,11 +120,6 @@ class RqSender(Sender):
         if self._stamps[0] != now:
             self._stamps = (now, utcformat(datetime.fromtimestamp(now, timezone.utc)))
         return self._stamps[1]
-
-
-def as_bytes(value: bytes) -> dict[str, str]:
-    """Bytes as a write's argument carries them through JSON (see lua/_send.lua)."""
-    return {"bytes": value.decode("latin-1")}
 
 
 def retry_waits(retries: int) -> list[int]:
@@ -158,6 +152,5 @@ def _shared_fields(job: Job, client: redis.Redis, serializer: Any) -> list[Any]:
     flat: list[Any] = []
     for name, value in template.to_dict().items():
         if name not in PER_FIRE:
-            text = as_bytes(value) if isinstance(value, bytes) else str(value)
-            flat += [name, text]
+            flat += [name, value if isinstance(value, bytes) else str(value)]
     return flat

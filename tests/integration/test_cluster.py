@@ -107,8 +107,9 @@ def test_a_script_may_build_keys_of_its_own_slot_and_no_other(
 ) -> None:
     """What redis-server does with the keys dispatch.lua and reap.lua build from the
     namespace's prefix (docs/operations.md): accepted in the declared key's slot only."""
-    declared, built = f"{{{namespace}}}:lease", f"{{{namespace}}}:state:job"
-    foreign = f"{{{namespace}-other}}:state:job"
+    here, there = namespaces_on_two_shards(cluster_topology, f"{namespace}-")
+    declared, built = f"{{{here}}}:lease", f"{{{here}}}:state:job"
+    foreign = f"{{{there}}}:state:job"  # served by another primary
     script = "return redis.call('SET', ARGV[1], '1')"
     with cluster_topology.primary_of(key_slot(declared.encode())).client() as node:
         assert node.eval(script, 1, declared, built) == b"OK"

@@ -17,6 +17,7 @@ from scheduler.dispatch.runloop import RunLoop
 from scheduler.keys import Keys
 from scheduler.ops.control import Control
 from scheduler.schedule.loader import parse_schedule
+from scheduler.targets.base import pack_writes
 from scheduler.targets.load import load_target
 from scheduler.transport.scripts import Scripts
 from tests.integration.test_targets import T0, loop_on, run_process  # noqa: F401 - the fixture
@@ -24,7 +25,6 @@ from tests.integration.test_targets import T0, loop_on, run_process  # noqa: F40
 rq_job = pytest.importorskip("rq.job")
 dramatiq_message = pytest.importorskip("dramatiq.message")
 resolve_serializer = pytest.importorskip("rq.serializers").resolve_serializer
-as_bytes = pytest.importorskip("scheduler.targets.rq").as_bytes
 
 RQ = """\
 jobs:
@@ -171,7 +171,7 @@ def test_jobs_alike_but_for_their_name_share_a_prepared_message_yet_name_their_o
     for name in "ab":
         [hset, *_] = rq.sender(schedule.jobs[name]).fire(T0, T0 + 0.5).writes
         fields = dict(zip(hset[2::2], hset[3::2], strict=True))
-        meta = serializer.loads(fields["meta"]["bytes"].encode("latin-1"))
+        meta = serializer.loads(fields["meta"])
         assert meta == {"schedule": name, "scheduled_for": T0}
     for name in "cd":
         [hset, _] = dramatiq.sender(schedule.jobs[name]).fire(T0, T0 + 0.5).writes
@@ -182,8 +182,9 @@ def test_jobs_alike_but_for_their_name_share_a_prepared_message_yet_name_their_o
 def test_every_byte_value_survives_a_targets_write(client: redis.Redis, namespace: str) -> None:
     data = bytes(range(256)) * 2  # a pickled RQ field may hold any byte
     key = f"{namespace}:bytes"
-    writes = [["HSET", key, "f", as_bytes(data)]]
-    Scripts(client).run("send", [key], [json.dumps(writes)])
+    words: list[object] = []
+    packed = pack_writes([["HSET", key, "f", data]], words, {}, 2)
+    Scripts(client).run("send", [key], [json.dumps(packed), *words])
     assert client.hget(key, "f") == data
 
 

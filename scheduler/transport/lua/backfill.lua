@@ -7,11 +7,12 @@
 -- ARGV[1] "1" for a dry run (classify only), "0" to enqueue
 -- ARGV[2] now (epoch seconds): the horizon when the job has no watermark yet
 -- ARGV[3] queue name, or "" for a job of another target (Celery...): each payload is then
---   the fire's writes, JSON [[command, key, arguments...], ...] (docs/targets.md), and
---   KEYS[3..5] are not used
+--   the fire's writes, JSON (see _send.lua; docs/targets.md), and KEYS[3..5] are not used
 -- ARGV[4] the rule's tag, ARGV[5] after: the rule has no fire in (after, first fire)
 -- ARGV[6] how many stretches of enqueued fires to keep per job
--- then per fire, in order (consecutive fires of the rule): fire instant, payload JSON
+-- ARGV[7] how many fires follow
+-- then per fire, in order (consecutive fires of the rule): fire instant, payload JSON;
+--   then the words of the writes of another target's fires
 -- Returns one character per fire: "e" enqueued (or would be, in a dry run), "a" already
 --   enqueued, "p" pending (after the watermark: the dispatcher enqueues it, by its misfire
 --   policy), "u" unknown (older than the fired record keeps, or within a stretch another
@@ -33,7 +34,7 @@ local function close_run()
   end
   run_lo = nil
 end
-for i = 7, #ARGV, 2 do
+for i = 8, 7 + 2 * tonumber(ARGV[7]), 2 do
   local at, payload = tonumber(ARGV[i]), ARGV[i + 1]
   local code
   if at > watermark then

@@ -19,10 +19,11 @@
 --   after (the rule has no fire in (after, first fire)), rule tag, other target (0/1)],
 --   ...]; the fires of an entry are consecutive fires of its rule. A job of another
 --   target (Celery...) has other target 1, queue number -1, overlap 0, and in place of
---   each payload its writes [[command, key, arguments...], ...], run as they are
+--   each payload its writes (see _send.lua), run as they are
 --   (docs/targets.md): no queue of ours, no wake-up.
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
--- ARGV[8...] the payloads (kept out of the batch's JSON, which would escape them)
+-- ARGV[8...] the payloads and the words of the writes (kept out of the batch's JSON, which
+--   would escape them)
 -- Returns "NOT_LEADER" if the lease is not (holder id, epoch); otherwise one string with,
 --   per job in batch order, "status enqueued duplicates overlap_skipped" joined by ";",
 --   status 1, or 0 if the job is paused (nothing is changed for a paused job: its fires
