@@ -16,8 +16,9 @@ from typing import Any
 
 from ..schedule.loader import Job
 
-# One Redis command: its name, its key, its arguments (text or bytes).
+# One Redis command: its name, its key, its arguments: each word text or bytes.
 Write = list[Any]
+SHARED_WORD = 256  # longer words (a message) are each fire's own: not looked up to share
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +80,20 @@ def pack_writes(
     writes: Sequence[Write], words: list[Any], index: dict[Any, int], first: int
 ) -> list[list[int]]:
     """The writes as lists of the ARGV positions of their words, which are appended to
-    ``words`` once each (``index`` remembers their positions); ``words[0]`` is ARGV
+    ``words`` (a short word once: ``index`` remembers where); ``words[0]`` is ARGV
     ``first`` (1-based). Text and bytes reach the script as they are, not inside JSON
     (lua/_send.lua)."""
     packed = []
     for write in writes:
         refs = []
         for word in write:
-            at = index.get(word)
+            short = len(word) <= SHARED_WORD
+            at = index.get(word) if short else None
             if at is None:
-                at = index[word] = first + len(words)
+                at = first + len(words)
                 words.append(word)
+                if short:
+                    index[word] = at
             refs.append(at)
         packed.append(refs)
     return packed
