@@ -52,6 +52,14 @@ def is_cluster(client: object) -> bool:
     return isinstance(client, RedisCluster)
 
 
+def routed_to(client: object, key: str) -> dict[str, Any]:
+    """The options that send a command without keys (WAIT, INFO) to the node serving
+    ``key``'s slot when ``client`` talks to a Redis Cluster; none for any other client."""
+    if isinstance(client, RedisCluster):
+        return {"target_nodes": client.get_node_from_key(key)}  # type: ignore[no-untyped-call]
+    return {}
+
+
 def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
     parts = urlsplit(url)
     user, password, hosts = _split_netloc(url, parts.netloc, SENTINEL_FORM)
