@@ -189,6 +189,17 @@ def test_replicated_writes_wait_for_the_replica_of_their_own_shard(
         client.close()
 
 
+def all_confirmed(queue: Queue) -> bool:
+    """Whether `status` shows both schedulers and the worker replicated, each with no
+    write unconfirmed (a write whose WAIT is under way counts until it returns)."""
+    client, keys = queue.client, queue.keys
+    rows = gather(client, keys, time.time(), None)["schedulers"]
+    schedulers = [(row["durability"], row["unconfirmed"]) for row in rows]
+    [worker] = client.zrange(keys.workers(), 0, -1)
+    fields = client.hmget(keys.worker(worker.decode()), ["durability", "unconfirmed"])
+    return schedulers == [("replicated", 0)] * 2 and fields == [b"replicated", b"0"]
+
+
 def test_with_replicated_durability_a_cluster_primary_killed_loses_and_doubles_nothing(
     cluster_topology: ClusterTopology, namespace: str, tmp_path: Path
 ) -> None:
@@ -202,12 +213,7 @@ def test_with_replicated_durability_a_cluster_primary_killed_loses_and_doubles_n
         stream.start()
         wait_until(lambda: len(fleet.runs()) >= 3, 30, f"three fires run\n{fleet.logs()}")
         wait_until(lambda: len(stream.ran()) >= 20, 30, f"application jobs\n{fleet.logs()}")
-        client, keys = stream.queue.client, stream.queue.keys
-        rows = gather(client, keys, time.time(), None)["schedulers"]
-        assert {(row["durability"], row["unconfirmed"]) for row in rows} == {("replicated", 0)}
-        [worker] = client.zrange(keys.workers(), 0, -1)
-        fields = client.hmget(keys.worker(worker.decode()), ["durability", "unconfirmed"])
-        assert fields == [b"replicated", b"0"]
+        wait_until(lambda: all_confirmed(stream.queue), 30, "status: no unconfirmed writes")
 
         killed_at = time.time()
         shard_of(cluster_topology, namespace).stop(kill=True)
