@@ -76,6 +76,8 @@ Schedule jobs (written by workers, read by ``scheduler status`` and the dispatch
     ``{ns}:runs:<job>``              LIST of the job's last 50 finished runs, newest first:
                                      JSON {job, job_id, status, fire, finished_at, duration,
                                      error}; written with ``last:<job>`` (the dashboard).
+                                     The newest 5 keep their error (up to 200 characters);
+                                     older ones the first 60 bytes of its first line.
     ``{ns}:runs``                    LIST of the last 50 finished runs of any schedule job,
                                      the same JSON (the dashboard's overview).
 

@@ -191,14 +191,22 @@ class ClusterTopology:
 
     def primary_of(self, slot: int) -> Node:
         """The live node that serves ``slot`` now."""
+        return self._serving(slot)[0]
+
+    def replicas_of(self, slot: int) -> list[Node]:
+        """The replicas of the primary that serves ``slot`` now."""
+        return self._serving(slot)[1:]
+
+    def _serving(self, slot: int) -> list[Node]:
+        """The primary of ``slot``, then its replicas (CLUSTER SLOTS of a live node)."""
         for node in self.nodes:
             if node.process is None:
                 continue
             try:
                 with node.client() as c:
-                    for start, end, owner, *_ in c.execute_command("CLUSTER", "SLOTS"):
+                    for start, end, *owners in c.execute_command("CLUSTER", "SLOTS"):
                         if start <= slot <= end:
-                            return self._node(int(owner[1]))
+                            return [self._node(int(owner[1])) for owner in owners]
             except redis.RedisError:
                 continue
         raise AssertionError(f"no live node serves slot {slot}")

@@ -33,6 +33,7 @@ from ..targets.base import Senders
 from ..transport.durability import Durability
 from ..transport.faults import fault_point
 from ..transport.scripts import Call, Scripts
+from ..transport.urls import routed_to
 from .fires import JobFires, dispatch_call
 from .leader import Leadership
 
@@ -297,7 +298,8 @@ class Dispatcher:
         if self._server == "":
             return  # INFO refused: see below
         try:
-            server = as_text(self._client.info("server").get("run_id", ""))
+            route = routed_to(self._client, self._keys.lease())
+            server = as_text(self._client.info("server", **route).get("run_id", ""))
         except redis.ResponseError as exc:
             log.warning(
                 "cannot read INFO server (%s): after a failover, fires no replica confirmed "

@@ -18,6 +18,7 @@ from redis.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from .durability import Durability
+from .urls import is_cluster, routed_to
 
 if TYPE_CHECKING:
     import redis
@@ -102,7 +103,7 @@ class Scripts:
         (which sends the WAIT after the lot, or routes each call to its node).
         """
         client = self._client
-        if self.durability.replicated or not hasattr(client, "connection_pool"):
+        if self.durability.replicated or is_cluster(client):
             yield from self.run_many(name, calls)
             return
         pool = client.connection_pool
@@ -154,8 +155,9 @@ class Scripts:
         with client.pipeline(transaction=False) as pipe:
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
-            if wait:
-                pipe.execute_command(*self.durability.wait_args())  # type: ignore[no-untyped-call]
+            if wait:  # on a cluster, to the node the calls went to: on the same connection
+                route = routed_to(client, calls[0][0][0]) if calls and calls[0][0] else {}
+                pipe.execute_command(*self.durability.wait_args(), **route)  # type: ignore[no-untyped-call]
             replies = list(pipe.execute(raise_on_error=False))
         if wait:
             self._confirmed(sequence, replies.pop())
@@ -171,11 +173,14 @@ class Scripts:
 
     def run_on(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
         """Run script ``name`` on another client or a pipeline of the same server. With
-        replicated durability the client must hold a single connection; in a pipeline
+        replicated durability the client must hold a single connection (a cluster client
+        sends the script and its WAIT in one pipeline to the slot's node); in a pipeline
         the caller sends the WAIT."""
         script = self._scripts[name]
         if isinstance(client, Pipeline):
             return script(keys=keys, args=args, client=client)
+        if self.durability.replicated and is_cluster(client):
+            return self.run_many(name, [(keys, args)], client)[0]
         sequence, wait = self._start_write()
         try:
             reply = client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)

@@ -7,6 +7,8 @@ Cluster"; the forms are listed in docs/cli.md).
   sentinels on every new connection, so a client follows a failover by itself.
 - ``redis+cluster://[user:password@]host:port[,host:port...]``: a Redis Cluster; the
   nodes given are where the client first learns the slot map.
+- ``rediss+sentinel://`` and ``rediss+cluster://``: the same over TLS (the sentinels
+  too), with redis-py's ``ssl_*`` options in the query (``?ssl_ca_certs=/path/ca.pem``).
 
 A URL that cannot be one of these is BadSetting, naming what is wrong and the right form.
 """
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
+from redis.connection import SSLConnection
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from ..errors import BadSetting
@@ -30,7 +33,14 @@ CLUSTER_FORM = "redis+cluster://[user:password@]host:port[,host:port...]"
 # short, so that work resumes within a second of a new primary taking over.
 REDIS_RETRY_MAX = 1.0
 _PLAIN = ("redis", "rediss", "unix")
-_SCHEMES = "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"
+_SCHEMES = (
+    "redis://, rediss://, unix://, redis+sentinel://, rediss+sentinel://, redis+cluster:// "
+    "or rediss+cluster://"
+)
+# The TLS options a rediss+ URL takes, by their redis-py names: paths or words, and flags.
+_TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+_TLS_FLAGS = ("ssl_check_hostname",)
+_CERT_REQS = ("none", "optional", "required")
 
 
 def client_from_url(url: str, **options: Any) -> redis.Redis:
@@ -40,10 +50,11 @@ def client_from_url(url: str, **options: Any) -> redis.Redis:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme in _PLAIN:
         return redis.Redis.from_url(url, **options)
-    if scheme == "redis+sentinel":
-        return _sentinel(url, options)
-    if scheme == "redis+cluster":
-        return _cluster(url, options)
+    tls = scheme.startswith("rediss+")
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        return _sentinel(url, options, tls)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return _cluster(url, options, tls)
     raise BadSetting(f"Redis URL {_shown(url)}: unknown scheme; use {_SCHEMES}")
 
 
@@ -52,7 +63,15 @@ def is_cluster(client: object) -> bool:
     return isinstance(client, RedisCluster)
 
 
-def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
+def routed_to(client: object, key: str) -> dict[str, Any]:
+    """The options that send a command without keys (WAIT, INFO) to the node serving
+    ``key``'s slot when ``client`` talks to a Redis Cluster; none for any other client."""
+    if isinstance(client, RedisCluster):
+        return {"target_nodes": client.get_node_from_key(key)}  # type: ignore[no-untyped-call]
+    return {}
+
+
+def _sentinel(url: str, options: dict[str, Any], tls: bool) -> redis.Redis:
     parts = urlsplit(url)
     user, password, hosts = _split_netloc(url, parts.netloc, SENTINEL_FORM)
     path = [unquote(p) for p in parts.path.split("/") if p]
@@ -62,18 +81,21 @@ def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
         )
     db = _db(url, path[1] if len(path) == 2 else "0", SENTINEL_FORM)
     query = dict(parse_qsl(parts.query))
+    secure = _tls(url, query, tls)
     unknown = sorted(set(query) - {"sentinel_password", "password"})
     if unknown:
         raise BadSetting(
             f"Redis URL {_shown(url)}: unknown option {unknown[0]!r}; a sentinel URL takes "
-            "?sentinel_password= (the sentinels') and ?password= (the servers')"
+            "?sentinel_password= (the sentinels') and ?password= (the servers'), and over "
+            f"TLS (rediss+sentinel://) {', '.join(_TLS_OPTIONS + _TLS_FLAGS)}"
         )
     timeouts = {k: v for k, v in options.items() if k.startswith("socket_")}
-    sentinel_kwargs = {**timeouts, "password": query.get("sentinel_password")}
+    sentinel_kwargs = {**timeouts, **secure, "password": query.get("sentinel_password")}
     sentinels = _Sentinels(hosts, sentinel_kwargs=sentinel_kwargs)
     password = query.get("password", password)
     kwargs = {**options, "db": db, "username": user, "password": password}
-    kwargs["connection_class"] = _PrimaryConnection
+    kwargs.update((k, v) for k, v in secure.items() if k != "ssl")
+    kwargs["connection_class"] = _PrimaryTLSConnection if tls else _PrimaryConnection
     client: redis.Redis = sentinels.master_for(path[0], **kwargs)
     return client
 
@@ -130,16 +152,46 @@ class _PrimaryConnection(SentinelManagedConnection):
             super()._connect_retry()  # type: ignore[no-untyped-call]
 
 
-def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
+def _cluster(url: str, options: dict[str, Any], tls: bool) -> redis.Redis:
     parts = urlsplit(url)
     user, password, hosts = _split_netloc(url, parts.netloc, CLUSTER_FORM)
-    if parts.path.strip("/") not in ("", "0") or parts.query:
+    query = dict(parse_qsl(parts.query))
+    secure = _tls(url, query, tls)
+    if parts.path.strip("/") not in ("", "0") or query:
         raise BadSetting(
-            f"Redis URL {_shown(url)}: a cluster has no database or options; {CLUSTER_FORM}"
+            f"Redis URL {_shown(url)}: a cluster has no database, and no options but TLS "
+            f"ones (rediss+cluster://...?ssl_ca_certs=...); {CLUSTER_FORM}"
         )
     nodes = [ClusterNode(host, port) for host, port in hosts]  # type: ignore[no-untyped-call]
-    cluster = RedisCluster(startup_nodes=nodes, username=user, password=password, **options)
+    cluster = RedisCluster(
+        startup_nodes=nodes, username=user, password=password, **secure, **options
+    )
     return cluster  # type: ignore[return-value]
+
+
+def _tls(url: str, query: dict[str, str], tls: bool) -> dict[str, Any]:
+    """redis-py's TLS options taken out of ``query`` (a rediss+ URL), with ``ssl``."""
+    if not tls:
+        return {}
+    secure: dict[str, Any] = {"ssl": True}
+    for name in _TLS_OPTIONS:
+        if name in query:
+            secure[name] = query.pop(name)
+    if secure.get("ssl_cert_reqs", "required") not in _CERT_REQS:
+        raise BadSetting(
+            f"Redis URL {_shown(url)}: ssl_cert_reqs must be one of {', '.join(_CERT_REQS)}"
+        )
+    for name in _TLS_FLAGS:
+        if name in query:
+            text = query.pop(name).lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise BadSetting(f"Redis URL {_shown(url)}: {name} must be true or false")
+            secure[name] = text in ("true", "1", "yes")
+    return secure
+
+
+class _PrimaryTLSConnection(_PrimaryConnection, SSLConnection):
+    """``_PrimaryConnection`` over TLS (``rediss+sentinel://``)."""
 
 
 def _split_netloc(

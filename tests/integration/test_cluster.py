@@ -1,9 +1,12 @@
 """Redis Cluster: two namespaces on different shards of a real cluster (tests/topologies.py)
 both dispatch and drain through ``redis+cluster://``; one shard's primary is killed, its
-replica takes over, and that namespace's fires resume, none doubled."""
+replica takes over, and that namespace's fires resume, none doubled. With replicated
+durability each write waits for the replica of its own shard (docs/operations.md)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,8 +18,15 @@ import pytest
 import redis
 from redis.cluster import key_slot
 
+from scheduler.ops.status import gather
 from scheduler.queue import Queue
+from scheduler.registry import AllowList
+from scheduler.transport.durability import Durability
+from scheduler.transport.urls import client_from_url, routed_to
+from scheduler.worker.worker import Worker, WorkerSettings
+from tests import tasks
 from tests.helpers import wait_until
+from tests.streams import WORKER_OPTIONS, EnqueueStream
 from tests.topologies import ClusterTopology, Fleet, Node
 
 pytestmark = pytest.mark.slow
@@ -35,6 +45,16 @@ def namespaces_on_two_shards(cluster: ClusterTopology, prefix: str) -> tuple[str
 
 def shard_of(cluster: ClusterTopology, namespace: str) -> Node:
     return cluster.primary_of(key_slot(f"{{{namespace}}}".encode()))
+
+
+def freeze(node: Node, frozen: bool) -> None:
+    """SIGSTOP (or SIGCONT) ``node``: a frozen replica confirms nothing."""
+    assert node.process is not None
+    os.kill(node.process.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
+
+def linked(replica: Node) -> bool:
+    return replica.info("replication").get("master_link_status") == "up"
 
 
 @pytest.fixture
@@ -115,3 +135,99 @@ def test_a_script_may_build_keys_of_its_own_slot_and_no_other(
         assert node.eval(script, 1, declared, built) == b"OK"
         with pytest.raises(redis.ResponseError, match=r"same slot|non local"):
             node.eval(script, 1, declared, foreign)
+
+
+def replica_of(cluster: ClusterTopology, namespace: str) -> Node:
+    """The replica of the namespace's shard, once listed and in sync."""
+    slot = key_slot(f"{{{namespace}}}".encode())
+    wait_until(lambda: cluster.replicas_of(slot), 30, "the shard's replica listed")
+    [replica] = cluster.replicas_of(slot)
+    wait_until(lambda: linked(replica), 30, "the shard's replica in sync")
+    return replica
+
+
+def unconfirmed_writes(queue: Queue, worker: Worker, args: tuple[int, int]) -> tuple[bool, bool]:
+    """Enqueue a job, fetch, run and acknowledge it: whether the queue has writes no
+    replica confirmed, and whether the worker has."""
+    queue.enqueue("tests.tasks:add", *args)
+    assert worker.fetch_once() == 1
+    worker.run_pending()
+    worker.flush()
+    assert worker.fetch_once() == 0  # the acknowledgement goes with the next fetch
+    assert tasks.CALLS[-1] == args
+    return queue.durability.unconfirmed > 0, worker.consumer.durability.unconfirmed > 0
+
+
+def test_replicated_writes_wait_for_the_replica_of_their_own_shard(
+    cluster_topology: ClusterTopology, namespace: str
+) -> None:
+    """An enqueue and a worker's fetch and acknowledgement are confirmed by the replica of
+    the namespace's shard: while another shard's replica is frozen they are confirmed,
+    while their own is they go on unconfirmed, and they are confirmed once it is back."""
+    mine, other = namespaces_on_two_shards(cluster_topology, namespace)
+    replica, elsewhere = replica_of(cluster_topology, mine), replica_of(cluster_topology, other)
+    client = client_from_url(cluster_topology.url(), socket_timeout=5)
+    with cluster_topology.primary_of(key_slot(f"{{{mine}}}".encode())).client() as primary:
+        server = primary.info("server")["run_id"]  # what a failover check must ask
+    assert client.info("server", **routed_to(client, f"{{{mine}}}:lease"))["run_id"] == server
+    queue = Queue(client, mine, durability=Durability("replicated", 0.2, probe_every=0))
+    settings = WorkerSettings(durability="replicated")
+    worker = Worker(client, AllowList(prefixes=["tests.tasks"]), settings, namespace=mine)
+    worker.consumer.durability.timeout, worker.consumer.durability.probe_every = 0.2, 0
+    worker.register()
+    try:
+        for frozen, expected in ((elsewhere, (False, False)), (replica, (True, True))):
+            freeze(frozen, True)
+            assert unconfirmed_writes(queue, worker, (1, 2)) == expected
+            freeze(frozen, False)
+            wait_until(lambda node=frozen: linked(node), 30, "the replica back")
+        assert unconfirmed_writes(queue, worker, (3, 4)) == (False, False)
+    finally:
+        for node in (replica, elsewhere):
+            freeze(node, False)
+        worker.pool.runner.close()
+        worker.consumer.close()
+        client.close()
+
+
+def all_confirmed(queue: Queue) -> bool:
+    """Whether `status` shows both schedulers and the worker replicated, each with no
+    write unconfirmed (a write whose WAIT is under way counts until it returns)."""
+    client, keys = queue.client, queue.keys
+    rows = gather(client, keys, time.time(), None)["schedulers"]
+    schedulers = [(row["durability"], row["unconfirmed"]) for row in rows]
+    [worker] = client.zrange(keys.workers(), 0, -1)
+    fields = client.hmget(keys.worker(worker.decode()), ["durability", "unconfirmed"])
+    return schedulers == [("replicated", 0)] * 2 and fields == [b"replicated", b"0"]
+
+
+def test_with_replicated_durability_a_cluster_primary_killed_loses_and_doubles_nothing(
+    cluster_topology: ClusterTopology, namespace: str, tmp_path: Path
+) -> None:
+    url = cluster_topology.url()
+    fleet = Fleet(url, namespace, tmp_path / "fleet")
+    stream = EnqueueStream(url, namespace, tmp_path / "fleet", "replicated")
+    try:
+        for command in ("run", "run"):
+            fleet.start(command, "--durability", "replicated")
+        fleet.start("worker", "--durability", "replicated", *WORKER_OPTIONS)
+        stream.start()
+        wait_until(lambda: len(fleet.runs()) >= 3, 30, f"three fires run\n{fleet.logs()}")
+        wait_until(lambda: len(stream.ran()) >= 20, 30, f"application jobs\n{fleet.logs()}")
+        wait_until(lambda: all_confirmed(stream.queue), 30, "status: no unconfirmed writes")
+
+        killed_at = time.time()
+        shard_of(cluster_topology, namespace).stop(kill=True)
+        wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
+        stream.stop()
+        wait_until(stream.settled, 30, f"the application jobs drained\n{fleet.logs()}")
+    finally:
+        stream.stop()
+        stream.close()
+        fleet.stop()
+
+    fires, jobs = fleet.counts(killed_at), stream.counts()
+    print(f"cluster primary killed, replicated durability: fires {fires}, application jobs {jobs}")
+    assert fires["lost"] == [] and fires["doubled"] == [], fleet.logs()
+    assert jobs["lost"] == [] and jobs["twice"] == [], fleet.logs()
+    assert "Traceback" not in fleet.logs()

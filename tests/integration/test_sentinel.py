@@ -1,6 +1,8 @@
 """Sentinel: `scheduler run`, `worker` and the control commands through
 ``redis+sentinel://`` on a real topology (tests/topologies.py), and a primary killed under
-load: fires resume on the new primary, none doubled."""
+load (the every-second job and a stream of application enqueues): fires resume on the new
+primary, none doubled; with replicated durability no fire and no acknowledged enqueue is
+lost and no job runs twice."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 
 from scheduler.queue import Queue
 from tests.helpers import wait_until
+from tests.streams import WORKER_OPTIONS, EnqueueStream
 from tests.topologies import Fleet, SentinelTopology
 
 pytestmark = pytest.mark.slow
@@ -26,23 +29,40 @@ def fleet(sentinel_topology: SentinelTopology, namespace: str, tmp_path: Path) -
     made.stop()
 
 
+def fail_over_under_load(
+    topology: SentinelTopology, fleet: Fleet, durability: str
+) -> tuple[dict[str, object], dict[str, object]]:
+    """2 `scheduler run` + 1 worker on the every-second job and a stream of application
+    enqueues, all with ``durability``; SIGKILL the primary, let five seconds of fires run
+    on the new one, drain the application jobs: (fire counts, application job counts)."""
+    options = ("--durability", durability)
+    for command in ("run", "run"):
+        fleet.start(command, *options)
+    fleet.start("worker", *options, *WORKER_OPTIONS)
+    stream = EnqueueStream(topology.url(), fleet.namespace, fleet.folder, durability).start()
+    try:
+        wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
+        wait_until(lambda: len(stream.ran()) >= 20, 30, f"application jobs\n{fleet.logs()}")
+        killed_at = time.time()
+        topology.primary.stop(kill=True)
+        wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
+        stream.stop()
+        wait_until(stream.settled, 30, f"the application jobs drained\n{fleet.logs()}")
+    finally:
+        stream.stop()
+        stream.close()
+        fleet.stop()
+    return fleet.counts(killed_at), stream.counts()
+
+
 def test_a_killed_primary_is_followed_and_fires_resume_none_doubled(
     sentinel_topology: SentinelTopology, fleet: Fleet
 ) -> None:
-    for command in ("run", "run", "worker"):
-        fleet.start(command)
-    wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
-
     old = sentinel_topology.primary
-    killed_at = time.time()
-    old.stop(kill=True)
-    wait_until(lambda: fleet.ran_after(killed_at), 15, f"a fire after the kill\n{fleet.logs()}")
-    wait_until(lambda: fleet.ran_after(killed_at + 5), 15, "five more seconds of fires")
-    fleet.stop()
+    fires, jobs = fail_over_under_load(sentinel_topology, fleet, "local")
 
-    counts = fleet.counts(killed_at)
-    print(f"sentinel failover, local durability: {counts}")
-    assert counts["doubled"] == [], fleet.logs()
+    print(f"sentinel failover, local durability: fires {fires}, application jobs {jobs}")
+    assert fires["doubled"] == [], fleet.logs()
     new = sentinel_topology.current_primary()
     assert new is not None and new is not old
     logs = fleet.logs()
@@ -68,40 +88,26 @@ def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels
     assert "mail" in done.stdout
 
 
-def test_with_replicated_durability_a_killed_primary_loses_and_doubles_no_fire(
+def test_with_replicated_durability_a_killed_primary_loses_and_doubles_nothing(
     sentinel_topology: SentinelTopology, fleet: Fleet
 ) -> None:
-    for command in ("run", "run", "worker"):
-        fleet.start(command, "--durability", "replicated")
-    wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
+    fires, jobs = fail_over_under_load(sentinel_topology, fleet, "replicated")
 
-    killed_at = time.time()
-    sentinel_topology.primary.stop(kill=True)
-    wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires after the kill\n{fleet.logs()}")
-    fleet.stop()
-
-    counts = fleet.counts(killed_at)
-    print(f"sentinel failover, replicated durability: {counts}")
-    assert counts["lost"] == [] and counts["doubled"] == [], fleet.logs()
+    print(f"sentinel failover, replicated durability: fires {fires}, application jobs {jobs}")
+    assert fires["lost"] == [] and fires["doubled"] == [], fleet.logs()
+    assert jobs["lost"] == [] and jobs["twice"] == [], fleet.logs()
     assert "Traceback" not in fleet.logs()
 
 
-def test_with_replicated_durability_and_no_replica_left_fires_go_on_unconfirmed(
+def test_with_replicated_durability_and_no_replica_left_work_goes_on_unconfirmed(
     tmp_path: Path, namespace: str
 ) -> None:
     with SentinelTopology(tmp_path / "sentinel", replicas=1) as topology:
         fleet = Fleet(topology.url(), namespace, tmp_path / "fleet")
-        try:
-            for command in ("run", "run", "worker"):
-                fleet.start(command, "--durability", "replicated")
-            wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
-            killed_at = time.time()
-            topology.primary.stop(kill=True)  # the promoted replica has none to confirm
-            wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
-        finally:
-            fleet.stop()
-    counts = fleet.counts(killed_at)
-    print(f"sentinel failover, replicated durability, no replica left: {counts}")
-    assert counts["doubled"] == [], fleet.logs()
+        fires, jobs = fail_over_under_load(topology, fleet, "replicated")  # none to confirm after
+
+    print(f"sentinel failover, replicated, no replica left: fires {fires}, application jobs {jobs}")
+    assert fires["doubled"] == [], fleet.logs()
+    assert jobs["lost"] == [] and jobs["twice"] == [], fleet.logs()
     assert "NO REPLICA CONFIRMED A WRITE" in fleet.logs()
     assert "Traceback" not in fleet.logs()

@@ -14,6 +14,7 @@ from scheduler.ops.control import Control
 from scheduler.queue import Queue
 from scheduler.schedule.loader import parse_schedule
 from scheduler.worker.worker import Worker
+from tests import tasks  # noqa: F401 (imported, so the worker may run its tasks)
 
 from .conftest import START, WorkerFactory
 
@@ -115,3 +116,27 @@ def test_a_run_history_keeps_the_newest_fifty(
     runs = [json.loads(r)["job_id"] for r in client.lrange(keys.runs("adds"), 0, -1)]
     assert runs == ids[::-1][:50]
     assert client.llen(keys.runs()) == 50
+
+
+def test_only_the_newest_runs_keep_their_error_in_full_so_a_failing_job_stays_small(
+    client: redis.Redis, queue: Queue, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    message = "x" * 47 + "é" * 10 + "y" * 150 + "\nsecond line"  # a character across the cut
+    failing = parse_schedule(
+        f"jobs:\n  failing:\n    task: tests.tasks:fail\n    every: 1m\n    retries: 0\n"
+        f"    args: [{json.dumps(message)}]\n",
+        "schedule.yml",
+    ).jobs["failing"]
+    keys = Keys(queue.keys.namespace)
+    control = Control(client, keys, clock)
+    ids = [control.trigger(failing) for _ in range(60)]
+    drain(make_worker(concurrency=1, prefetch=0))
+    runs = [json.loads(r) for r in client.lrange(keys.runs("failing"), 0, -1)]
+    assert [run["job_id"] for run in runs] == ids[::-1][:50]
+    full = f"ValueError: {message}"[:200]
+    short = full.splitlines()[0].encode()[:60].decode("utf-8", "ignore") + "…"
+    assert [run["error"] for run in runs] == [full] * 5 + [short] * 45
+    assert client.hget(keys.last("failing"), "error") == full.encode()
+    shared = [json.loads(r)["error"] for r in client.lrange(keys.runs(), 0, -1)]
+    assert shared == [full] * 5 + [short] * 45
+    assert client.memory_usage(keys.runs("failing"), samples=0) < 14_000  # of 16 KB a job

@@ -4,6 +4,7 @@ is needed: the URL is refused before any connection)."""
 from __future__ import annotations
 
 import pytest
+from redis.connection import SSLConnection
 from redis.sentinel import SentinelConnectionPool
 
 from scheduler.cli.logs import redact_url
@@ -34,6 +35,18 @@ def test_a_sentinel_url_names_its_sentinels_service_database_and_passwords() -> 
     assert {s.connection_pool.connection_kwargs["socket_timeout"] for s in sentinels} == {2.0}
 
 
+def test_a_rediss_sentinel_url_speaks_tls_to_the_sentinels_and_the_primary() -> None:
+    url = "rediss+sentinel://10.0.0.1:26379/orders?ssl_ca_certs=/ca.pem&ssl_check_hostname=no"
+    pool = client_from_url(url).connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert issubclass(pool.connection_class, SSLConnection)
+    assert pool.connection_kwargs["ssl_ca_certs"] == "/ca.pem"
+    assert pool.connection_kwargs["ssl_check_hostname"] is False
+    [sentinel] = pool.sentinel_manager.sentinels
+    assert sentinel.connection_pool.connection_class is SSLConnection
+    assert sentinel.connection_pool.connection_kwargs["ssl_ca_certs"] == "/ca.pem"
+
+
 def test_a_sentinel_url_is_printed_without_its_passwords() -> None:
     shown = redact_url(SENTINEL_URL)
     assert "p%40ss" not in shown and "s3cret" not in shown
@@ -49,6 +62,10 @@ def test_a_sentinel_url_is_printed_without_its_passwords() -> None:
         ("redis+sentinel://127.0.0.1:26379/svc/x", "the database 'x' is not a number"),
         ("redis+cluster://127.0.0.1:7000/3", "a cluster has no database"),
         ("redis+sentinel://127.0.0.1:26379/svc?socket_timeout=1", "unknown option"),
+        ("redis+cluster://127.0.0.1:7000?ssl_ca_certs=/ca.pem", "no options but TLS ones"),
+        ("rediss+cluster://127.0.0.1:7000?ssl_cert_reqs=maybe", "ssl_cert_reqs must be one of"),
+        ("rediss+sentinel://127.0.0.1:1/svc?ssl_check_hostname=2", "must be true or false"),
+        ("rediss+sentinel://127.0.0.1:1/svc?ssl_ciphers=x", "unknown option 'ssl_ciphers'"),
         ("http://127.0.0.1:6379", "unknown scheme"),
         ("localhost:6379", "unknown scheme"),
     ],

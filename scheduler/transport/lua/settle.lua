@@ -30,7 +30,8 @@
 -- ARGV[12] the record's error, or ""
 -- ARGV[13] finished_at (epoch seconds)
 -- ARGV[14] the run as JSON, pushed on KEYS[11] and KEYS[12] (each trimmed to the newest
---         50), or "" (with KEYS[9])
+--         50, and the error of the run pushed out of the newest 5 cut to the first 60
+--         bytes of its first line), or "" (with KEYS[9])
 -- ARGV[15] "" if the attempt's thread has ended, else its held field "<run id> <attempt>
 --         <worker id>": settled at its timeout, it still runs (with KEYS[9])
 -- ARGV[16] the schedule job's name (with KEYS[9])
@@ -40,6 +41,35 @@
 -- @include _push
 -- @include _held
 -- @include _job
+
+local RUNS_KEPT, RUNS_IN_FULL, SHORT_ERROR = 50, 5, 60
+
+-- The run at ``index`` of list ``runs`` keeps only the start of its error's first line:
+-- a list of failing runs stays small, and the newest errors are read in full.
+local function shorten_error(runs, index)
+  local raw = redis.call('LINDEX', runs, index)
+  if not raw then
+    return
+  end
+  local ok, run = pcall(cjson.decode, raw)
+  if not ok or type(run) ~= 'table' or type(run.error) ~= 'string' then
+    return
+  end
+  local line = string.match(run.error, '^[^\r\n]*')
+  if #line > SHORT_ERROR then
+    local cut = SHORT_ERROR
+    local byte = line:byte(cut + 1)
+    while cut > 0 and byte >= 128 and byte < 192 do  -- not inside a UTF-8 character
+      byte = line:byte(cut)
+      cut = cut - 1
+    end
+    line = line:sub(1, cut) .. '\226\128\166'  -- an ellipsis
+  end
+  if line ~= run.error then
+    run.error = line
+    redis.call('LSET', runs, index, cjson.encode(run))
+  end
+end
 
 if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
   return 0
@@ -76,7 +106,8 @@ if KEYS[9] then
   if ARGV[14] ~= '' then
     for _, runs in ipairs({KEYS[11], KEYS[12]}) do
       redis.call('LPUSH', runs, ARGV[14])
-      redis.call('LTRIM', runs, 0, 49)
+      redis.call('LTRIM', runs, 0, RUNS_KEPT - 1)
+      shorten_error(runs, RUNS_IN_FULL)
     end
   end
   if ARGV[15] ~= '' then
