@@ -264,7 +264,8 @@ class Consumer:
         queue = self.queues[index]
         keys = [self.keys.worker_jobs(self.worker_id, queue), self.keys.queue(queue)]
         keys.append(self.keys.wake(queue))
-        return int(self._scripts.run_on(self._connection(), "put_back", keys, payloads))
+        args = [self.keys.prefix, *payloads]
+        return int(self._scripts.run_on(self._connection(), "put_back", keys, args))
 
     def deregister(self, now: float) -> int:
         """Put every unsettled job of this worker back on its queue and forget the worker."""
