@@ -257,7 +257,7 @@ class Dashboard:
     def retry_delete(self, request: Request, form: dict[str, str]) -> str:
         """Delete a waiting retry."""
         queue, job_id = request.path_params["queue"], request.path_params["job_id"]
-        done = actions.delete_delayed(self.client, self.keys, queue, job_id)
+        done = actions.delete_delayed(self.client, self.keys, queue, job_id, self.clock.now())
         return f"{job_id}: deleted" if done else f"{job_id}: no longer waiting"
 
 

@@ -13,6 +13,7 @@ import redis
 from starlette.testclient import TestClient
 
 from scheduler.clock import FakeClock
+from scheduler.errors import ResultUnavailable
 from scheduler.dispatch.leader import LeaseSettings
 from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.jobs import build_payload, encode
@@ -20,6 +21,10 @@ from scheduler.keys import Keys
 from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
+
+from tests import tasks
+
+from .conftest import WorkerFactory
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 BASE = "http://127.0.0.1:8080"
@@ -324,6 +329,47 @@ def test_a_waiting_retry_is_listed_made_due_now_or_deleted(
     assert client.llen(keys.wake("default")) == 1
     assert post(web, "/retries/default/r2/delete", {"csrf": token}) == 303
     assert client.zcard(keys.delayed("default")) == 1
+
+
+def run_once(make_worker: WorkerFactory) -> None:
+    """One in-process worker pass: take the due jobs, run them, settle them."""
+    worker = make_worker()
+    worker.fetch_once()
+    worker.run_pending()
+    worker.flush()
+
+
+def test_deleting_a_waiting_retry_ends_its_tracked_job_and_frees_its_unique_key(
+    browser: Browser, queue: Queue, make_worker: WorkerFactory
+) -> None:
+    job_id = queue.enqueue(tasks.fail, "no", retries=2, key="inv:7", result_ttl=600)
+    run_once(make_worker)
+    assert queue.job(job_id).status == "failed"
+    assert queue.enqueue(tasks.fail, "no", key="inv:7") == job_id  # the key is held
+    web = browser()
+    token = csrf_of(web.get("/retries").text)
+    assert post(web, f"/retries/default/{job_id}/delete", {"csrf": token}) == 303
+    assert f"{job_id}: deleted" in web.get("/retries").text
+    info = queue.job(job_id)
+    assert (info.status, info.over, info.error) == ("cancelled", True, None)
+    with pytest.raises(ResultUnavailable, match="it is cancelled"):
+        queue.result(job_id, timeout=5)  # a waiter wakes: the job has ended
+    assert queue.enqueue(tasks.fail, "no", key="inv:7") != job_id
+
+
+def test_deleting_a_dead_job_frees_its_unique_key_and_its_record_stays_final(
+    browser: Browser, queue: Queue, make_worker: WorkerFactory, client: redis.Redis, keys: Keys
+) -> None:
+    job_id = queue.enqueue(tasks.fail, "no", retries=0, key="inv:8", result_ttl=600)
+    run_once(make_worker)
+    assert queue.job(job_id).status == "dead"
+    web = browser()
+    token = csrf_of(web.get("/dead").text)
+    assert post(web, f"/dead/{job_id}/delete", {"csrf": token}) == 303
+    assert client.exists(keys.unique("inv:8")) == 0
+    info = queue.job(job_id)
+    assert (info.status, info.over, info.error) == ("dead", True, "ValueError: no")
+    assert queue.enqueue(tasks.fail, "no", key="inv:8") != job_id
 
 
 def test_retry_now_and_delete_act_on_the_job_of_that_id_not_one_that_mentions_it(
