@@ -3,9 +3,9 @@
 A retry waits in its queue's delayed set until its due time. "Run now" makes it due now
 (``ZADD XX``: only if it is still waiting) and wakes idle workers, whose next fetch
 promotes it; "delete" removes it as ``Queue.cancel`` would (the cancel script: a tracked
-job's record says ``cancelled``, its unique key frees). Both find the entry by its job id, exactly: the ``id``
-field of each decoded payload must equal it, so a job whose arguments merely mention
-that id is never touched.
+job's record says ``cancelled``, its unique key frees). Both find the entry by its job
+id, exactly: the ``id`` field of each decoded payload must equal it, so a job whose
+arguments merely mention that id is never touched.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ class Consumer:
         queue = self.queues[index]
         keys = [self.keys.worker_jobs(self.worker_id, queue), self.keys.queue(queue)]
         keys.append(self.keys.wake(queue))
-        args = [self.keys.prefix, *payloads]
+        args: list[str | bytes] = [self.keys.prefix, *payloads]
         return int(self._scripts.run_on(self._connection(), "put_back", keys, args))
 
     def deregister(self, now: float) -> int:

@@ -13,15 +13,14 @@ import redis
 from starlette.testclient import TestClient
 
 from scheduler.clock import FakeClock
-from scheduler.errors import ResultUnavailable
 from scheduler.dispatch.leader import LeaseSettings
 from scheduler.dispatch.runloop import RunLoop, RunSettings
+from scheduler.errors import ResultUnavailable
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
 from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
-
 from tests import tasks
 
 from .conftest import WorkerFactory
