@@ -548,3 +548,46 @@ def test_the_overview_marks_a_paused_queue(
     overview = browser().get("/").text
     row = overview[overview.index('href="/queues/mail"') :].split("</tr>")[0]
     assert 'class="badge s-paused">paused' in row and "No queue has been used yet" not in overview
+
+
+def test_a_queue_paused_and_resumed_from_its_page_stops_and_restarts_the_workers(
+    browser: Browser, queue: Queue, make_worker: WorkerFactory, client: redis.Redis, keys: Keys
+) -> None:
+    job_id = queue.enqueue(tasks.add, 1, 2, queue="mail", result_ttl=60)
+    worker = make_worker("mail")
+    web = browser()
+    page = web.get("/queues/mail").text
+    assert 'action="/queues/mail/pause"' in page and "s-paused" not in page
+    back = {"csrf": csrf_of(page), "next": "/queues/mail"}
+    assert post(web, "/queues/mail/pause", back) == 303
+    page = web.get("/queues/mail").text
+    assert "queue mail: paused" in page and 'class="badge s-paused">paused' in page
+    assert 'action="/queues/mail/resume"' in page and 'action="/queues/mail/pause"' not in page
+    assert client.sismember(keys.paused_queues(), "mail")
+    assert worker.fetch_once() == 0  # as `scheduler queue pause` does: nothing is taken
+    assert post(web, "/queues/mail/pause", back) == 303
+    assert "queue mail: was paused already" in web.get("/queues/mail").text
+
+    assert post(web, "/queues/mail/resume", back) == 303
+    assert "queue mail: resumed" in web.get("/queues/mail").text
+    assert not client.sismember(keys.paused_queues(), "mail")
+    assert worker.fetch_once() == 1
+    worker.run_pending()
+    worker.flush()
+    assert queue.job(job_id).status == "succeeded"
+    assert post(web, "/queues/no%20way/pause", back) == 404
+
+
+def test_queue_pause_and_resume_are_guarded_like_every_button(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    web = browser()
+    token = csrf_of(web.get("/queues/mail").text)
+    assert 'action="/queues/mail/pause"' not in browser(read_only=True).get("/queues/mail").text
+    assert post(browser(read_only=True), "/queues/mail/pause", {"csrf": token}) == 403
+    assert post(web, "/queues/mail/pause", {"csrf": "0" * len(token)}) == 403
+    assert post(web, "/queues/mail/pause", {"csrf": token}, "http://evil.example") == 403
+    assert not client.sismember(keys.paused_queues(), "mail")
+    client.sadd(keys.paused_queues(), "mail")
+    assert post(browser(read_only=True), "/queues/mail/resume", {"csrf": token}) == 403
+    assert client.sismember(keys.paused_queues(), "mail")
