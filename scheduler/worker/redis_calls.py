@@ -233,6 +233,10 @@ class Consumer:
         keys = [self.keys.workers(), self.keys.worker(self.worker_id)]
         return bool(self._scripts.run("register", keys, args))
 
+    def note_quiet(self, since: str) -> None:
+        """Record in the worker's hash since when it is quiet (it fetches no more)."""
+        self.client.hset(self.keys.worker(self.worker_id), "quiet", since)
+
     def note_unconfirmed(self) -> None:
         """Record in the worker's hash how many of its writes no replica confirmed yet."""
         key = self.keys.worker(self.worker_id)
