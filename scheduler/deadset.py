@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from .documents import load_object, raw_text, read_seconds
+from .enqueue import RECORD_HOLD
 from .errors import PayloadError, UnknownJob
 from .jobs import decode, encode
 from .keys import Keys, as_text
@@ -213,10 +214,14 @@ def fresh_payload(job_id: str, raw: bytes | str, now: float) -> dict[str, Any]:
 
 
 def _retry_call(keys: Keys, job_id: str, payload: dict[str, Any]) -> tuple[list[str], list[Arg]]:
-    """The retry_dead script's keys and arguments."""
+    """The retry_dead script's keys and arguments (a tracked job's record too)."""
     q = payload["queue"]
     names = [keys.dead(), keys.dead_jobs(), keys.queue(q), keys.wake(q), keys.queues()]
-    return names, [job_id, encode(payload), q]
+    args: list[Arg] = [job_id, encode(payload), q]
+    if payload.get("result_ttl") is not None:
+        names += [keys.job(job_id), keys.job_done(job_id)]
+        args += [RECORD_HOLD, payload["enqueued_at"], payload["task"]]
+    return names, args
 
 
 def _text_field(record: dict[str, Any], name: str) -> str | None:
