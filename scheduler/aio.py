@@ -12,7 +12,6 @@ same ``JobMaker.prepare_job``, sent by the same ``enqueue.lua`` with the same ke
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -21,25 +20,31 @@ from typing import Any
 import redis.asyncio
 
 from .clock import AsyncRedisClock, Clock
+from .deadset import DeadFilter, DeadJob, dead_steps, retry_dead_steps
 from .enqueue import CollectedJobs, JobMaker, held_by, script_call
 from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name
 from .jobstate import JobInfo, job_steps, result_steps
 from .keys import Keys, as_text
-from .queue import DEFAULT_NAMESPACE, DEFAULT_REDIS_URL
+from .queue import DEFAULT_NAMESPACE, namespace_or_default, redis_url_or_default
 from .tasks import Options
+from .transport.durability import Durability
 from .transport.scripts import AsyncScripts
 from .transport.steps import arun_steps, socket_limit
+from .transport.urls import aclose_client, async_client_from_url
 from .waiting import WaitingJob, cancel_steps, delayed_steps, waiting_steps
 
 
 class Queue(JobMaker):
     """Enqueue jobs into a namespace of one Redis from asyncio code, read queue depths,
-    and follow, wait for and cancel jobs (``job``, ``result``, ``cancel``, ``waiting``,
-    ``delayed``: those of ``scheduler.Queue``, on the same steps).
+    follow, wait for and cancel jobs (``job``, ``result``, ``cancel``, ``waiting``,
+    ``delayed``) and read and retry the dead set (``dead``, ``dead_count``,
+    ``retry_dead``, ``retry_dead_many``): those of ``scheduler.Queue``, on the same steps.
 
     ``await enqueue(task, *args, queue=, delay=, at=, retries=, timeout=, job_id=,
     unique_for=, key=, result_ttl=, timeout_hard=, **kwargs)`` takes what
-    ``scheduler.Queue.enqueue`` takes and returns the job id.
+    ``scheduler.Queue.enqueue`` takes and returns the job id. With
+    ``durability="replicated"`` each write (each batch) then waits until a replica has
+    it, as the sync Queue's does (``transport.durability``).
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class Queue(JobMaker):
         clock: Clock | None = None,
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        durability: str | Durability = "local",
     ) -> None:
         self.client = client
         self.keys = Keys(namespace)
@@ -57,7 +63,10 @@ class Queue(JobMaker):
             clock = self._redis_clock = AsyncRedisClock(client)
         self.clock: Clock = clock
         self.max_payload_bytes = max_payload_bytes
-        self._scripts = AsyncScripts(client)
+        if isinstance(durability, str):
+            durability = Durability(durability)
+        self.durability = durability  # "replicated": each write waits for a replica
+        self._scripts = AsyncScripts(client, durability)
 
     @classmethod
     def from_url(
@@ -66,17 +75,19 @@ class Queue(JobMaker):
         namespace: str | None = None,
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        durability: str = "local",
     ) -> Queue:
         """A Queue on ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost:6379/0) in
-        ``namespace`` (default ``$SCHEDULER_NAMESPACE``, else ``scheduler``)."""
-        url = url or os.environ.get("SCHEDULER_REDIS_URL") or DEFAULT_REDIS_URL
-        namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
-        client = redis.asyncio.Redis.from_url(url, health_check_interval=30)
-        return cls(client, namespace, max_payload_bytes=max_payload_bytes)
+        ``namespace`` (default ``$SCHEDULER_NAMESPACE``, else ``scheduler``); ``url`` takes
+        the forms of ``scheduler.Queue.from_url``, ``redis+sentinel://`` and
+        ``redis+cluster://`` included (``transport.urls``)."""
+        client = async_client_from_url(redis_url_or_default(url), health_check_interval=30)
+        namespace = namespace_or_default(namespace)
+        return cls(client, namespace, max_payload_bytes=max_payload_bytes, durability=durability)
 
     async def close(self) -> None:
         """Close the client's connections (a Queue made by ``from_url`` owns its client)."""
-        await self.client.aclose()
+        await aclose_client(self.client)
 
     async def __aenter__(self) -> Queue:
         return self
@@ -186,6 +197,31 @@ class Queue(JobMaker):
         due."""
         steps = delayed_steps(self.keys, check_queue_name(queue), 0, limit)
         return (await arun_steps(steps, self.client, self._scripts))[0]
+
+    async def dead(self, limit: int = 50, where: DeadFilter | None = None) -> list[DeadJob]:
+        """The newest ``limit`` entries of the dead set (those that match ``where``),
+        newest first."""
+        steps = dead_steps(self.keys, 0, limit, where)
+        return (await arun_steps(steps, self.client, self._scripts))[0]
+
+    async def dead_count(self) -> int:
+        """How many jobs the dead set holds."""
+        return int(await self.client.zcard(self.keys.dead()))
+
+    async def retry_dead(self, job_id: str) -> bool:
+        """Enqueue a dead job again as a fresh first attempt; False if it is not dead.
+
+        Raises PayloadError if its payload cannot be read (it stays in the dead set)."""
+        await self._clock_ready()
+        steps = retry_dead_steps(self.keys, [job_id], self.clock.now(), strict=True)
+        return (await arun_steps(steps, self.client, self._scripts))[0] > 0
+
+    async def retry_dead_many(self, job_ids: Sequence[str], chunk: int = 500) -> tuple[int, int]:
+        """Enqueue dead jobs again, ``chunk`` to a round trip: (how many went, how many had
+        no readable payload and stayed). Ids no longer dead are skipped."""
+        await self._clock_ready()
+        steps = retry_dead_steps(self.keys, job_ids, self.clock.now(), chunk)
+        return await arun_steps(steps, self.client, self._scripts)
 
 
 class EnqueueBatch(CollectedJobs):

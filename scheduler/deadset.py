@@ -8,14 +8,19 @@ in Python over the whole set, a chunk at a time: the set is bounded (the newest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from .documents import load_object, raw_text, read_seconds
+from .enqueue import RECORD_HOLD
 from .errors import PayloadError, UnknownJob
+from .jobs import decode, encode
 from .keys import Keys, as_text
+from .transport.scripts import Arg
+from .transport.steps import Pipe, ScriptCalls, Steps, cmd, run_steps
 
 DEAD_CHUNK = 500  # entries read per round trip when a filter must look at all of them
 
@@ -90,18 +95,30 @@ def read_dead(
     client: redis.Redis, keys: Keys, start: int, count: int, where: DeadFilter | None = None
 ) -> tuple[list[DeadJob], int]:
     """Entries ``start`` to ``start + count`` (newest first) of the dead set, or of those
-    of its entries that match ``where``, and how many there are in all."""
+    of its entries that match ``where``, and how many there are in all (``dead_steps``)."""
+    return run_steps(dead_steps(keys, start, count, where), client)
+
+
+def dead_steps(
+    keys: Keys, start: int, count: int, where: DeadFilter | None = None
+) -> Steps[tuple[list[DeadJob], int]]:
+    """The steps (``transport/steps.py``) that read entries ``start`` to ``start + count``
+    of the dead set (or of its entries that match ``where``) and how many there are."""
     if not where:
-        pipe = client.pipeline(transaction=False)
-        pipe.zcard(keys.dead())
-        pipe.zrevrange(keys.dead(), start, start + count - 1, withscores=True)
-        total, entries = pipe.execute()
-        return _entries(client, keys, entries), int(total)
+        total, entries = yield Pipe(
+            [
+                cmd("zcard", keys.dead()),
+                cmd("zrevrange", keys.dead(), start, start + count - 1, withscores=True),
+            ]
+        )
+        return (yield from _entries(keys, entries)), int(total)
     found: list[DeadJob] = []
     matched = offset = 0
     while True:
-        entries = client.zrevrange(keys.dead(), offset, offset + DEAD_CHUNK - 1, withscores=True)
-        for dead in _entries(client, keys, entries):
+        (entries,) = yield Pipe(
+            [cmd("zrevrange", keys.dead(), offset, offset + DEAD_CHUNK - 1, withscores=True)]
+        )
+        for dead in (yield from _entries(keys, entries)):
             if where.matches(dead):
                 if start <= matched < start + count:
                     found.append(dead)
@@ -109,6 +126,32 @@ def read_dead(
         if len(entries) < DEAD_CHUNK:
             return found, matched
         offset += DEAD_CHUNK
+
+
+def retry_dead_steps(
+    keys: Keys, job_ids: Sequence[str], now: float, chunk: int = 500, strict: bool = False
+) -> Steps[tuple[int, int]]:
+    """The steps that enqueue the dead jobs ``job_ids`` again, each as a fresh first
+    attempt, ``chunk`` to a round trip: (how many went, how many had no readable payload
+    and stayed). Ids no longer dead are skipped. ``strict``: an unreadable payload raises
+    PayloadError saying why, instead of being counted."""
+    sent = unreadable = 0
+    for first in range(0, len(job_ids), chunk):
+        ids = list(job_ids[first : first + chunk])
+        (records,) = yield Pipe([cmd("hmget", keys.dead_jobs(), ids)])
+        calls = []
+        for job_id, raw in zip(ids, records, strict=True):
+            if raw is None:
+                continue
+            try:
+                calls.append(_retry_call(keys, job_id, fresh_payload(job_id, raw, now)))
+            except PayloadError:
+                if strict:
+                    raise
+                unreadable += 1
+        if calls:
+            sent += sum(int(done) for done in (yield ScriptCalls("retry_dead", calls)))
+    return sent, unreadable
 
 
 def read_one(client: redis.Redis, keys: Keys, job_id: str) -> DeadJob | None:
@@ -144,14 +187,41 @@ def _by_prefix(every: list[str], prefix: str) -> str:
     return matches[0] if matches else prefix
 
 
-def _entries(client: redis.Redis, keys: Keys, entries: Any) -> list[DeadJob]:
+def _entries(keys: Keys, entries: Any) -> Steps[list[DeadJob]]:
     ids = [as_text(job_id) for job_id, _ in entries]
-    records = client.hmget(keys.dead_jobs(), ids) if ids else []
+    if not ids:
+        return []
+    (records,) = yield Pipe([cmd("hmget", keys.dead_jobs(), ids)])
     return [
         decode_dead(job_id, raw, score)
         for job_id, (_, score), raw in zip(ids, entries, records, strict=True)
         if raw is not None
     ]
+
+
+def fresh_payload(job_id: str, raw: bytes | str, now: float) -> dict[str, Any]:
+    """The payload that enqueues a dead job again; PayloadError if there is none to read."""
+    record = decode_dead(job_id, raw).record
+    if "raw" in record:
+        raise PayloadError(f"dead job {job_id} has no readable payload to retry")
+    payload = {k: v for k, v in record.items() if k not in {"error", "traceback", "failed_at"}}
+    payload.update(attempt=1, enqueued_at=round(now, 3))
+    try:
+        decode(encode(payload), max_bytes=None)
+    except PayloadError as exc:
+        raise PayloadError(f"dead job {job_id} cannot be retried: {exc}") from None
+    return payload
+
+
+def _retry_call(keys: Keys, job_id: str, payload: dict[str, Any]) -> tuple[list[str], list[Arg]]:
+    """The retry_dead script's keys and arguments (a tracked job's record too)."""
+    q = payload["queue"]
+    names = [keys.dead(), keys.dead_jobs(), keys.queue(q), keys.wake(q), keys.queues()]
+    args: list[Arg] = [job_id, encode(payload), q]
+    if payload.get("result_ttl") is not None:
+        names += [keys.job(job_id), keys.job_done(job_id)]
+        args += [RECORD_HOLD, payload["enqueued_at"], payload["task"]]
+    return names, args
 
 
 def _text_field(record: dict[str, Any], name: str) -> str | None:

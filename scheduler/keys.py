@@ -45,7 +45,9 @@ Queues and delayed jobs
 Workers
     ``{ns}:workers``                 ZSET worker id -> last heartbeat (Redis clock, epoch s).
     ``{ns}:worker:<worker>``         HASH host, pid, queues (JSON list), concurrency,
-                                     durability, unconfirmed, started_at.
+                                     durability, unconfirmed, started_at; supervisor (the
+                                     pid of its ``--processes`` supervisor, for a child) and
+                                     quiet (epoch second it went quiet), when they apply.
     ``{ns}:worker:<worker>:jobs:<queue>``
                                      LIST of payloads the worker took from ``<queue>`` and has
                                      not settled yet (reliable fetch: LMOVE from the queue).

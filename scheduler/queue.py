@@ -17,16 +17,16 @@ import redis
 from redis.client import Pipeline
 
 from .clock import Clock, RedisClock
-from .deadset import DeadFilter, DeadJob, decode_dead, read_dead
+from .deadset import DeadFilter, DeadJob, read_dead, retry_dead_steps
 from .documents import read_object, read_seconds
 from .enqueue import CollectedJobs, Enqueuer, NewJob, held_by, script_call
-from .errors import PayloadError
 from .hooks import Hooks
-from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name, decode, encode
+from .jobs import DEFAULT_QUEUE, MAX_PAYLOAD_BYTES, check_queue_name
 from .jobstate import JobInfo, read_job, wait_result
 from .keys import Keys, as_text
 from .transport.durability import Durability
 from .transport.scripts import Scripts
+from .transport.steps import run_steps
 from .transport.urls import client_from_url
 from .waiting import Canceller, WaitingJob, read_delayed, read_waiting
 
@@ -34,12 +34,21 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_NAMESPACE = "scheduler"
 
 
+def redis_url_or_default(url: str | None) -> str:
+    """``url``, else ``$SCHEDULER_REDIS_URL``, else localhost."""
+    return url or os.environ.get("SCHEDULER_REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def namespace_or_default(namespace: str | None) -> str:
+    """``namespace``, else ``$SCHEDULER_NAMESPACE``, else ``scheduler``."""
+    return namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
+
+
 def redis_from_url(url: str | None = None, **options: Any) -> redis.Redis:
     """A client for ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost): one server,
     Sentinel or Cluster (``scheduler.transport.urls``)."""
-    url = url or os.environ.get("SCHEDULER_REDIS_URL") or DEFAULT_REDIS_URL
     options.setdefault("health_check_interval", 30)
-    return client_from_url(url, **options)
+    return client_from_url(redis_url_or_default(url), **options)
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,7 @@ class Queue(Enqueuer):
     ) -> Queue:
         """A Queue on ``url`` (default ``$SCHEDULER_REDIS_URL``, else localhost:6379/0) in
         ``namespace`` (default ``$SCHEDULER_NAMESPACE``, else ``scheduler``)."""
-        namespace = namespace or os.environ.get("SCHEDULER_NAMESPACE") or DEFAULT_NAMESPACE
+        namespace = namespace_or_default(namespace)
         client = redis_from_url(url)
         return cls(client, namespace, max_payload_bytes=max_payload_bytes, durability=durability)
 
@@ -247,38 +256,14 @@ class Queue(Enqueuer):
         """Enqueue a dead job again as a fresh first attempt; False if it is not dead.
 
         Raises PayloadError if its payload cannot be read (it stays in the dead set)."""
-        raw = self.client.hget(self.keys.dead_jobs(), job_id)
-        if raw is None:
-            return False
-        payload = _fresh_payload(job_id, raw, self.clock.now())
-        return bool(self._scripts.run("retry_dead", *self._retry_call(job_id, payload)))
+        steps = retry_dead_steps(self.keys, [job_id], self.clock.now(), strict=True)
+        return run_steps(steps, self.client, self._scripts)[0] > 0
 
     def retry_dead_many(self, job_ids: Sequence[str], chunk: int = 500) -> tuple[int, int]:
         """Enqueue dead jobs again, ``chunk`` to a round trip: (how many went, how many had
         no readable payload and stayed). Ids no longer dead are skipped."""
-        sent = unreadable = 0
-        for start in range(0, len(job_ids), chunk):
-            ids = list(job_ids[start : start + chunk])
-            records = self.client.hmget(self.keys.dead_jobs(), ids)
-            now = self.clock.now()
-            with self.client.pipeline(transaction=False) as pipe:
-                for job_id, raw in zip(ids, records, strict=True):
-                    if raw is None:
-                        continue
-                    try:
-                        payload = _fresh_payload(job_id, raw, now)
-                    except PayloadError:
-                        unreadable += 1
-                        continue
-                    self._scripts.run_on(pipe, "retry_dead", *self._retry_call(job_id, payload))
-                sent += sum(int(done) for done in pipe.execute())
-        return sent, unreadable
-
-    def _retry_call(self, job_id: str, payload: dict[str, Any]) -> tuple[list[str], list[str]]:
-        q = payload["queue"]
-        keys = [self.keys.dead(), self.keys.dead_jobs(), self.keys.queue(q), self.keys.wake(q)]
-        keys.append(self.keys.queues())
-        return keys, [job_id, encode(payload), q]
+        steps = retry_dead_steps(self.keys, job_ids, self.clock.now(), chunk)
+        return run_steps(steps, self.client, self._scripts)
 
     def enqueue_call(
         self,
@@ -316,17 +301,3 @@ def _oldest_age(oldest: bytes | None, now: float) -> float | None:
     an oldest job whose payload cannot be read (written straight into Redis)."""
     enqueued = read_seconds((read_object(oldest) or {}).get("enqueued_at"))
     return None if enqueued is None else now - enqueued
-
-
-def _fresh_payload(job_id: str, raw: bytes | str, now: float) -> dict[str, Any]:
-    """The payload that enqueues a dead job again; PayloadError if there is none to read."""
-    record = decode_dead(job_id, raw).record
-    if "raw" in record:
-        raise PayloadError(f"dead job {job_id} has no readable payload to retry")
-    payload = {k: v for k, v in record.items() if k not in {"error", "traceback", "failed_at"}}
-    payload.update(attempt=1, enqueued_at=round(now, 3))
-    try:
-        decode(encode(payload), max_bytes=None)
-    except PayloadError as exc:
-        raise PayloadError(f"dead job {job_id} cannot be retried: {exc}") from None
-    return payload

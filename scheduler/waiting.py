@@ -96,6 +96,14 @@ class Canceller:
         """Cancel job ``job_id`` (``cancel_steps``)."""
         return run_steps(cancel_steps(self.keys, job_id, now), self.client, self._scripts)
 
+    def remove(self, key: str, job_id: str, payloads: Sequence[bytes], now: float) -> bool:
+        """Remove exactly ``payloads`` of job ``job_id`` from ``key`` (its queue list or
+        delayed set: a waiting retry the dashboard deletes), ending the job as a cancel
+        does: its record says ``cancelled``, its unique key and ``overlap: skip`` marker
+        free. False if none was there any more."""
+        calls = [_removal(self.keys, job_id, key, raw, now) for raw in payloads]
+        return any([bool(self._scripts.run(*call)) for call in calls])
+
 
 def cancel_steps(keys: Keys, job_id: str, now: float) -> Steps[str]:
     """The steps that cancel job ``job_id``: CANCELLED (taken off its queue: it will not
@@ -113,7 +121,7 @@ def cancel_steps(keys: Keys, job_id: str, now: float) -> Steps[str]:
         found = yield from _find(keys, job_id, queues)
         if found is None:
             break
-        if (yield _removal(keys, job_id, *found, now)):
+        if (yield Script(*_removal(keys, job_id, *found, now))):
             return CANCELLED
     yield Pipe([cmd("set", keys.cancel(job_id), "1", ex=CANCEL_FLAG_TTL)])
     return REQUESTED if (yield from _running(keys, job_id, queues)) else NOT_FOUND
@@ -136,8 +144,11 @@ def _find(keys: Keys, job_id: str, queues: Sequence[str]) -> Steps[tuple[str, by
     return None
 
 
-def _removal(keys: Keys, job_id: str, key: str, raw: bytes, now: float) -> Script:
-    """The cancel script's call that removes exactly ``raw`` from ``key``."""
+def _removal(
+    keys: Keys, job_id: str, key: str, raw: bytes, now: float
+) -> tuple[str, list[str], list[Any]]:
+    """The cancel script's call (name, keys, arguments) that removes exactly ``raw`` from
+    ``key``."""
     try:
         job = decode(raw, max_bytes=None)
     except PayloadError:
@@ -151,7 +162,7 @@ def _removal(keys: Keys, job_id: str, key: str, raw: bytes, now: float) -> Scrip
     life = "" if kept is None else str(max(kept, CANCEL_RECORD_TTL))
     args: list[Any] = [kind, raw, job_id, life, int(unique is not None)]
     args += [int(schedule is not None), f"{now:.3f}"]
-    return Script("cancel", names, args)
+    return "cancel", names, args
 
 
 def _running(keys: Keys, job_id: str, queues: Sequence[str]) -> Steps[bool]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from ..documents import load_object, read_object, read_seconds
+from ..documents import load, load_object, read_object, read_seconds
 from ..errors import PayloadError, ScheduleInvalid, printable
 from ..keys import Keys, as_text
 from ..queue import QueueReadout
@@ -66,10 +66,12 @@ def gather(
     pipe.smembers(keys.queues())
     pipe.hgetall(keys.paused())
     pipe.smembers(keys.paused_queues())
-    lease, scheduler_ids, queue_names, paused, paused_queues = pipe.execute()
+    pipe.zrange(keys.workers(), 0, -1, withscores=True)
+    lease, scheduler_ids, queue_names, paused, paused_queues, workers = pipe.execute()
     return {
         "leader": _leader(lease),
         "schedulers": _schedulers(client, keys, [as_text(i) for i in scheduler_ids]),
+        "workers": _workers(client, keys, [(as_text(w), beat) for w, beat in workers]),
         "jobs": _jobs(client, keys, now, schedule, paused) if schedule else [],
         "queues": _queues(client, keys, sorted({as_text(q) for q in queue_names | paused_queues})),
         "paused_queues": sorted(as_text(q) for q in paused_queues),
@@ -113,7 +115,7 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
             {
                 "id": scheduler_id,
                 "host": fields.get("host"),
-                "pid": int(fields["pid"]) if fields.get("pid", "").isdigit() else None,
+                "pid": _pid(fields.get("pid")),
                 "role": fields.get("role"),
                 "digest": fields.get("digest"),
                 "started": iso(fields.get("started")),
@@ -123,6 +125,47 @@ def _schedulers(client: redis.Redis, keys: Keys, ids: list[str]) -> list[dict[st
             }
         )
     return rows
+
+
+def _workers(
+    client: redis.Redis, keys: Keys, workers: list[tuple[str, float]]
+) -> list[dict[str, Any]]:
+    """Each registered worker: where it runs, its queues, its last heartbeat, since when it
+    is quiet (fetches no more) and the pid of its ``--processes`` supervisor."""
+    pipe = client.pipeline(transaction=False)
+    for worker_id, _ in workers:
+        pipe.hgetall(keys.worker(worker_id))
+    rows = []
+    for (worker_id, beat), info in zip(workers, pipe.execute(), strict=True):
+        fields = {as_text(k): as_text(v) for k, v in info.items()}
+        rows.append(
+            {
+                "id": printable(worker_id),
+                "host": printable(fields.get("host") or "?"),
+                "pid": _pid(fields.get("pid")),
+                "queues": [printable(q) for q in worker_queues(fields.get("queues"))],
+                "heartbeat": iso(beat),
+                "quiet": iso(fields.get("quiet")),
+                "supervisor": _pid(fields.get("supervisor")),
+            }
+        )
+    return rows
+
+
+def _pid(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def worker_queues(raw: str | None) -> list[str]:
+    """The queues of a worker's record (its own JSON list of names); ``["(unreadable)"]``
+    for what is no such list (written straight into Redis)."""
+    try:
+        names = load(raw or "[]", what="worker record")
+    except PayloadError:
+        return ["(unreadable)"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return ["(unreadable)"]
+    return names
 
 
 def _jobs(
@@ -287,7 +330,20 @@ def render(status: dict[str, Any]) -> str:
     held = set(status["paused_queues"])
     depths = [f"{q}={d}" + (" (paused)" if q in held else "") for q, d in status["queues"].items()]
     lines.append("queues: " + (", ".join(depths) or "-"))
+    lines.append("workers:" + ("" if status["workers"] else " -"))
+    lines += [_worker_text(worker) for worker in status["workers"]]
     return "\n".join(lines)
+
+
+def _worker_text(worker: dict[str, Any]) -> str:
+    """``  host:1:ab  host pid 1  queues a,b  heartbeat T  quiet since T  child of pid 9``."""
+    text = f"  {worker['id']}  {worker['host']} pid {worker['pid'] or '?'}"
+    text += f"  queues {','.join(worker['queues']) or '-'}  heartbeat {worker['heartbeat']}"
+    if worker["quiet"]:
+        text += f"  quiet since {worker['quiet']}"
+    if worker["supervisor"]:
+        text += f"  child of supervisor pid {worker['supervisor']}"
+    return text
 
 
 def _pause_text(pause: dict[str, Any]) -> str:

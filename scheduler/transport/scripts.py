@@ -193,15 +193,19 @@ class Scripts:
 
 
 class AsyncScripts:
-    """The same scripts on a ``redis.asyncio`` client: ``Scripts``, awaited."""
+    """The same scripts on a ``redis.asyncio`` client: ``Scripts``, awaited (with
+    replicated durability, a WAIT follows each call on its connection)."""
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis, durability: Durability | None = None) -> None:
         self._client = client
+        self.durability = durability or Durability()
         self._sources = {name: script_source(name) for name in script_names()}
         self._shas = {name: _sha(text) for name, text in self._sources.items()}
 
     async def run(self, name: str, keys: Sequence[str], args: Sequence[Arg] = ()) -> Any:
         """Run script ``name`` (EVALSHA, loading it first if the server does not have it)."""
+        if self.durability.replicated:
+            return (await self.run_many(name, [(keys, args)]))[0]
         call = ("EVALSHA", self._shas[name], len(keys), *keys, *args)
         try:
             return await self._client.execute_command(*call)  # type: ignore[no-untyped-call]
@@ -221,10 +225,17 @@ class AsyncScripts:
         return _checked(replies)
 
     async def _pipelined(self, sha: str, calls: Sequence[Call]) -> list[Any]:
+        sequence, wait = self.durability.start_write() if self.durability.replicated else (0, False)
         async with self._client.pipeline(transaction=False) as pipe:
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
-            return list(await pipe.execute(raise_on_error=False))
+            if wait:
+                pipe.execute_command(*self.durability.wait_args())
+            replies = list(await pipe.execute(raise_on_error=False))
+        if wait:
+            reply = replies.pop()
+            self.durability.record(sequence, reply if isinstance(reply, int) else 0)
+        return replies
 
 
 _UNREAD = object()  # a streamed call whose reply is still on the connection

@@ -2,8 +2,9 @@
 
 A reader or an action that needs several round trips (read a job, wait for its result,
 find and cancel it) is a generator of steps: it yields a ``Pipe`` (commands sent in one
-pipeline; it is sent back their replies, in order) or a ``Script`` (one script call; it is
-sent back the reply), and returns its answer. ``run_steps`` plays it on ``redis.Redis``
+pipeline; it is sent back their replies, in order), a ``Script`` (one script call; it is
+sent back the reply) or ``ScriptCalls`` (calls of one script in one pipeline; it is sent
+back their replies), and returns its answer. ``run_steps`` plays it on ``redis.Redis``
 and ``Scripts``, ``arun_steps`` on ``redis.asyncio.Redis`` and ``AsyncScripts``: the
 decisions and the decoding live in the generator, only the I/O differs.
 """
@@ -54,7 +55,17 @@ class Script:
     args: Sequence[Arg] = ()
 
 
-Steps = Generator["Pipe | Script", Any, T]
+@dataclass(frozen=True, slots=True)
+class ScriptCalls:
+    """Calls of script ``name``, (keys, args) each, sent in one pipeline
+    (``Scripts.run_many``: each must be safe to send twice); the step's reply is the
+    scripts' replies, in order."""
+
+    name: str
+    calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
+
+
+Steps = Generator["Pipe | Script | ScriptCalls", Any, T]
 
 
 def socket_limit(client: redis.Redis | redis.asyncio.Redis) -> float | None:
@@ -72,9 +83,12 @@ def run_steps(steps: Steps[T], client: redis.Redis, scripts: Scripts | None = No
             step = steps.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-        if isinstance(step, Script):
+        if isinstance(step, (Script, ScriptCalls)):
             assert scripts is not None, "these steps call scripts: give run_steps a Scripts"
-            reply = scripts.run(step.name, step.keys, step.args)
+            if isinstance(step, Script):
+                reply = scripts.run(step.name, step.keys, step.args)
+            else:
+                reply = scripts.run_many(step.name, step.calls)
             continue
         with client.pipeline(transaction=False) as pipe:
             for c in step.commands:
@@ -92,6 +106,9 @@ async def arun_steps(steps: Steps[T], client: redis.asyncio.Redis, scripts: Asyn
             return done.value  # type: ignore[no-any-return]
         if isinstance(step, Script):
             reply = await scripts.run(step.name, step.keys, step.args)
+            continue
+        if isinstance(step, ScriptCalls):
+            reply = await scripts.run_many(step.name, step.calls)
             continue
         async with client.pipeline(transaction=False) as pipe:
             for c in step.commands:

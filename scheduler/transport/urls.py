@@ -11,6 +11,8 @@ Cluster"; the forms are listed in docs/cli.md).
   too), with redis-py's ``ssl_*`` options in the query (``?ssl_ca_certs=/path/ca.pem``).
 
 A URL that cannot be one of these is BadSetting, naming what is wrong and the right form.
+``client_from_url`` makes a ``redis.Redis`` of it, ``async_client_from_url`` a
+``redis.asyncio.Redis`` (``scheduler.aio.Queue``): the same URLs, read by the same code.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.sentinel
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import SSLConnection
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
@@ -58,6 +63,37 @@ def client_from_url(url: str, **options: Any) -> redis.Redis:
     raise BadSetting(f"Redis URL {_shown(url)}: unknown scheme; use {_SCHEMES}")
 
 
+def async_client_from_url(url: str, **options: Any) -> redis.asyncio.Redis:
+    """``client_from_url`` for asyncio: a ``redis.asyncio`` client for ``url``. Its
+    sentinel client asks the sentinels where the primary is on every new connection."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme in _PLAIN:
+        return redis.asyncio.Redis.from_url(url, **options)
+    tls = scheme.startswith("rediss+")
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        service, hosts, sentinel_kwargs, kwargs = _sentinel_parts(url, options, tls)
+        sentinels = redis.asyncio.sentinel.Sentinel(hosts, sentinel_kwargs=sentinel_kwargs)
+        if tls:
+            kwargs["connection_class"] = redis.asyncio.sentinel.SentinelManagedSSLConnection
+        client: redis.asyncio.Redis = sentinels.master_for(service, **kwargs)
+        return client
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        hosts, kwargs = _cluster_parts(url, options, tls)
+        nodes = [redis.asyncio.cluster.ClusterNode(host, port) for host, port in hosts]
+        cluster = redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
+        return cluster  # type: ignore[return-value]
+    raise BadSetting(f"Redis URL {_shown(url)}: unknown scheme; use {_SCHEMES}")
+
+
+async def aclose_client(client: redis.asyncio.Redis) -> None:
+    """Close an asyncio client's connections, and those to its sentinels if it has any
+    (``redis.asyncio`` leaves those open)."""
+    await client.aclose()
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", []):
+        await sentinel.aclose()
+
+
 def is_cluster(client: object) -> bool:
     """Whether ``client`` talks to a Redis Cluster (it has no single connection pool)."""
     return isinstance(client, RedisCluster)
@@ -72,6 +108,18 @@ def routed_to(client: object, key: str) -> dict[str, Any]:
 
 
 def _sentinel(url: str, options: dict[str, Any], tls: bool) -> redis.Redis:
+    service, hosts, sentinel_kwargs, kwargs = _sentinel_parts(url, options, tls)
+    sentinels = _Sentinels(hosts, sentinel_kwargs=sentinel_kwargs)
+    kwargs["connection_class"] = _PrimaryTLSConnection if tls else _PrimaryConnection
+    client: redis.Redis = sentinels.master_for(service, **kwargs)
+    return client
+
+
+def _sentinel_parts(
+    url: str, options: dict[str, Any], tls: bool
+) -> tuple[str, list[tuple[str, int]], dict[str, Any], dict[str, Any]]:
+    """(service, sentinels, the sentinel clients' options, the primary's) of a sentinel
+    URL; over TLS both carry redis-py's ``ssl_*`` options."""
     parts = urlsplit(url)
     user, password, hosts = _split_netloc(url, parts.netloc, SENTINEL_FORM)
     path = [unquote(p) for p in parts.path.split("/") if p]
@@ -91,13 +139,10 @@ def _sentinel(url: str, options: dict[str, Any], tls: bool) -> redis.Redis:
         )
     timeouts = {k: v for k, v in options.items() if k.startswith("socket_")}
     sentinel_kwargs = {**timeouts, **secure, "password": query.get("sentinel_password")}
-    sentinels = _Sentinels(hosts, sentinel_kwargs=sentinel_kwargs)
     password = query.get("password", password)
     kwargs = {**options, "db": db, "username": user, "password": password}
     kwargs.update((k, v) for k, v in secure.items() if k != "ssl")
-    kwargs["connection_class"] = _PrimaryTLSConnection if tls else _PrimaryConnection
-    client: redis.Redis = sentinels.master_for(path[0], **kwargs)
-    return client
+    return path[0], hosts, sentinel_kwargs, kwargs
 
 
 class _Sentinels(Sentinel):
@@ -153,6 +198,16 @@ class _PrimaryConnection(SentinelManagedConnection):
 
 
 def _cluster(url: str, options: dict[str, Any], tls: bool) -> redis.Redis:
+    hosts, kwargs = _cluster_parts(url, options, tls)
+    nodes = [ClusterNode(host, port) for host, port in hosts]  # type: ignore[no-untyped-call]
+    cluster = RedisCluster(startup_nodes=nodes, **kwargs)
+    return cluster  # type: ignore[return-value]
+
+
+def _cluster_parts(
+    url: str, options: dict[str, Any], tls: bool
+) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """(the nodes, the client's options) of a cluster URL."""
     parts = urlsplit(url)
     user, password, hosts = _split_netloc(url, parts.netloc, CLUSTER_FORM)
     query = dict(parse_qsl(parts.query))
@@ -162,11 +217,7 @@ def _cluster(url: str, options: dict[str, Any], tls: bool) -> redis.Redis:
             f"Redis URL {_shown(url)}: a cluster has no database, and no options but TLS "
             f"ones (rediss+cluster://...?ssl_ca_certs=...); {CLUSTER_FORM}"
         )
-    nodes = [ClusterNode(host, port) for host, port in hosts]  # type: ignore[no-untyped-call]
-    cluster = RedisCluster(
-        startup_nodes=nodes, username=user, password=password, **secure, **options
-    )
-    return cluster  # type: ignore[return-value]
+    return hosts, {**options, "username": user, "password": password, **secure}
 
 
 def _tls(url: str, query: dict[str, str], tls: bool) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 A retry waits in its queue's delayed set until its due time. "Run now" makes it due now
 (``ZADD XX``: only if it is still waiting) and wakes idle workers, whose next fetch
-promotes it; "delete" removes it. Both find the entry by its job id, exactly: the ``id``
-field of each decoded payload must equal it, so a job whose arguments merely mention
-that id is never touched.
+promotes it; "delete" removes it as ``Queue.cancel`` would (the cancel script: a tracked
+job's record says ``cancelled``, its unique key frees). Both find the entry by its job
+id, exactly: the ``id`` field of each decoded payload must equal it, so a job whose
+arguments merely mention that id is never touched.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import redis
 from ..jobs import is_job_id, peek
 from ..keys import Keys
 from ..queue import Queue
+from ..transport.scripts import Scripts
+from ..waiting import Canceller
 
 _WAKE_TOKENS = 16  # as in _push.lua
 
@@ -41,10 +44,11 @@ def retry_now(client: redis.Redis, keys: Keys, queue: str, job_id: str, now: flo
     return bool(changed)
 
 
-def delete_delayed(client: redis.Redis, keys: Keys, queue: str, job_id: str) -> bool:
-    """Remove a waiting retry; False if it no longer waits."""
+def delete_delayed(client: redis.Redis, keys: Keys, queue: str, job_id: str, now: float) -> bool:
+    """Remove a waiting retry and end its job as cancelled; False if it no longer waits."""
     members = find_delayed(client, keys, queue, job_id)
-    return bool(members) and bool(client.zrem(keys.delayed(queue), *members))
+    canceller = Canceller(client, keys, Scripts(client))
+    return bool(members) and canceller.remove(keys.delayed(queue), job_id, members, now)
 
 
 def retry_all_dead(queue: Queue, ids: list[str]) -> tuple[int, int]:

@@ -38,6 +38,8 @@ def create_app(
         Route("/retries/{queue}/{job_id}/now", act(board.retry_now), methods=["POST"]),
         Route("/retries/{queue}/{job_id}/delete", act(board.retry_delete), methods=["POST"]),
         Route("/queues/{queue}", board.queue_page, name="queue"),
+        Route("/queues/{queue}/pause", act(board.queue_pause), methods=["POST"]),
+        Route("/queues/{queue}/resume", act(board.queue_resume), methods=["POST"]),
         Route("/queued/{job_id}", board.queued_job, name="queued"),
         Route("/queued/{job_id}/cancel", act(board.cancel), methods=["POST"]),
         Route("/dead", board.dead_list, name="dead"),

@@ -13,11 +13,11 @@ from typing import Any
 import redis
 
 from ..deadset import DeadFilter, read_dead, read_one
-from ..documents import load, load_object, read_object, read_seconds
+from ..documents import load_object, read_object, read_seconds
 from ..errors import PayloadError, ScheduleInvalid
 from ..keys import Keys, as_text
 from ..ops.control import read_pause
-from ..ops.status import SCHEDULER_FRESH, reload_refusal
+from ..ops.status import SCHEDULER_FRESH, reload_refusal, worker_queues
 from ..queue import QueueReadout
 from ..schedule.loader import Job, Schedule, parse_schedule
 
@@ -162,23 +162,12 @@ def _overview_details(
         {
             "id": worker_id,
             **info,
-            "queues": _queue_names(info.get("queues")),
+            "queues": worker_queues(info.get("queues")),
             "held": held[worker_id],
         }
         for worker_id, info in zip(worker_ids, infos, strict=True)
     ]
     return {"schedulers": schedulers, "workers": workers, "queues": rows}
-
-
-def _queue_names(raw: str | None) -> list[str]:
-    """The queues of a worker's record (its own JSON list of names)."""
-    try:
-        names = load(raw or "[]", what="worker record")
-    except PayloadError:
-        return ["(unreadable)"]
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return ["(unreadable)"]
-    return names
 
 
 def _scheduler(scheduler_id: str, info: dict[str, str]) -> dict[str, Any]:

@@ -160,16 +160,14 @@ class Dashboard:
         return self.page(request, "dead_job.html", refresh=False, record=record)
 
     def queue_page(self, request: Request) -> Response:
-        """A queue's waiting jobs and its delayed ones, a page of each at a time."""
-        name = request.path_params["queue"]
-        try:
-            check_queue_name(name)
-        except PayloadError as exc:
-            raise HTTPException(404, str(exc)) from None
+        """A queue's waiting jobs and its delayed ones, a page of each at a time, and
+        whether it is paused."""
+        name = _queue_name(request)
+        paused = bool(self.client.sismember(self.keys.paused_queues(), name))
         numbers = (_int(request, "page", 1, 1, 10**6), _int(request, "delayed", 1, 1, 10**6))
         per_page = self.settings.dead_per_page
         pages = queued.queue_page(self.client, self.keys, name, numbers, per_page)
-        return self.page(request, "queue.html", queue=name, pages=pages)
+        return self.page(request, "queue.html", queue=name, pages=pages, paused=paused)
 
     def queued_job(self, request: Request) -> Response:
         """One enqueued job's status, times, error and result."""
@@ -183,6 +181,20 @@ class Dashboard:
         job_id = request.path_params["job_id"]
         outcome = self.control.queue.cancel(job_id)
         return f"{job_id}: {_CANCELLED[outcome]}"
+
+    def queue_pause(self, request: Request, form: dict[str, str]) -> str:
+        """Pause the queue: workers take no job from it (``scheduler queue pause``)."""
+        name = _queue_name(request)
+        return f"queue {name}: " + (
+            "paused" if self.control.pause_queue(name) else "was paused already"
+        )
+
+    def queue_resume(self, request: Request, form: dict[str, str]) -> str:
+        """Resume the queue (``scheduler queue resume``)."""
+        name = _queue_name(request)
+        return f"queue {name}: " + (
+            "resumed" if self.control.resume_queue(name) else "was not paused"
+        )
 
     def action(self, do: Callable[[Request, dict[str, str]], str]) -> Endpoint:
         """A POST endpoint: check the form, run ``do`` (returns a message), go back."""
@@ -257,7 +269,7 @@ class Dashboard:
     def retry_delete(self, request: Request, form: dict[str, str]) -> str:
         """Delete a waiting retry."""
         queue, job_id = request.path_params["queue"], request.path_params["job_id"]
-        done = actions.delete_delayed(self.client, self.keys, queue, job_id)
+        done = actions.delete_delayed(self.client, self.keys, queue, job_id, self.clock.now())
         return f"{job_id}: deleted" if done else f"{job_id}: no longer waiting"
 
 
@@ -273,6 +285,15 @@ def _dead_filter(fields: Mapping[str, str]) -> DeadFilter:
     """The dead-set filter of a query string or form: task, queue, job, error."""
     given = {name: fields.get(name, "").strip()[:MAX_FILTER] or None for name in DEAD_FILTERS}
     return DeadFilter(**given)
+
+
+def _queue_name(request: Request) -> str:
+    """The queue named in the path; 404 if it cannot be a queue's name."""
+    name: str = request.path_params["queue"]
+    try:
+        return check_queue_name(name)
+    except PayloadError as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:

@@ -233,6 +233,10 @@ class Consumer:
         keys = [self.keys.workers(), self.keys.worker(self.worker_id)]
         return bool(self._scripts.run("register", keys, args))
 
+    def note_quiet(self, since: str) -> None:
+        """Record in the worker's hash since when it is quiet (it fetches no more)."""
+        self.client.hset(self.keys.worker(self.worker_id), "quiet", since)
+
     def note_unconfirmed(self) -> None:
         """Record in the worker's hash how many of its writes no replica confirmed yet."""
         key = self.keys.worker(self.worker_id)
@@ -264,7 +268,8 @@ class Consumer:
         queue = self.queues[index]
         keys = [self.keys.worker_jobs(self.worker_id, queue), self.keys.queue(queue)]
         keys.append(self.keys.wake(queue))
-        return int(self._scripts.run_on(self._connection(), "put_back", keys, payloads))
+        args: list[str | bytes] = [self.keys.prefix, *payloads]
+        return int(self._scripts.run_on(self._connection(), "put_back", keys, args))
 
     def deregister(self, now: float) -> int:
         """Put every unsettled job of this worker back on its queue and forget the worker."""

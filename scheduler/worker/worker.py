@@ -155,6 +155,8 @@ class Worker:
             "durability": s.durability,
             "started_at": "",
         }
+        if s.parent_pid is not None:
+            self._info["supervisor"] = str(s.parent_pid)  # a child of `--processes`
 
     # -- the whole life ------------------------------------------------------------------
 
@@ -240,6 +242,9 @@ class Worker:
         if not self._info["started_at"]:
             self._info["started_at"] = f"{now:.3f}"
         was_registered = self.consumer.register(now, self._info)
+        if self._quiet.is_set() and "quiet" not in self._info:
+            self._info["quiet"] = f"{now:.3f}"  # kept if it registers again
+            self.consumer.note_quiet(self._info["quiet"])
         if self.consumer.durability.replicated:
             self.consumer.note_unconfirmed()
         if not was_registered and self._registered_once:

@@ -17,7 +17,8 @@ import redis.asyncio
 
 from scheduler import aio
 from scheduler.clock import FakeClock
-from scheduler.errors import PayloadError, ResultTimeout, ResultUnavailable
+from scheduler.deadset import DeadFilter, DeadJob
+from scheduler.errors import BadSetting, PayloadError, ResultTimeout, ResultUnavailable
 from scheduler.jobstate import JobInfo
 from scheduler.queue import Queue
 from scheduler.transport.scripts import Scripts
@@ -267,3 +268,44 @@ def test_async_cancel_takes_jobs_off_their_queue_or_asks_their_worker(
     assert queue.job(waiting).status == "cancelled"
     assert not queue.client.exists(queue.keys.unique("k1"))
     assert queue.job(running).cancel_requested
+
+
+def test_async_dead_set_reads_and_retries_as_the_sync_queue_does(
+    redis_url: str, namespace: str, queue: Queue, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    ids = [queue.enqueue(tasks.fail, f"no {i}", retries=0, queue="mail") for i in range(3)]
+    worker = make_worker("mail")
+    worker.fetch_once()
+    worker.run_pending()
+    worker.flush()
+    queue.client.hset(queue.keys.dead_jobs(), "raw", "not json")
+    queue.client.zadd(queue.keys.dead(), {"raw": START - 1})
+
+    async def main() -> tuple[list[DeadJob], list[DeadJob], int, bool, bool, tuple[int, int]]:
+        async with aio_queue(redis_url, namespace, clock) as q:
+            listed = await q.dead(limit=10)
+            matching = await q.dead(where=DeadFilter(error="no 1"))
+            count = await q.dead_count()
+            one, gone = await q.retry_dead(ids[0]), await q.retry_dead("no-such-job")
+            with pytest.raises(PayloadError, match="dead job raw has no readable payload"):
+                await q.retry_dead("raw")
+            return listed, matching, count, one, gone, await q.retry_dead_many([*ids, "raw"])
+
+    read_by_sync = [(d.id, d.error) for d in queue.dead(limit=10)]
+    listed, matching, count, one, gone, many = run(main())
+    assert [(d.id, d.error) for d in listed] == read_by_sync
+    assert {d.id for d in listed} == {*ids, "raw"} and listed[-1].id == "raw" and count == 4
+    assert [(d.id, d.error) for d in matching] == [(ids[1], "ValueError: no 1")]
+    assert (one, gone, many) == (True, False, (2, 1))
+    assert queue.depth("mail") == 3 and queue.dead_count() == 1
+    again = payloads(queue.client, queue.keys.queue("mail"))
+    assert sorted(p["id"] for p in again) == sorted(ids) and {p["attempt"] for p in again} == {1}
+
+
+def test_async_from_url_takes_every_url_form_and_refuses_a_bad_one_in_one_line() -> None:
+    with pytest.raises(BadSetting, match="unknown scheme"):
+        aio.Queue.from_url("http://localhost:6379")
+    with pytest.raises(BadSetting, match="name the service after the sentinels"):
+        aio.Queue.from_url("redis+sentinel://127.0.0.1:26379")
+    with pytest.raises(BadSetting, match="a cluster has no database"):
+        aio.Queue.from_url("redis+cluster://127.0.0.1:7000/3")

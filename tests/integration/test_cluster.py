@@ -5,6 +5,7 @@ durability each write waits for the replica of its own shard (docs/operations.md
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 import redis
 from redis.cluster import key_slot
 
+from scheduler import aio
 from scheduler.ops.status import gather
 from scheduler.queue import Queue
 from scheduler.registry import AllowList
@@ -120,6 +122,18 @@ def test_queue_from_url_and_the_commands_work_on_a_cluster(
         assert (done.returncode, done.stderr) == (0, ""), command
         if command == ["queues"]:
             assert done.stdout.splitlines()[-1].endswith("paused")
+
+
+def test_the_async_queue_from_url_enqueues_reads_and_cancels_on_a_cluster(
+    cluster_topology: ClusterTopology, namespace: str
+) -> None:
+    async def main() -> tuple[int, str, str, int]:
+        async with aio.Queue.from_url(cluster_topology.url(), namespace) as queue:
+            job_id = await queue.enqueue("tests.tasks:noop", queue="mail", result_ttl=60)
+            depth, status = await queue.depth("mail"), (await queue.job(job_id)).status
+            return depth, status, await queue.cancel(job_id), await queue.depth("mail")
+
+    assert asyncio.run(main()) == (1, "queued", "cancelled", 0)
 
 
 def test_a_script_may_build_keys_of_its_own_slot_and_no_other(

@@ -5,6 +5,7 @@ they are lost."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 
+from scheduler import aio
 from scheduler.clock import FakeClock
 from scheduler.dispatch.dispatcher import DispatchSettings
 from scheduler.dispatch.leader import LeaseSettings
@@ -100,6 +103,33 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
 def queued(client: redis.Redis, keys: Keys) -> list[int]:
     raw = client.lrange(keys.queue("default"), 0, -1)
     return sorted(json.loads(payload)["scheduled_for"] for payload in raw)
+
+
+def test_async_enqueues_wait_for_the_replica_and_go_on_unconfirmed_while_it_is_frozen(
+    pair: Pair,
+) -> None:
+    async def enqueue(queue: aio.Queue, times: int) -> None:
+        for i in range(times):
+            await queue.enqueue("tests.tasks:add", i, 2)
+
+    async def main() -> tuple[int, int, int]:
+        client = redis.asyncio.Redis(port=pair.primary.port)
+        async with aio.Queue(client, "durable", durability="replicated") as queue:
+            queue.durability.timeout = 0.2
+            await enqueue(queue, 1)
+            # WAIT: the replica has it as soon as the enqueue returns
+            first = pair.replica_client().llen(Keys("durable").queue("default"))
+            await asyncio.to_thread(pair.freeze, True)
+            await enqueue(queue, 2)
+            frozen = queue.durability.unconfirmed
+            await asyncio.to_thread(pair.freeze, False)
+            await asyncio.to_thread(wait_until, pair.in_sync, what="the replica back")
+            queue.durability.probe_every = 0
+            await enqueue(queue, 1)
+            return first, frozen, queue.durability.unconfirmed
+
+    assert asyncio.run(main()) == (1, 2, 0)
+    assert pair.replica_client().llen(Keys("durable").queue("default")) == 4
 
 
 def test_enqueues_wait_for_the_replica_and_go_on_unconfirmed_while_it_is_frozen(

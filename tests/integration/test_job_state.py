@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from scheduler.clock import FakeClock
+from scheduler.enqueue import RECORD_HOLD
 from scheduler.errors import PayloadError, ResultTimeout, ResultUnavailable
 from scheduler.jobs import build_payload
 from scheduler.queue import Queue
@@ -156,6 +157,32 @@ def test_status_of_a_failing_job_is_failed_then_dead_with_its_error(
     assert (dead.status, dead.attempt, dead.error) == ("dead", 2, "ValueError: no")
     with pytest.raises(ResultUnavailable, match=f"job {job_id} has no result: it is dead"):
         queue.result(job_id, timeout=1)
+
+
+def test_a_dead_tracked_job_retried_reads_queued_again_and_its_result_is_waited_for_anew(
+    queue: Queue, clock: FakeClock, make_worker: WorkerFactory
+) -> None:
+    job_id = queue.enqueue(tasks.fail, "no", retries=0, result_ttl=60)
+    worker = make_worker()
+    worker.fetch_once()
+    worker.run_pending()
+    worker.flush()
+    assert queue.job(job_id).status == "dead"
+    assert queue.retry_dead(job_id)
+    again = queue.job(job_id)
+    assert (again.status, again.attempt, again.error, again.finished_at) == (
+        "queued",
+        1,
+        None,
+        None,
+    )
+    with pytest.raises(ResultTimeout):  # not "dead": a waiter waits for the new attempt
+        queue.result(job_id, timeout=0.05)
+    assert 0 < queue.client.ttl(queue.keys.job(job_id)) <= RECORD_HOLD
+    worker.fetch_once()
+    worker.run_pending()
+    worker.flush()
+    assert (queue.job(job_id).status, queue.job(job_id).attempt) == ("dead", 1)
 
 
 def test_a_job_without_result_ttl_or_key_leaves_nothing_but_what_it_did_before(

@@ -6,6 +6,7 @@ lost and no job runs twice."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler import aio
 from scheduler.queue import Queue
 from tests.helpers import wait_until
 from tests.streams import WORKER_OPTIONS, EnqueueStream
@@ -86,6 +88,21 @@ def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "mail" in done.stdout
+
+
+def test_the_async_queue_from_url_reaches_the_primary_through_the_sentinels(
+    sentinel_topology: SentinelTopology, namespace: str
+) -> None:
+    async def main() -> tuple[str, int, str]:
+        async with aio.Queue.from_url(sentinel_topology.url(), namespace) as queue:
+            job_id = await queue.enqueue("tests.tasks:noop", queue="mail", result_ttl=60)
+            return job_id, await queue.depth("mail"), (await queue.job(job_id)).status
+
+    job_id, depth, status = asyncio.run(main())
+    assert (depth, status) == (1, "queued")
+    with sentinel_topology.primary.client() as primary:
+        assert primary.llen(f"{{{namespace}}}:queue:mail") == 1
+        assert primary.hget(f"{{{namespace}}}:job:{job_id}", "status") == b"queued"
 
 
 def test_with_replicated_durability_a_killed_primary_loses_and_doubles_nothing(

@@ -15,11 +15,15 @@ from starlette.testclient import TestClient
 from scheduler.clock import FakeClock
 from scheduler.dispatch.leader import LeaseSettings
 from scheduler.dispatch.runloop import RunLoop, RunSettings
+from scheduler.errors import ResultUnavailable
 from scheduler.jobs import build_payload, encode
 from scheduler.keys import Keys
 from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
 from scheduler.web import WebSettings, create_app
+from tests import tasks
+
+from .conftest import WorkerFactory
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 BASE = "http://127.0.0.1:8080"
@@ -326,6 +330,47 @@ def test_a_waiting_retry_is_listed_made_due_now_or_deleted(
     assert client.zcard(keys.delayed("default")) == 1
 
 
+def run_once(make_worker: WorkerFactory) -> None:
+    """One in-process worker pass: take the due jobs, run them, settle them."""
+    worker = make_worker()
+    worker.fetch_once()
+    worker.run_pending()
+    worker.flush()
+
+
+def test_deleting_a_waiting_retry_ends_its_tracked_job_and_frees_its_unique_key(
+    browser: Browser, queue: Queue, make_worker: WorkerFactory
+) -> None:
+    job_id = queue.enqueue(tasks.fail, "no", retries=2, key="inv:7", result_ttl=600)
+    run_once(make_worker)
+    assert queue.job(job_id).status == "failed"
+    assert queue.enqueue(tasks.fail, "no", key="inv:7") == job_id  # the key is held
+    web = browser()
+    token = csrf_of(web.get("/retries").text)
+    assert post(web, f"/retries/default/{job_id}/delete", {"csrf": token}) == 303
+    assert f"{job_id}: deleted" in web.get("/retries").text
+    info = queue.job(job_id)
+    assert (info.status, info.over, info.error) == ("cancelled", True, None)
+    with pytest.raises(ResultUnavailable, match="it is cancelled"):
+        queue.result(job_id, timeout=5)  # a waiter wakes: the job has ended
+    assert queue.enqueue(tasks.fail, "no", key="inv:7") != job_id
+
+
+def test_deleting_a_dead_job_frees_its_unique_key_and_its_record_stays_final(
+    browser: Browser, queue: Queue, make_worker: WorkerFactory, client: redis.Redis, keys: Keys
+) -> None:
+    job_id = queue.enqueue(tasks.fail, "no", retries=0, key="inv:8", result_ttl=600)
+    run_once(make_worker)
+    assert queue.job(job_id).status == "dead"
+    web = browser()
+    token = csrf_of(web.get("/dead").text)
+    assert post(web, f"/dead/{job_id}/delete", {"csrf": token}) == 303
+    assert client.exists(keys.unique("inv:8")) == 0
+    info = queue.job(job_id)
+    assert (info.status, info.over, info.error) == ("dead", True, "ValueError: no")
+    assert queue.enqueue(tasks.fail, "no", key="inv:8") != job_id
+
+
 def test_retry_now_and_delete_act_on_the_job_of_that_id_not_one_that_mentions_it(
     browser: Browser, client: redis.Redis, keys: Keys, clock: FakeClock
 ) -> None:
@@ -503,3 +548,46 @@ def test_the_overview_marks_a_paused_queue(
     overview = browser().get("/").text
     row = overview[overview.index('href="/queues/mail"') :].split("</tr>")[0]
     assert 'class="badge s-paused">paused' in row and "No queue has been used yet" not in overview
+
+
+def test_a_queue_paused_and_resumed_from_its_page_stops_and_restarts_the_workers(
+    browser: Browser, queue: Queue, make_worker: WorkerFactory, client: redis.Redis, keys: Keys
+) -> None:
+    job_id = queue.enqueue(tasks.add, 1, 2, queue="mail", result_ttl=60)
+    worker = make_worker("mail")
+    web = browser()
+    page = web.get("/queues/mail").text
+    assert 'action="/queues/mail/pause"' in page and "s-paused" not in page
+    back = {"csrf": csrf_of(page), "next": "/queues/mail"}
+    assert post(web, "/queues/mail/pause", back) == 303
+    page = web.get("/queues/mail").text
+    assert "queue mail: paused" in page and 'class="badge s-paused">paused' in page
+    assert 'action="/queues/mail/resume"' in page and 'action="/queues/mail/pause"' not in page
+    assert client.sismember(keys.paused_queues(), "mail")
+    assert worker.fetch_once() == 0  # as `scheduler queue pause` does: nothing is taken
+    assert post(web, "/queues/mail/pause", back) == 303
+    assert "queue mail: was paused already" in web.get("/queues/mail").text
+
+    assert post(web, "/queues/mail/resume", back) == 303
+    assert "queue mail: resumed" in web.get("/queues/mail").text
+    assert not client.sismember(keys.paused_queues(), "mail")
+    assert worker.fetch_once() == 1
+    worker.run_pending()
+    worker.flush()
+    assert queue.job(job_id).status == "succeeded"
+    assert post(web, "/queues/no%20way/pause", back) == 404
+
+
+def test_queue_pause_and_resume_are_guarded_like_every_button(
+    browser: Browser, client: redis.Redis, keys: Keys
+) -> None:
+    web = browser()
+    token = csrf_of(web.get("/queues/mail").text)
+    assert 'action="/queues/mail/pause"' not in browser(read_only=True).get("/queues/mail").text
+    assert post(browser(read_only=True), "/queues/mail/pause", {"csrf": token}) == 403
+    assert post(web, "/queues/mail/pause", {"csrf": "0" * len(token)}) == 403
+    assert post(web, "/queues/mail/pause", {"csrf": token}, "http://evil.example") == 403
+    assert not client.sismember(keys.paused_queues(), "mail")
+    client.sadd(keys.paused_queues(), "mail")
+    assert post(browser(read_only=True), "/queues/mail/resume", {"csrf": token}) == 403
+    assert client.sismember(keys.paused_queues(), "mail")

@@ -189,6 +189,33 @@ def test_the_job_of_a_sigkilled_worker_runs_on_another_worker(
     assert (q.depth(), q.dead_count()) == (0, 0)
 
 
+def test_a_tracked_job_put_back_from_a_sigkilled_worker_reads_queued_until_taken_again(
+    q: Queue, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    job_id = q.enqueue("tests.tasks:hang_first_time", str(tmp_path), result_ttl=600)
+    first = start_worker("--allow", "tests.tasks", "-c", "1")
+    wait_until((tmp_path / "started").exists, what="the first run to start")
+    wait_until(lambda: q.job(job_id).status == "running", what="the record to say running")
+    first.signal(signal.SIGKILL)
+    first.wait()
+    [(dead_id, _)] = q.client.zrange(q.keys.workers(), 0, -1, withscores=True)
+    q.client.zadd(q.keys.workers(), {dead_id: 0})  # its heartbeat expires now
+
+    # A worker of another queue reaps it: the job goes back, and nobody takes it yet.
+    reaper = start_worker("--allow", "tests.tasks", "--queue", "other")
+    wait_until(lambda: "put_back=1 (heartbeat expired)" in reaper.text(), what="the put-back")
+    info = q.job(job_id)
+    assert (info.status, info.attempt, info.started_at) == ("queued", 1, None)
+    assert q.depth() == 1
+
+    second = start_worker("--allow", "tests.tasks", "-c", "1")
+    wait_until(lambda: q.job(job_id).status == "succeeded", what="the job to run again")
+    assert q.job(job_id).attempt == 1
+    for worker in (reaper, second):
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == 0
+
+
 def test_bad_options_are_one_line_errors(start_worker: StartWorker) -> None:
     worker = start_worker("--queue", "no spaces")
     assert worker.wait() != 0

@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 import redis
+from starlette.testclient import TestClient
 
-from scheduler.clock import FakeClock
+from scheduler.clock import FakeClock, RedisClock
 from scheduler.dispatch.leader import LeaseSettings
 from scheduler.dispatch.runloop import RunLoop, RunSettings
 from scheduler.errors import ResultUnavailable
 from scheduler.queue import Queue
 from scheduler.schedule.watch import ScheduleFile
+from scheduler.web import create_app
 from tests.helpers import wait_until
 from tests.integration import test_worker_process as processes
 from tests.integration.test_worker_process import StartWorker, worker_keys
@@ -227,3 +232,42 @@ def test_max_jobs_per_child_replaces_each_process_after_that_many_jobs(
     assert text.count("worker process started") >= 5
     assert "worker recycled id=" in text and "jobs=2 (max jobs per process)" in text
     assert (q.depth(), q.dead_count()) == (0, 0)
+
+
+def scheduler_status(redis_url: str, namespace: str, *options: str) -> CompletedProcess[str]:
+    command = ["status", "--redis", redis_url, "--namespace", namespace, *options]
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", *command], capture_output=True, text=True, check=False
+    )
+
+
+def test_status_and_the_dashboard_show_quiet_workers_and_supervisor_children(
+    q: Queue, start_worker: StartWorker, redis_url: str, namespace: str
+) -> None:
+    single = start_worker("--allow", "tests.tasks", "-c", "1")
+    supervisor = start_worker("--allow", "tests.tasks", "--processes", "2", "-c", "1")
+    wait(lambda: len(worker_ids(q)) == 3, what="three workers registered")
+    pids = {w: int(q.client.hget(q.keys.worker(w), "pid") or 0) for w in worker_ids(q)}
+    [alone] = [w for w, pid in pids.items() if pid == single.proc.pid]
+    single.signal(signal.SIGUSR1)
+    wait(lambda: q.client.hexists(q.keys.worker(alone), "quiet"), what="the worker noted quiet")
+
+    done = scheduler_status(redis_url, namespace, "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    rows = {row["id"]: row for row in json.loads(done.stdout)["workers"]}
+    assert set(rows) == set(pids)
+    assert rows[alone]["quiet"] is not None and rows[alone]["supervisor"] is None
+    children = [row for worker_id, row in rows.items() if worker_id != alone]
+    assert [(c["quiet"], c["supervisor"]) for c in children] == [(None, supervisor.proc.pid)] * 2
+    text = scheduler_status(redis_url, namespace).stdout
+    [line] = [line for line in text.splitlines() if alone in line]
+    assert "quiet since " in line and "child of" not in line
+    assert text.count(f"child of supervisor pid {supervisor.proc.pid}") == 2
+
+    app = create_app(q.client, q.keys, RedisClock(q.client))
+    page = TestClient(app, base_url="http://127.0.0.1:8080").get("/").text
+    assert page.count(">quiet</span>") == 1
+    assert page.count(f"child of supervisor pid {supervisor.proc.pid}") == 2
+    for worker in (single, supervisor):
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(PROCESS_WAIT) == 0

@@ -13,11 +13,13 @@
 -- ARGV[1] worker id
 -- ARGV[2] now, epoch seconds (Redis clock)
 -- ARGV[3] heartbeat expiry in seconds, or "" to reap without checking (a worker stopping)
--- ARGV[4] the namespace's key prefix "{ns}:" (for the active markers {ns}:active:<job>)
+-- ARGV[4] the namespace's key prefix "{ns}:" (for the active markers {ns}:active:<job>,
+--         and the records {ns}:job:<id> of tracked jobs, which read "queued" again)
 -- Returns -1 if the worker's heartbeat is not expired (nothing done), else how many jobs
 -- were put back.
 -- @include _push
 -- @include _held
+-- @include _job
 
 if ARGV[3] ~= '' then
   local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -37,7 +39,10 @@ end
 local moved = 0
 for i = 5, #KEYS - 2, 3 do
   local n = 0
-  while redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT') do
+  while true do
+    local payload = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
+    if not payload then break end
+    record_requeued(ARGV[4], payload)
     n = n + 1
   end
   if n > 0 then
