@@ -234,7 +234,9 @@ class Dispatcher:
         for at in plan.enqueue:
             fire = sender.fire(at, now, jitter_delay(job.name, at, job.jitter))
             fires.append([at, fire.id, fire.writes, 0])
-        return [job.name, -1, plan.watermark, 0, fires, plan.after, rule_tag(job), 1]
+        overlap = 1 if job.overlap == "skip" else 0
+        entry = [job.name, -1, plan.watermark, overlap, fires, plan.after, rule_tag(job), 1]
+        return entry + [sender.probe()] if overlap else entry
 
     def _settle(
         self, plan: Plan, result: list[int], now: float, report: TickReport, write: int

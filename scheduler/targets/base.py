@@ -42,6 +42,11 @@ class Sender(ABC):
     def keys(self) -> list[str]:
         """The Redis keys this job's fires are written to."""
 
+    def probe(self) -> list[str] | None:
+        """Where the target shows that the run of a message id is still queued or running,
+        for ``overlap: skip`` (see lua/_overlap.lua); None where it cannot be seen."""
+        return None
+
 
 class Target(ABC):
     """A system whose workers run fires (Celery, ...), with the file's settings for it."""

@@ -120,6 +120,11 @@ class DramatiqSender(Sender):
         return keys
 
 
+    def probe(self) -> list[str]:
+        """The broker keeps a message in its queue's ``.msgs`` hash until it is acked."""
+        return ["held", *(key for key in self.keys() if key.endswith(".msgs"))]
+
+
 class _Filler:
     """One job's encoded message with holes, for fires due now or delayed."""
 

@@ -35,6 +35,8 @@ from ..jobs import new_job_id
 from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire, Write
 
+# The statuses of an RQ job whose run is not over (queued, started, waiting for a retry).
+ON = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 PER_FIRE = ("created_at", "enqueued_at", "meta", "ttl", "status")
 SERIALIZER = resolve_serializer(None)  # rq's default, the one `rq worker` reads
 BACKOFF = (10, 3600)  # our worker's retry waits: 10 s doubling, at most an hour (workers.md)
@@ -115,6 +117,10 @@ class RqSender(Sender):
     def keys(self) -> list[str]:
         """The queue lists and registries the job's fires touch (job hashes aside)."""
         return [self._queue_key, self._queues_key, self._scheduled_key]
+
+    def probe(self) -> list[str]:
+        """The job hash's status shows the run: queued, started, scheduled or deferred."""
+        return ["status", self._job_prefix, *(status.value for status in ON)]
 
     def _stamp(self, now: float) -> str:
         """``now`` as rq writes its time stamps (the fires of one tick share it)."""

@@ -19,7 +19,8 @@
 --   ...]; the fires of an entry are consecutive fires of its rule. A job of another
 --   target (Celery...) has other target 1, queue number -1, overlap 0, and in place of
 --   each payload its writes [[command, key, arguments...], ...], run as they are
---   (docs/targets.md): no queue of ours, no wake-up.
+--   (docs/targets.md): no queue of ours, no wake-up; its overlap is 1 for overlap: skip,
+--   and a ninth element says where the target shows a run still on (see _overlap).
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
 -- Returns "NOT_LEADER" if the lease is not (holder id, epoch); otherwise one string with,
 --   per job in batch order, "status enqueued duplicates overlap_skipped" joined by ";",
@@ -30,6 +31,7 @@
 -- @include _lease
 -- @include _fired
 -- @include _send
+-- @include _overlap
 
 if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 'NOT_LEADER'
@@ -58,7 +60,7 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
       local went = false
       if at <= mark then
         duplicates = duplicates + 1
-      elseif overlap_skip and redis.call('EXISTS', active) == 1 then
+      elseif overlap_skip and run_active(active, entry[9]) then
         skipped = skipped + 1
       else
         if target then
