@@ -236,7 +236,7 @@ class Dispatcher:
             fires.append([at, fire.id, fire.writes, 0])
         overlap = 1 if job.overlap == "skip" else 0
         entry = [job.name, -1, plan.watermark, overlap, fires, plan.after, rule_tag(job), 1]
-        return entry + [sender.probe()] if overlap else entry
+        return [*entry, sender.probe()] if overlap else entry
 
     def _settle(
         self, plan: Plan, result: list[int], now: float, report: TickReport, write: int

@@ -490,7 +490,8 @@ class _Reader:
         for name, refusal in keys.refused.items():
             reason = refusal(settings) if name in settings else None
             if reason is not None:
-                self.refuse(name, items, f"{keys.article} {target} job cannot honour {name}: {reason}")
+                why = f"{keys.article} {target} job cannot honour {name}: {reason}"
+                self.refuse(name, items, why)
         queue = settings.get("queue", keys.default_queue)
         return {"target": target, "options": options, "queue": queue}
 

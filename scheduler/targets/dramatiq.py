@@ -119,7 +119,6 @@ class DramatiqSender(Sender):
             keys += [queue, queue + ".msgs"]
         return keys
 
-
     def probe(self) -> list[str]:
         """The broker keeps a message in its queue's ``.msgs`` hash until it is acked."""
         return ["held", *(key for key in self.keys() if key.endswith(".msgs"))]
