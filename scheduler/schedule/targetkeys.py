@@ -95,6 +95,22 @@ def read_prefix(node: Node) -> str:
     return text
 
 
+APP_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?::[A-Za-z_][A-Za-z0-9_.]*)?")
+
+
+def read_app(node: Node) -> str:
+    """The application the target's workers load (``myproj.celery:app``), as their
+    command line names it; read by ``scheduler check --import`` only."""
+    text = text_of(node, 'a module, or module:attribute, like "myproj.celery:app"')
+    if len(text) > 200 or not APP_PATH.fullmatch(text):
+        raise Invalid(
+            f"{shown(text)} is not an application path: a module, or module:attribute, "
+            'as the worker command line names it, e.g. "myproj.celery:app"',
+            node,
+        )
+    return text
+
+
 def read_broker(node: Node) -> str:
     """A broker URL (``redis://host:6379/0``): what the target's workers connect to."""
     text = text_of(node, "a broker URL like redis://localhost:6379/0")
@@ -145,7 +161,7 @@ CELERY = TargetKeys(
     default_queue="celery",
     settings={"headers": read_headers, "priority": int_in(range(10), "a priority 0..9")},
     refused={"overlap": _no_overlap_skip, "retries": _no_retries},
-    file_settings={"broker": read_broker, "global_keyprefix": read_prefix},
+    file_settings={"broker": read_broker, "global_keyprefix": read_prefix, "app": read_app},
 )
 
 RQ = TargetKeys(
@@ -165,7 +181,7 @@ DRAMATIQ = TargetKeys(
     read_name=read_actor_name,
     default_queue="default",
     refused={"overlap": _dramatiq_overlap},
-    file_settings={"broker": read_broker, "namespace": read_prefix},
+    file_settings={"broker": read_broker, "namespace": read_prefix, "app": read_app},
 )
 
 TARGETS: dict[str, TargetKeys] = {t.key: t for t in (CELERY, RQ, DRAMATIQ)}

@@ -64,6 +64,12 @@ class Target(ABC):
         """The broker URL the target's workers use, when the file or environment names it."""
         return None
 
+    def missing(self, name: str) -> str | None:
+        """Why the target's workers would not find ``name`` (a task, function or actor),
+        or None; it imports the application (``scheduler check --import``). A
+        TargetError when the application itself cannot be loaded."""
+        return None
+
 
 class Senders:
     """Each job's sender, built on first use and kept while the job stays the same."""

@@ -28,7 +28,7 @@ from rq.job import Job as RqJob
 from rq.job import JobStatus, Retry
 from rq.queue import Queue as RqQueue
 from rq.serializers import resolve_serializer
-from rq.utils import utcformat
+from rq.utils import import_attribute, utcformat
 
 from ..errors import TargetError
 from ..jobs import new_job_id
@@ -78,6 +78,14 @@ class RqTarget(Target):
         """``broker`` of the file, else ``RQ_REDIS_URL`` as rq's command line reads it."""
         given = self.settings.get("broker") or os.environ.get("RQ_REDIS_URL")
         return str(given) if given else None
+
+    def missing(self, name: str) -> str | None:
+        """Whether ``name`` imports as ``rq worker`` imports a job's function."""
+        try:
+            import_attribute(name)
+        except Exception as error:  # importing runs the module: any error means "cannot"
+            return f"rq cannot import {name!r}: {error!r}"
+        return None
 
 
 class RqSender(Sender):
