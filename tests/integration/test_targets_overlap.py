@@ -9,12 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from scheduler.clock import FakeClock
+from scheduler.dispatch.leader import LeaseSettings
+from scheduler.dispatch.runloop import RunLoop, RunSettings
+from scheduler.keys import Keys
+from scheduler.schedule.watch import ScheduleFile
 from tests.helpers import wait_until
 from tests.integration.test_targets_rq_dramatiq import TargetRun, TargetWorker
 from tests.redis_server import RedisServer
 
-pytestmark = pytest.mark.slow
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 SKIPPED = "fires skipped, previous run still active job=second"
 SCHEDULES = {
@@ -48,6 +54,7 @@ def skipped(run: TargetRun) -> int:
     return run.cluster.logs().count(SKIPPED)
 
 
+@pytest.mark.slow
 def test_overlap_skip_sends_no_fire_while_the_previous_run_is_on(held_run: TargetRun) -> None:
     run, gate = held_run, f"{held_run.counters}-gate"
     run.cluster.start()
@@ -66,3 +73,53 @@ def test_overlap_skip_sends_no_fire_while_the_previous_run_is_on(held_run: Targe
     assert run.client.get(f"{run.counters}-overlaps") is None, context
     assert sorted(run.runs()) == run.fired(), context
     assert set(run.runs().values()) == {1}, context
+
+
+JOBS = {
+    "rq": "    rq: app.jobs.reindex\n",
+    "dramatiq": "    dramatiq: send_digest\n    retries: 0\n",
+}
+
+
+def ended(client: redis.Redis, system: str, message_id: bytes) -> None:
+    """What the target's worker writes when a run ends: RQ's status, Dramatiq's ack."""
+    if system == "rq":
+        client.hset(b"rq:job:" + message_id, "status", "finished")
+    else:
+        client.hdel("dramatiq:default.msgs", message_id)
+
+
+@pytest.mark.parametrize("system", ["rq", "dramatiq"])
+def test_a_fire_waits_for_the_targets_record_of_the_previous_run_and_not_after_a_change(
+    redis_url: str, namespace: str, tmp_path: Path, system: str
+) -> None:
+    """Each fire is skipped while the target's record shows the previous one on; once the
+    job becomes a task: job, the id kept for the target holds nothing."""
+    client, keys, clock = redis.Redis.from_url(redis_url), Keys(namespace), FakeClock(T0 + 1)
+    client.delete("rq:queue:default", "dramatiq:default", "dramatiq:default.msgs")
+    path = tmp_path / "schedule.yml"
+    head = "jobs:\n  tick:\n    every: 15s\n    overlap: skip\n"
+    path.write_text(head + JOBS[system])
+    lease = LeaseSettings(lease=300.0, renew_every=1.0, poll_every=0.25)
+    loop = RunLoop(client, keys, clock, ScheduleFile(str(path)), RunSettings(lease=lease))
+    try:
+        loop.step()
+        for _ in range(3):
+            clock.advance(15)
+            loop.step()
+        queue = "rq:queue:default" if system == "rq" else "dramatiq:default"
+        (first,) = client.lrange(queue, 0, -1)
+        assert client.get(keys.sent("tick")) == first
+        assert loop.dispatcher.watermarks["tick"] == T0 + 45
+        ended(client, system, first)
+        clock.advance(15)
+        loop.step()
+        assert len(client.lrange(queue, 0, -1)) == 2
+        path.write_text(head + "    task: app.tasks:tick\n")
+        for _ in range(2):
+            clock.advance(15)
+            loop.step()
+        assert client.llen(keys.queue("default")) == 1  # then our own marker holds it
+    finally:
+        loop.leadership.release()
+        client.close()

@@ -1,10 +1,12 @@
 -- Fragment (not a script): is the previous run of a job with `overlap: skip` still queued
 -- or running? Included by dispatch.lua with the line "-- @include _overlap".
 --
--- run_active(active, probe): `active` is the job's marker {ns}:active:<job>.
---   probe nil, a job of ours: the marker exists (our worker deletes it when the run ends).
---   For another target (docs/targets.md) the marker keeps the id of the last message sent
---   and the probe says where the target's own record of it shows the run still on:
+-- run_active(active, probe): `active` is the job's marker.
+--   probe nil, a job of ours: the marker {ns}:active:<job> exists (our worker deletes it
+--   when the run ends).
+--   For another target (docs/targets.md) the marker {ns}:sent:<job> keeps the id of the
+--   last message sent and the probe says where the target's own record of it shows the
+--   run still on:
 --   {"status", key prefix, status...}: the hash <key prefix><id> has one of these statuses
 --     (RQ's job hash);
 --   {"held", hash...}: one of these hashes still holds the id (Dramatiq keeps a message in

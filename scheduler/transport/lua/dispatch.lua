@@ -13,6 +13,9 @@
 --                        TIME of the last enqueue), job_id, fired_since
 --     {ns}:fired:<job>   ZSET stretches of enqueued fires (see _fired), newest kept
 --     {ns}:active:<job>  STRING id of the run queued or running (overlap: skip)
+--     {ns}:sent:<job>    STRING id of the last message sent to another target (overlap:
+--                        skip; a key of its own, so that no stale id of it holds a job
+--                        that becomes a task: job)
 -- ARGV[6] the batch, JSON: [[job, queue number, new watermark, overlap skip (0/1),
 --   [[fire instant, job id, payload JSON, due (0 = now, else epoch seconds)], ...],
 --   after (the rule has no fire in (after, first fire)), rule tag, other target (0/1)],
@@ -47,7 +50,8 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
   local name, q, watermark, fires = entry[1], entry[2], entry[3], entry[5]
   local overlap_skip, target = entry[4] == 1, entry[8] == 1
   local state = prefix .. 'state:' .. name
-  local fired, active = prefix .. 'fired:' .. name, prefix .. 'active:' .. name
+  local fired = prefix .. 'fired:' .. name
+  local active = prefix .. (target and 'sent:' or 'active:') .. name
   local queue_key, delayed_key = KEYS[4 + 3 * q], KEYS[6 + 3 * q]
   if redis.call('HEXISTS', KEYS[2], name) == 1 then
     table.insert(results, '0 0 0 0')
