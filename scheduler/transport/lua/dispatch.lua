@@ -20,10 +20,10 @@
 --   [[fire instant, job id, payload JSON, due (0 = now, else epoch seconds)], ...],
 --   after (the rule has no fire in (after, first fire)), rule tag, other target (0/1)],
 --   ...]; the fires of an entry are consecutive fires of its rule. A job of another
---   target (Celery...) has other target 1, queue number -1, overlap 0, and in place of
---   each payload its writes [[command, key, arguments...], ...], run as they are
---   (docs/targets.md): no queue of ours, no wake-up; its overlap is 1 for overlap: skip,
---   and a ninth element says where the target shows a run still on (see _overlap).
+--   target (Celery...) has other target 1, queue number -1, and in place of each payload
+--   its writes [[command, key, arguments...], ...], run as they are (docs/targets.md): no
+--   queue of ours, no wake-up; with overlap skip 1, a ninth element says where the
+--   target shows a run still on (see _overlap).
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
 -- Returns "NOT_LEADER" if the lease is not (holder id, epoch); otherwise one string with,
 --   per job in batch order, "status enqueued duplicates overlap_skipped" joined by ";",
