@@ -46,13 +46,19 @@ test-latest:
 	$(LATEST)/bin/python -m pip install --quiet 'pyyaml==6.0.3'
 	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_schedule_yaml.py
 
-# The RQ and Dramatiq target tests on the oldest releases their extras allow (no lock;
-# dramatiq[redis] 1.17 brings redis-py 5), as docs/targets.md claims.
+# The target tests on the oldest releases the extras allow (no lock; dramatiq[redis] 1.17
+# brings redis-py 5), as docs/targets.md claims: Celery 5.3.6 with kombu 5.3.4, RQ 2.0.0,
+# Dramatiq 1.17.0. .ci/run runs it after make test.
+OLDEST_PINS := 'celery[solar]==5.3.6' 'kombu==5.3.4' 'rq==2.0.0' 'dramatiq[redis]==1.17.0'
 test-oldest-targets:
 	@test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
-	$(OLDEST)/bin/python -m pip install --quiet -e '.[dev,embedded]' 'rq==2.0.0' 'dramatiq[redis]==1.17.0'
-	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_targets_rq_dramatiq.py \
-	  tests/integration/test_targets_rq_dramatiq_fields.py tests/unit/test_schedule_targets_rq_dramatiq.py
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[dev,embedded]' $(OLDEST_PINS)
+	$(OLDEST)/bin/python -m pip list --format freeze > $(OLDEST)/versions.txt
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_celery_worker.py \
+	  tests/integration/test_targets.py tests/integration/test_targets_rq_dramatiq.py \
+	  tests/integration/test_targets_rq_dramatiq_fields.py tests/integration/test_targets_overlap.py \
+	  tests/unit/test_schedule_targets.py tests/unit/test_schedule_targets_rq_dramatiq.py \
+	  tests/unit/test_check_import_targets.py
 
 # Refresh the lock to the newest releases pyproject.toml allows, for every platform and
 # Python 3.10+; commit requirements/dev.txt once `make test` passes on it.

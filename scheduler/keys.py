@@ -69,6 +69,10 @@ Schedule jobs (written by workers, read by ``scheduler status`` and the dispatch
                                      the dispatcher for ``overlap: skip``; the worker deletes
                                      it (if it still holds that id) when the run ends, and
                                      no thread of it is still running (``held``).
+    ``{ns}:sent:<job>``              STRING id of the last message the dispatcher sent for a
+                                     job of another target with ``overlap: skip``; the
+                                     target's own record of it shows whether its run is on
+                                     (docs/targets.md).
     ``{ns}:held``                    HASH "<run id> <attempt> <worker>" -> "open <job>" or
                                      "over <job>": a thread that still runs an attempt of a
                                      schedule job's run settled at its timeout. Deleted when
@@ -218,6 +222,11 @@ class Keys:
     def active(self, job: str) -> str:
         """The id of schedule job ``job``'s run that is queued or running (overlap: skip)."""
         return f"{self.prefix}active:{job}"
+
+    def sent(self, job: str) -> str:
+        """The id of the last message sent for job ``job`` of another target (overlap:
+        skip; docs/targets.md)."""
+        return f"{self.prefix}sent:{job}"
 
     def held(self) -> str:
         """The hash of abandoned threads that still run an attempt of a schedule job's run."""

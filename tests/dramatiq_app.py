@@ -10,6 +10,8 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
+from tests.rq_tasks import hold_run
+
 broker = RedisBroker(
     url=os.environ["TARGET_REDIS_URL"], namespace=os.environ.get("DRAMATIQ_NAMESPACE", "dramatiq")
 )
@@ -32,3 +34,11 @@ def fail(counters: str) -> None:
     assert message is not None
     broker.client.incr(f"{counters}:{message.options['scheduled_for']}")
     raise RuntimeError("this actor always fails")
+
+
+@dramatiq.actor(max_retries=0)
+def hold(counters: str) -> None:
+    """Count the run, then stay on until the test lets it end (tests/rq_tasks.py, hold)."""
+    message = CurrentMessage.get_current_message()
+    assert message is not None
+    hold_run(broker.client, counters, message.options["scheduled_for"])

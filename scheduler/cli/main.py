@@ -36,6 +36,7 @@ from ..rules.describe import utc_text
 from ..rules.kinds import LAST_INSTANT, parse_duration
 from ..schedule.loader import Job, Schedule, load_schedule
 from ..schedule.planner import Fire, select_jobs, upcoming
+from ..targets.imports import target_import_problems
 
 # name -> "module:attribute" of a click command, imported on first use.
 LAZY_COMMANDS: dict[str, str] = {
@@ -136,7 +137,7 @@ def check(schedule: str | None, imports: bool) -> None:
     loaded = loaded_schedule(schedule)
     if imports:
         use_working_directory()
-        problems = import_problems(loaded)
+        problems = import_problems(loaded) + target_import_problems(loaded)
         if problems:
             raise ScheduleInvalid(problems)
     enabled = sum(job.enabled for job in loaded.jobs.values())

@@ -15,10 +15,11 @@ from ..jobs import encode, new_job_id
 from ..keys import Keys
 from ..schedule.loader import Job
 from ..schedule.planner import Plan, jitter_delay, rule_tag
-from ..targets.base import Senders, pack_writes
+from ..targets.base import Sender, Senders, pack_writes
 from ..transport.scripts import Arg, Call
 
 _PER_FIRE = ("id", "enqueued_at", "scheduled_for", "expires_at")
+Words = tuple[list[Any], dict[Any, int], int]  # pack_writes' words, index and first position
 
 
 class JobFires:
@@ -63,13 +64,12 @@ def dispatch_call(
     queues: dict[str, int] = {}
     batch: list[list[Any]] = []
     payloads: list[Arg] = []  # and the words of other targets' writes
-    index: dict[Any, int] = {}
     first = len(head) + 4  # the ARGV position of the first of them
+    words: Words = (payloads, {}, first)
     for plan in plans:
         job = plan.job
         if job.target != "task":
-            fires = _target_fires(plan, now, senders, (payloads, index, first))
-            batch.append([job.name, -1, plan.watermark, 0, fires, plan.after, fires_of(job).tag, 1])
+            batch.append(_target_entry(plan, now, senders.of(job), fires_of(job).tag, words))
             continue
         made = fires_of(job)
         fires = []
@@ -88,14 +88,14 @@ def dispatch_call(
     return keys, argv
 
 
-def _target_fires(
-    plan: Plan, now: float, senders: Senders, words: tuple[list[Any], dict[Any, int], int]
-) -> list[list[Any]]:
-    """The fires of a job of another target, each with its writes (see pack_writes)."""
+def _target_entry(plan: Plan, now: float, sender: Sender, tag: str, words: Words) -> list[Any]:
+    """A batch entry of a job of another target: its fires as the target's writes (see
+    pack_writes) and, for ``overlap: skip``, where the target shows a run still on."""
     job = plan.job
-    sender = senders.of(job)
     fires = []
     for at in plan.enqueue:
         fire = sender.fire(at, now, jitter_delay(job.name, at, job.jitter))
         fires.append([at, fire.id, pack_writes(fire.writes, *words), 0])
-    return fires
+    overlap = 1 if job.overlap == "skip" else 0
+    entry = [job.name, -1, plan.watermark, overlap, fires, plan.after, tag, 1]
+    return [*entry, sender.probe()] if overlap else entry

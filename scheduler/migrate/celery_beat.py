@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ..errors import RuleError
 from ..rules.cronexpr import CRON_DAY_NAMES, CronFields, parse_cron
 from ..rules.kinds import load_zone
-from ..schedule.targetkeys import TASK_NAME
+from ..schedule.targetkeys import APP_PATH, TASK_NAME
 from .entries import (
     Converted,
     Entry,
@@ -59,6 +59,8 @@ def convert_app(app: Any, source: str, host_zone: str | None) -> Converted:
             "move them); beat counted from its own start."
         )
     settings, notes = broker_settings(app.conf)
+    if APP_PATH.fullmatch(source):  # what `scheduler check --import` asks (docs/targets.md)
+        settings["app"] = source
     targets = {"celery": settings} if settings else {}
     return Converted(header + notes, entries, None if zone == "UTC" else zone, targets)
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from ..errors import Problem, RuleError, ScheduleInvalid, ScheduleNotFound
 from ..rules import kinds as rules
 from . import fields
-from .targetkeys import TARGET_SETTINGS, TARGETS, owners, settings_of
+from .targetkeys import DEFAULT_RETRIES, TARGET_SETTINGS, TARGETS, owners, settings_of
 from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, compose, content, size_problem
 
 
@@ -49,7 +49,7 @@ class Job:
     overlap: str = "allow"
     jitter: int = 0
     expires: int | None = None
-    retries: int = 3
+    retries: int = DEFAULT_RETRIES
     timeout: int | None = None
     timeout_hard: int | None = None
     target: str = "task"  # what runs a fire: our worker, celery, rq, dramatiq (targets.md)
@@ -488,9 +488,10 @@ class _Reader:
             return {}
         keys = TARGETS[target]
         for name, refusal in keys.refused.items():
-            reason = refusal(settings[name]) if name in settings else None
+            reason = refusal(settings) if name in settings else None
             if reason is not None:
-                self.refuse(name, items, f"a {target} job cannot honour {name}: {reason}")
+                why = f"{keys.article} {target} job cannot honour {name}: {reason}"
+                self.refuse(name, items, why)
         queue = settings.get("queue", keys.default_queue)
         return {"target": target, "options": options, "queue": queue}
 

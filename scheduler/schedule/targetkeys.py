@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,9 @@ from .fields import Invalid, int_in, kind_of, read_jitter, read_json, shown, tex
 from .yamlnodes import Mapping, Node, Scalar
 
 Reader = Callable[[Node], Any]
-Refusal = Callable[[Any], "str | None"]  # why a setting's value cannot be honoured, or None
+# Why a setting cannot be honoured, given the job's settings (the file's, with defaults:),
+# or None. It is asked only about a setting the job has.
+Refusal = Callable[[AnyMapping[str, Any]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,11 @@ class TargetKeys:
     settings: dict[str, Reader] = field(default_factory=dict)  # read by this target only
     refused: dict[str, Refusal] = field(default_factory=dict)
     file_settings: dict[str, Reader] = field(default_factory=dict)  # under targets: <key>:
+    article: str = "a"  # before its key in messages: "an rq job"
 
 
 TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,199}")
+DEFAULT_RETRIES = 3  # a job's retries when neither it nor defaults: sets them (schedule.md)
 FUNCTION_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -90,6 +95,22 @@ def read_prefix(node: Node) -> str:
     return text
 
 
+APP_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?::[A-Za-z_][A-Za-z0-9_.]*)?")
+
+
+def read_app(node: Node) -> str:
+    """The application the target's workers load (``myproj.celery:app``), as their
+    command line names it; read by ``scheduler check --import`` only."""
+    text = text_of(node, 'a module, or module:attribute, like "myproj.celery:app"')
+    if len(text) > 200 or not APP_PATH.fullmatch(text):
+        raise Invalid(
+            f"{shown(text)} is not an application path: a module, or module:attribute, "
+            'as the worker command line names it, e.g. "myproj.celery:app"',
+            node,
+        )
+    return text
+
+
 def read_broker(node: Node) -> str:
     """A broker URL (``redis://host:6379/0``): what the target's workers connect to."""
     text = text_of(node, "a broker URL like redis://localhost:6379/0")
@@ -98,14 +119,39 @@ def read_broker(node: Node) -> str:
     return text
 
 
-def _no_overlap_skip(value: Any) -> str | None:
-    if value == "skip":
-        return "overlap: skip needs to see a run finish, which this target's worker never tells"
+def _no_overlap_skip(settings: AnyMapping[str, Any]) -> str | None:
+    if settings["overlap"] == "skip":
+        return (
+            "overlap: skip needs to see the previous run, and a Celery worker's run "
+            "leaves no trace in Redis until it is acked (docs/targets.md)"
+        )
     return None
 
 
-def _no_retries(value: Any) -> str | None:
+def _no_retries(settings: AnyMapping[str, Any]) -> str | None:
     return "retries are the Celery task's own (autoretry_for, retry()), not the schedule's"
+
+
+def _rq_overlap(settings: AnyMapping[str, Any]) -> str | None:
+    if settings["overlap"] == "skip" and settings.get("expires") is not None:
+        return (
+            "overlap: skip with expires: RQ's ttl may delete the job's hash, which is how "
+            "the scheduler sees the run, before the run ends; drop expires"
+        )
+    return None
+
+
+def _dramatiq_overlap(settings: AnyMapping[str, Any]) -> str | None:
+    if settings["overlap"] != "skip":
+        return None
+    retries = settings.get("retries", DEFAULT_RETRIES)
+    if retries or settings.get("jitter"):
+        what = f"retries: {retries}" if retries else "jitter"
+        return (
+            f"overlap: skip with {what}: Dramatiq gives a retried or delayed message a new "
+            "Redis id, so the scheduler cannot see it; set retries: 0 and no jitter"
+        )
+    return None
 
 
 CELERY = TargetKeys(
@@ -115,7 +161,7 @@ CELERY = TargetKeys(
     default_queue="celery",
     settings={"headers": read_headers, "priority": int_in(range(10), "a priority 0..9")},
     refused={"overlap": _no_overlap_skip, "retries": _no_retries},
-    file_settings={"broker": read_broker, "global_keyprefix": read_prefix},
+    file_settings={"broker": read_broker, "global_keyprefix": read_prefix, "app": read_app},
 )
 
 RQ = TargetKeys(
@@ -124,8 +170,9 @@ RQ = TargetKeys(
     read_name=read_function_path,
     default_queue="default",
     settings={"result_ttl": read_jitter, "failure_ttl": read_jitter},
-    refused={"overlap": _no_overlap_skip},
+    refused={"overlap": _rq_overlap},
     file_settings={"broker": read_broker, "prefix": read_prefix},
+    article="an",
 )
 
 DRAMATIQ = TargetKeys(
@@ -133,8 +180,8 @@ DRAMATIQ = TargetKeys(
     what="a Dramatiq actor name",
     read_name=read_actor_name,
     default_queue="default",
-    refused={"overlap": _no_overlap_skip},
-    file_settings={"broker": read_broker, "namespace": read_prefix},
+    refused={"overlap": _dramatiq_overlap},
+    file_settings={"broker": read_broker, "namespace": read_prefix, "app": read_app},
 )
 
 TARGETS: dict[str, TargetKeys] = {t.key: t for t in (CELERY, RQ, DRAMATIQ)}

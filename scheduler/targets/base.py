@@ -42,6 +42,11 @@ class Sender(ABC):
     def keys(self) -> list[str]:
         """The Redis keys this job's fires are written to."""
 
+    def probe(self) -> list[str] | None:
+        """Where the target shows that the run of a message id is still queued or running,
+        for ``overlap: skip`` (see lua/_overlap.lua); None where it cannot be seen."""
+        return None
+
 
 class Target(ABC):
     """A system whose workers run fires (Celery, ...), with the file's settings for it."""
@@ -57,6 +62,12 @@ class Target(ABC):
 
     def broker_url(self) -> str | None:
         """The broker URL the target's workers use, when the file or environment names it."""
+        return None
+
+    def missing(self, name: str) -> str | None:
+        """Why the target's workers would not find ``name`` (a task, function or actor),
+        or None; it imports the application (``scheduler check --import``). A
+        TargetError when the application itself cannot be loaded."""
         return None
 
 

@@ -17,12 +17,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from celery import Celery
+from celery.app.utils import find_app
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
 from ..errors import TargetError
 from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire
+from .imports import load_app, unknown
 
 _ID = "@@scheduler-id@@"
 _JOB = "@@scheduler-job@@"  # job names need no escaping in JSON (docs/schedule.md)
@@ -60,6 +62,7 @@ class CeleryTarget(Target):
         self.prefix = str(settings.get("global_keyprefix", ""))
         self._app = Celery("scheduler", set_as_current=False)
         self._made: dict[tuple[Any, ...], str] = {}
+        self._tasks: frozenset[str] | None = None  # the app's task names (check --import)
 
     def sender(self, job: Job) -> Sender:
         """The job's messages, built by Celery."""
@@ -69,6 +72,28 @@ class CeleryTarget(Target):
         """``broker`` of the file, else ``CELERY_BROKER_URL`` as Celery reads it."""
         given = self.settings.get("broker") or os.environ.get("CELERY_BROKER_URL")
         return str(given) if given else None
+
+    def missing(self, name: str) -> str | None:
+        """Whether the app of ``targets: celery: app:`` registers the task ``name`` once
+        its task modules are imported as a worker imports them."""
+        if self._tasks is None:
+            spec = self.settings.get("app")
+            if not spec:
+                raise TargetError(
+                    "check --import needs the Celery app your workers run: set targets: "
+                    'celery: app: (as celery -A names it, e.g. "myproj.celery:app")'
+                )
+            app = load_app(str(spec), "the Celery app", find_app)
+            if not isinstance(app, Celery):
+                raise TargetError(f"targets: celery: app: {spec!r} is not a Celery app")
+            try:  # what a worker does at start: the imports, include and autodiscovery
+                app.loader.import_default_modules()
+                self._tasks = frozenset(app.tasks)
+            except Exception as error:
+                raise TargetError(
+                    f"cannot load the tasks of Celery app {spec!r}: {error!r}"
+                ) from None
+        return unknown(name, self._tasks, f"Celery app {self.settings['app']!r}")
 
     def message(self, job: Job, eta: bool) -> str:
         """The JSON text of ``job``'s message with the markers a fire fills in."""

@@ -26,6 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import dramatiq
 from dramatiq.common import dq_name
 from dramatiq.message import Message
 
@@ -33,6 +34,7 @@ from ..errors import TargetError
 from ..jobs import new_job_id
 from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire
+from .imports import load_app, unknown
 
 # The fields a fire fills in; each a JSON value in the message.
 HOLES = (
@@ -56,6 +58,7 @@ class DramatiqTarget(Target):
         super().__init__(settings)
         self.namespace = str(settings.get("namespace", "dramatiq"))
         self._shapes: dict[str, tuple[_Filler, _Filler]] = {}  # jobs alike but for the name
+        self._actors: frozenset[str] | None = None  # the app's actors (check --import)
 
     def sender(self, job: Job) -> Sender:
         """The job's messages, encoded by dramatiq (once per distinct shape of job)."""
@@ -78,6 +81,24 @@ class DramatiqTarget(Target):
         """``broker`` of the file (a Dramatiq application names its broker in code)."""
         given = self.settings.get("broker")
         return str(given) if given else None
+
+    def missing(self, name: str) -> str | None:
+        """Whether the broker of ``targets: dramatiq: app:`` (``module``, its global broker,
+        or ``module:broker``, as ``dramatiq`` takes them) declares the actor ``name``."""
+        if self._actors is None:
+            spec = self.settings.get("app")
+            if not spec:
+                raise TargetError(
+                    "check --import needs the module your Dramatiq workers import: set "
+                    "targets: dramatiq: app: (as the dramatiq command names it, "
+                    'e.g. "myproj.tasks")'
+                )
+            found = load_app(str(spec), "the Dramatiq application")
+            broker = found if ":" in str(spec) else dramatiq.get_broker()
+            if not isinstance(broker, dramatiq.Broker):
+                raise TargetError(f"targets: dramatiq: app: {spec!r} is not a Dramatiq broker")
+            self._actors = frozenset(broker.get_declared_actors())
+        return unknown(name, self._actors, f"the Dramatiq broker of {self.settings['app']!r}")
 
 
 class DramatiqSender(Sender):
@@ -118,6 +139,10 @@ class DramatiqSender(Sender):
             queue = f"{self.namespace}:{filler.queue}"
             keys += [queue, queue + ".msgs"]
         return keys
+
+    def probe(self) -> list[str]:
+        """The broker keeps a message in its queue's ``.msgs`` hash until it is acked."""
+        return ["held", *(key for key in self.keys() if key.endswith(".msgs"))]
 
 
 class _Filler:

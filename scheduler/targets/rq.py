@@ -27,13 +27,15 @@ from rq.job import Job as RqJob
 from rq.job import JobStatus, Retry
 from rq.queue import Queue as RqQueue
 from rq.serializers import resolve_serializer
-from rq.utils import utcformat
+from rq.utils import import_attribute, utcformat
 
 from ..errors import TargetError
 from ..jobs import new_job_id
 from ..schedule.loader import Job
 from .base import Sender, Target, TargetFire, Write
 
+# The statuses of an RQ job whose run is not over (queued, started, waiting for a retry).
+ON = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 PER_FIRE = ("created_at", "enqueued_at", "meta", "ttl", "status")
 SERIALIZER = resolve_serializer(None)  # rq's default, the one `rq worker` reads
 BACKOFF = (10, 3600)  # our worker's retry waits: 10 s doubling, at most an hour (workers.md)
@@ -76,6 +78,14 @@ class RqTarget(Target):
         given = self.settings.get("broker") or os.environ.get("RQ_REDIS_URL")
         return str(given) if given else None
 
+    def missing(self, name: str) -> str | None:
+        """Whether ``name`` imports as ``rq worker`` imports a job's function."""
+        try:
+            import_attribute(name)
+        except Exception as error:  # importing runs the module: any error means "cannot"
+            return f"rq cannot import {name!r}: {error!r}"
+        return None
+
 
 class RqSender(Sender):
     """One job's RQ job hash, kept, and the writes of each fire."""
@@ -114,6 +124,10 @@ class RqSender(Sender):
     def keys(self) -> list[str]:
         """The queue lists and registries the job's fires touch (job hashes aside)."""
         return [self._queue_key, self._queues_key, self._scheduled_key]
+
+    def probe(self) -> list[str]:
+        """The job hash's status shows the run: queued, started, scheduled or deferred."""
+        return ["status", self._job_prefix, *(status.value for status in ON)]
 
     def _stamp(self, now: float) -> str:
         """``now`` as rq writes its time stamps (the fires of one tick share it)."""

@@ -46,10 +46,11 @@ jobs:
 class TargetWorker:
     """The target system's own worker, unmodified, as a process of this test."""
 
-    def __init__(self, system: str, url: str, workdir: Path) -> None:
+    def __init__(self, system: str, url: str, workdir: Path, name: str = "worker") -> None:
         self.system, self.url, self.workdir = system, url, workdir
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = open(workdir / f"{system}-worker.log", "wb")  # noqa: SIM115
+        self._path = workdir / f"{system}-{name}.log"
+        self._log = open(self._path, "wb")  # noqa: SIM115
 
     def start(self) -> None:
         bin_dir = Path(sys.executable).parent
@@ -77,7 +78,7 @@ class TargetWorker:
         self._log.close()
 
     def logs(self) -> str:
-        return (self.workdir / f"{self.system}-worker.log").read_text(errors="replace")
+        return self._path.read_text(errors="replace")
 
 
 class TargetRun:

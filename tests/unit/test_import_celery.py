@@ -77,7 +77,7 @@ EXPECTED = """\
 # them); beat counted from its own start.
 timezone: Europe/London
 targets:
-  celery: {broker: redis://127.0.0.1:6379/0}
+  celery: {broker: redis://127.0.0.1:6379/0, app: proj.celery:app}
 jobs:
   add-every-30-seconds:
     celery: tasks.add
@@ -183,9 +183,7 @@ def test_module_alone_finds_its_app_as_celery_a_does_and_o_writes_the_file(
     done = scheduler(project, "import", "celery-beat", "proj", "-o", "schedule.yml")
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    assert (project / "schedule.yml").read_text() == EXPECTED.replace(
-        "app proj.celery:app", "app proj"
-    )
+    assert (project / "schedule.yml").read_text() == EXPECTED.replace("proj.celery:app", "proj")
 
 
 @pytest.mark.slow  # starts the command, which imports Celery

@@ -21,11 +21,22 @@ def problems(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (RQ + "    overlap: skip\n", "s.yml:5:5: job 'r': a rq job cannot honour overlap"),
-        (DRAMATIQ + "    overlap: skip\n", "s.yml:5:5: job 'd': a dramatiq job cannot honour"),
         (
-            "defaults: {overlap: skip}\n" + RQ,
-            "s.yml:1:12: job 'r': a rq job cannot honour overlap",
+            RQ + "    overlap: skip\n    expires: 1m\n",
+            "s.yml:5:5: job 'r': an rq job cannot honour overlap: overlap: skip with expires",
+        ),
+        (
+            DRAMATIQ + "    overlap: skip\n",
+            "s.yml:5:5: job 'd': a dramatiq job cannot honour overlap: overlap: skip with "
+            "retries: 3",
+        ),
+        (
+            DRAMATIQ + "    overlap: skip\n    retries: 0\n    jitter: 5s\n",
+            "s.yml:5:5: job 'd': a dramatiq job cannot honour overlap: overlap: skip with jitter",
+        ),
+        (
+            "defaults: {overlap: skip, expires: 1h}\n" + RQ,
+            "s.yml:1:12: job 'r': an rq job cannot honour overlap",
         ),
         (RQ + "    dramatiq: x\n", "s.yml:5:5: job 'r': rq and dramatiq: a job runs one"),
         (RQ.replace("myproj.search.reindex", "myproj:reindex"), "s.yml:3:9: job 'r': rq: 'myproj"),
@@ -78,3 +89,14 @@ def test_rq_and_dramatiq_jobs_read_their_settings_and_queue_default() -> None:
         "rq": {"prefix": "app-rq"},
         "dramatiq": {"namespace": "app-dq", "broker": "redis://r/1"},
     }
+
+
+def test_overlap_skip_loads_for_rq_and_for_dramatiq_without_retries_or_jitter() -> None:
+    text = (
+        "defaults: {overlap: skip}\n"
+        "jobs:\n"
+        "  r: {rq: myproj.search.reindex, every: 1m, retries: 2, jitter: 5s}\n"
+        "  d: {dramatiq: send_digest, every: 1m, retries: 0}\n"
+    )
+    jobs = parse_schedule(text, "s.yml").jobs
+    assert (jobs["r"].overlap, jobs["d"].overlap) == ("skip", "skip")

@@ -13,14 +13,18 @@
 --                        TIME of the last enqueue), job_id, fired_since
 --     {ns}:fired:<job>   ZSET stretches of enqueued fires (see _fired), newest kept
 --     {ns}:active:<job>  STRING id of the run queued or running (overlap: skip)
+--     {ns}:sent:<job>    STRING id of the last message sent to another target (overlap:
+--                        skip; a key of its own, so that no stale id of it holds a job
+--                        that becomes a task: job)
 -- ARGV[6] the batch, JSON: [[job, queue number, new watermark, overlap skip (0/1),
 --   [[fire instant, job id, payload (the index of the ARGV holding its JSON text),
 --   due (0 = now, else epoch seconds)], ...],
 --   after (the rule has no fire in (after, first fire)), rule tag, other target (0/1)],
 --   ...]; the fires of an entry are consecutive fires of its rule. A job of another
---   target (Celery...) has other target 1, queue number -1, overlap 0, and in place of
---   each payload its writes (see _send.lua), run as they are
---   (docs/targets.md): no queue of ours, no wake-up.
+--   target (Celery...) has other target 1, queue number -1, and in place of each payload
+--   its writes (see _send.lua), run as they are (docs/targets.md): no queue of ours, no
+--   wake-up; with overlap skip 1, a ninth element says where the target shows a run still
+--   on (see _overlap).
 -- ARGV[7] the names of the batch's queues, JSON list, in the order of their keys
 -- ARGV[8...] the payloads and the words of the writes (kept out of the batch's JSON, which
 --   would escape them)
@@ -33,6 +37,7 @@
 -- @include _lease
 -- @include _fired
 -- @include _send
+-- @include _overlap
 
 if not held_lease(KEYS[1], ARGV[1], ARGV[2]) then
   return 'NOT_LEADER'
@@ -52,7 +57,8 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
   local name, q, watermark, fires = entry[1], entry[2], entry[3], entry[5]
   local overlap_skip, target = entry[4] == 1, entry[8] == 1
   local state = prefix .. 'state:' .. name
-  local fired, active = prefix .. 'fired:' .. name, prefix .. 'active:' .. name
+  local fired = prefix .. 'fired:' .. name
+  local active = prefix .. (target and 'sent:' or 'active:') .. name
   local queue_key, delayed_key = KEYS[4 + 3 * q], KEYS[6 + 3 * q]
   if paused[name] then
     table.insert(results, '0 0 0 0')
@@ -65,7 +71,7 @@ for _, entry in ipairs(cjson.decode(ARGV[6])) do
       local went = false
       if at <= mark then
         duplicates = duplicates + 1
-      elseif overlap_skip and redis.call('EXISTS', active) == 1 then
+      elseif overlap_skip and run_active(active, entry[9]) then
         skipped = skipped + 1
       else
         if target then
