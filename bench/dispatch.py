@@ -1,6 +1,7 @@
 """Dispatch: lateness, bursts, failover, and the cost of a tick for a huge schedule.
 
 Prints, on this machine, against its own redis-server:
+  0. the machine's floor: a timed wait to the next second and one PING, p50/p99;
   1. lateness (enqueue time minus fire time, both on the Redis clock) p50/p99/max over
      N fires of an `every: 1s` job, with 1,000 other jobs in the schedule and 3
      `scheduler run` processes;
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -180,6 +182,21 @@ def lateness(bench: Bench, fires: int, target: str) -> None:
     )
 
 
+def floor(bench: Bench, samples: int) -> None:
+    """What this machine allows any scheduler: a timed wait until the next second, then one
+    PING to the idle Redis (lateness cannot be below the two together)."""
+    woken, measured = threading.Event(), []
+    for _ in range(samples):
+        due = int(time.time()) + 1
+        woken.wait(due - time.time())
+        bench.client.ping()
+        measured.append((time.time() - due) * 1000)
+    measured.sort()
+    p99 = measured[min(len(measured) - 1, int(len(measured) * 0.99))]
+    print(f"0. this machine's floor over {samples} seconds (timed wait to the second, one PING):")
+    print(f"   p50 {statistics.median(measured):.2f} ms   p99 {p99:.2f} ms", flush=True)
+
+
 def burst(bench: Bench, target: str) -> None:
     path = bench.folder / "burst.yml"
     path.write_text(schedule_text(None, 10_000, "every: 1m", target=target))
@@ -291,6 +308,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         bench = Bench(Path(folder))
         try:
+            if args.only in (None, "lateness"):
+                floor(bench, min(args.fires, 60))
             for target in targets:
                 if args.only in (None, "lateness"):
                     lateness(bench, args.fires, target)
