@@ -99,6 +99,8 @@ Leadership and the dispatcher (``scheduler run``)
                                      ``scheduler.dispatch.leader``).
     ``{ns}:epoch``                   INT, incremented for every new leader (fencing token),
                                      never below an epoch a live scheduler has seen.
+    ``{ns}:primary``                 STRING: the replication id of the primary the last
+                                     term began on (a promotion since: docs/operations.md).
     ``{ns}:lease:released``          LIST: a leader stepping down pushes a token; standbys
                                      block on it so they take over at once.
     ``{ns}:schedulers``              ZSET scheduler id -> last heartbeat (epoch s).
@@ -247,6 +249,10 @@ class Keys:
     def epoch(self) -> str:
         """The counter of leadership terms (fencing tokens)."""
         return f"{self.prefix}epoch"
+
+    def primary(self) -> str:
+        """The replication id of the Redis primary the last leadership term began on."""
+        return f"{self.prefix}primary"
 
     def lease_released(self) -> str:
         """The list a stepping-down leader pushes to, waking standbys."""

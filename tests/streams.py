@@ -8,12 +8,16 @@ Redis; ``counts`` then says which acknowledged jobs never ran and which ran twic
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
 from scheduler.queue import Queue, read_queues
+from tests.helpers import wait_until
+from tests.topologies import Fleet
 
 GAP = 0.02  # seconds between two enqueues (and before a failed one is sent again)
 WORKER_OPTIONS = ("--allow", "tests.tasks")  # what a worker needs to run these jobs
@@ -92,3 +96,25 @@ class EnqueueStream:
     def close(self) -> None:
         """Close the stream's Redis connections."""
         self.queue.close()
+
+
+def kill_under_load(
+    fleet: Fleet, stream: EnqueueStream, kill: Callable[[], object], ready: Callable[[], bool]
+) -> tuple[dict[str, object], dict[str, object]]:
+    """With fires and the stream's jobs running (and ``ready``), ``kill`` a primary; let
+    five seconds of fires run after it and the application jobs drain; stop everything:
+    (fire counts, application job counts)."""
+    try:
+        wait_until(lambda: len(fleet.runs()) >= 3, 30, f"three fires run\n{fleet.logs()}")
+        wait_until(lambda: len(stream.ran()) >= 20, 30, f"application jobs\n{fleet.logs()}")
+        wait_until(ready, 30, "ready for the kill")
+        killed_at = time.time()
+        kill()
+        wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
+        stream.stop()
+        wait_until(stream.settled, 30, f"the application jobs drained\n{fleet.logs()}")
+    finally:
+        stream.stop()
+        stream.close()
+        fleet.stop()
+    return fleet.counts(killed_at), stream.counts()

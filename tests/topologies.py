@@ -326,3 +326,15 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def assert_queues_command_lists(url: str, namespace: str, queue: str = "mail") -> None:
+    """`scheduler queues` on ``url`` runs cleanly and lists ``queue``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "queues", "--redis", url, "--namespace", namespace],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert queue in done.stdout

@@ -228,8 +228,11 @@ class Dispatcher:
         keys: list[str] = [self._keys.lease()]
         argv: list[Any] = [self.leadership.id, epoch]
         self._watermarks, self._next, self._due = {}, {}, []
+        promoted = not self.durability.replicated and self._promoted_since_last_term()
         for job, (mark, digest, expiring) in zip(jobs, self._read_states(jobs), strict=True):
             watermark, fresh = self._starting_point(job, mark, digest, now)
+            if promoted and job.name not in self.remembered and watermark < now:
+                watermark, fresh = now, True  # the lost primary may have sent what follows
             self._watermarks[job.name] = watermark
             wanted = job_digest(job)
             if fresh or digest != wanted or expiring:
@@ -245,6 +248,29 @@ class Dispatcher:
         log.info(
             "schedule adopted jobs=%d epoch=%s digest=%s", len(jobs), epoch, self.schedule.digest
         )
+
+    def _promoted_since_last_term(self) -> bool:
+        """Whether this Redis is a replica promoted since the last term began (its
+        replication id changed, and it keeps a former primary's). Replication is
+        asynchronous: the last fires the former primary took, and their watermarks, may
+        never have reached this one, yet a worker may have run them. With ``local``
+        durability a new leader then skips the fires after each watermark up to now,
+        except those it enqueued itself: lost, never run twice (docs/operations.md)."""
+        try:
+            info = self._client.info("replication", **routed_to(self._client, self._keys.lease()))
+        except redis.ResponseError:
+            return False  # INFO refused (ACL): see docs/operations.md
+        replid = str(info.get("master_replid", ""))
+        before = self._client.set(self._keys.primary(), replid, get=True)
+        promoted = before is not None and as_text(before) != replid
+        if promoted and int(info.get("second_repl_offset", -1)) != -1:
+            log.warning(
+                "redis primary promoted since the last term: fires after each job's "
+                "watermark up to now that this process did not enqueue are skipped (the "
+                "former primary may have enqueued them)"
+            )
+            return True
+        return False
 
     def _read_states(self, jobs: list[Job]) -> list[tuple[int | None, str | None, bool]]:
         """Each job's (watermark, digest, state due to expire), in script calls of

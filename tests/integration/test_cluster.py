@@ -28,8 +28,8 @@ from scheduler.transport.urls import client_from_url, routed_to
 from scheduler.worker.worker import Worker, WorkerSettings
 from tests import tasks
 from tests.helpers import wait_until
-from tests.streams import WORKER_OPTIONS, EnqueueStream
-from tests.topologies import ClusterTopology, Fleet, Node
+from tests.streams import WORKER_OPTIONS, EnqueueStream, kill_under_load
+from tests.topologies import ClusterTopology, Fleet, Node, assert_queues_command_lists
 
 pytestmark = pytest.mark.slow
 
@@ -104,14 +104,7 @@ def test_queue_from_url_and_the_commands_work_on_a_cluster(
     with Queue.from_url(url, namespace) as queue:
         queue.enqueue("tests.tasks:noop", queue="mail")
         assert queue.depth("mail") == 1
-    done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "queues", "--redis", url, "--namespace", namespace],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, "")
-    assert "mail" in done.stdout
+    assert_queues_command_lists(url, namespace)
     for command in (["queue", "pause", "mail"], ["queues"], ["queue", "resume", "mail"]):
         done = subprocess.run(
             [sys.executable, "-m", "scheduler", *command, "--redis", url, "--namespace", namespace],
@@ -220,27 +213,14 @@ def test_with_replicated_durability_a_cluster_primary_killed_loses_and_doubles_n
 ) -> None:
     url = cluster_topology.url()
     fleet = Fleet(url, namespace, tmp_path / "fleet")
-    stream = EnqueueStream(url, namespace, tmp_path / "fleet", "replicated")
-    try:
-        for command in ("run", "run"):
-            fleet.start(command, "--durability", "replicated")
-        fleet.start("worker", "--durability", "replicated", *WORKER_OPTIONS)
-        stream.start()
-        wait_until(lambda: len(fleet.runs()) >= 3, 30, f"three fires run\n{fleet.logs()}")
-        wait_until(lambda: len(stream.ran()) >= 20, 30, f"application jobs\n{fleet.logs()}")
-        wait_until(lambda: all_confirmed(stream.queue), 30, "status: no unconfirmed writes")
-
-        killed_at = time.time()
-        shard_of(cluster_topology, namespace).stop(kill=True)
-        wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
-        stream.stop()
-        wait_until(stream.settled, 30, f"the application jobs drained\n{fleet.logs()}")
-    finally:
-        stream.stop()
-        stream.close()
-        fleet.stop()
-
-    fires, jobs = fleet.counts(killed_at), stream.counts()
+    for command in ("run", "run"):
+        fleet.start(command, "--durability", "replicated")
+    fleet.start("worker", "--durability", "replicated", *WORKER_OPTIONS)
+    stream = EnqueueStream(url, namespace, tmp_path / "fleet", "replicated").start()
+    primary = shard_of(cluster_topology, namespace)
+    fires, jobs = kill_under_load(
+        fleet, stream, lambda: primary.stop(kill=True), lambda: all_confirmed(stream.queue)
+    )
     print(f"cluster primary killed, replicated durability: fires {fires}, application jobs {jobs}")
     assert fires["lost"] == [] and fires["doubled"] == [], fleet.logs()
     assert jobs["lost"] == [] and jobs["twice"] == [], fleet.logs()

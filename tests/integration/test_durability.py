@@ -231,3 +231,37 @@ def test_fires_no_replica_confirmed_are_sent_again_after_a_failover(
         assert fires == [T0 + 60 * m for m in range(1, 8)]  # each once: none lost, none twice
     else:  # local: the leader goes on from what it sent; the lost fires stay lost
         assert fires == [T0 + 60 * m for m in (1, 2, 3, 7)]
+
+
+def test_after_a_promotion_a_new_leader_skips_the_fires_the_lost_primary_may_have_sent(
+    pair: Pair, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ``local`` durability, fires 4 and 5 and their watermark never reached the
+    replica, yet a worker may have taken them from the old primary: a leader that did not
+    enqueue them itself skips them, and what follows up to now (lost, never run twice)."""
+    path = tmp_path / "schedule.yml"
+    path.write_text(SCHEDULE)
+    keys = Keys("durable")
+    old = redis.Redis(port=pair.primary.port, socket_timeout=5)
+    clock = FakeClock(T0 + 1)
+    first = make_loop(old, path, clock, "local")
+    first.step()
+    for minute in range(1, 6):
+        if minute == 4:
+            pair.cut()
+        clock.set(T0 + 60 * minute + 1)
+        first.step()
+    assert queued(old, keys) == [T0 + 60 * m for m in range(1, 6)]  # a worker may take 4, 5
+
+    pair.fail_over(old)
+    new = redis.Redis(port=pair.replica.port, socket_timeout=5)
+    new.delete(keys.lease())  # the first leader is gone with the old primary; its lease ran out
+    clock.set(T0 + 60 * 7 + 1)
+    second = make_loop(new, path, clock, "local")
+    with caplog.at_level(logging.WARNING, logger="scheduler.dispatch.dispatcher"):
+        second.step()
+    assert queued(new, keys) == [T0 + 60 * m for m in (1, 2, 3)]
+    assert "primary promoted since the last term" in caplog.text
+    clock.set(T0 + 60 * 8 + 1)
+    second.step()
+    assert queued(new, keys) == [T0 + 60 * m for m in (1, 2, 3, 8)]

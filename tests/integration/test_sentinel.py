@@ -7,9 +7,6 @@ lost and no job runs twice."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +14,8 @@ import pytest
 
 from scheduler import aio
 from scheduler.queue import Queue
-from tests.helpers import wait_until
-from tests.streams import WORKER_OPTIONS, EnqueueStream
-from tests.topologies import Fleet, SentinelTopology
+from tests.streams import WORKER_OPTIONS, EnqueueStream, kill_under_load
+from tests.topologies import Fleet, SentinelTopology, assert_queues_command_lists
 
 pytestmark = pytest.mark.slow
 
@@ -42,19 +38,7 @@ def fail_over_under_load(
         fleet.start(command, *options)
     fleet.start("worker", *options, *WORKER_OPTIONS)
     stream = EnqueueStream(topology.url(), fleet.namespace, fleet.folder, durability).start()
-    try:
-        wait_until(lambda: len(fleet.runs()) >= 3, 30, "three fires run")
-        wait_until(lambda: len(stream.ran()) >= 20, 30, f"application jobs\n{fleet.logs()}")
-        killed_at = time.time()
-        topology.primary.stop(kill=True)
-        wait_until(lambda: fleet.ran_after(killed_at + 5), 30, f"fires\n{fleet.logs()}")
-        stream.stop()
-        wait_until(stream.settled, 30, f"the application jobs drained\n{fleet.logs()}")
-    finally:
-        stream.stop()
-        stream.close()
-        fleet.stop()
-    return fleet.counts(killed_at), stream.counts()
+    return kill_under_load(fleet, stream, lambda: topology.primary.stop(kill=True), lambda: True)
 
 
 def test_a_killed_primary_is_followed_and_fires_resume_none_doubled(
@@ -80,14 +64,7 @@ def test_the_commands_and_queue_from_url_reach_the_primary_through_the_sentinels
         queue.enqueue("tests.tasks:noop", queue="mail")
     with sentinel_topology.primary.client() as primary:
         assert primary.llen(f"{{{namespace}}}:queue:mail") == 1
-    done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "queues", "--redis", url, "--namespace", namespace],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, "")
-    assert "mail" in done.stdout
+    assert_queues_command_lists(url, namespace)
 
 
 def test_the_async_queue_from_url_reaches_the_primary_through_the_sentinels(

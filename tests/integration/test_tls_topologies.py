@@ -5,7 +5,6 @@ test CA made by ``openssl``); the plain ports stay open for the test's own check
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,7 +13,14 @@ import redis
 
 from scheduler.queue import Queue
 from tests.helpers import wait_until
-from tests.topologies import SERVICE, Node, SentinelNode, cluster_port, require_tool
+from tests.topologies import (
+    SERVICE,
+    Node,
+    SentinelNode,
+    assert_queues_command_lists,
+    cluster_port,
+    require_tool,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,14 +107,3 @@ def test_a_queue_and_a_command_reach_a_tls_cluster(
         assert_queues_command_lists(url, namespace)
         with pytest.raises(redis.RedisError):  # the TLS port refuses a client without TLS
             redis.Redis(port=tls, socket_timeout=2).ping()
-
-
-def assert_queues_command_lists(url: str, namespace: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "queues", "--redis", url, "--namespace", namespace],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, "")
-    assert "mail" in done.stdout
