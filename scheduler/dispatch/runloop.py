@@ -34,7 +34,18 @@ from .leader import Leadership, LeaseSettings
 
 log = logging.getLogger(__name__)
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+# Redis unreachable or not serving for now: the loop waits and tries again. A failover
+# answers some commands with CLUSTERDOWN or MASTERDOWN (no primary for a slot yet),
+# READONLY (a demoted primary) or TRYAGAIN (a slot migrating) until it completes.
+REDIS_DOWN = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.BusyLoadingError,
+    redis.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    OSError,
+)
 REMOVED_JOB_TTL = 7 * 86400
 
 
